@@ -1,0 +1,18 @@
+"""Immutable, numbered versions of binary artifacts, and aliases that point at them.
+
+Two backends, one set of rules::
+
+    from versioned import open_repository
+    repo = open_repository("./artifacts")                       # embedded, local
+    repo = open_repository("s3://bucket/prefix?table=t&region=us-east-1")  # S3 + DynamoDB
+"""
+
+from __future__ import annotations
+
+from . import exc
+from .model import Alias, Artifact
+from .uri import open_repository
+
+__version__ = "2.0.0.dev0"
+
+__all__ = ["Alias", "Artifact", "__version__", "exc", "open_repository"]

@@ -1,0 +1,174 @@
+"""The argument rules (design.md, "Names and arguments"), checked before any work starts.
+
+Every check raises :class:`~versioned.exc.InvalidArgumentError` (a ``ValueError``) or
+:class:`~versioned.exc.InvalidArgumentTypeError` (a ``TypeError``) and returns the
+normalised value, so callers can validate everything first and write afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .exc import InvalidArgumentError, InvalidArgumentTypeError
+
+LATEST = "LATEST"
+
+_NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_ALIAS_RE = re.compile(r"[A-Za-z0-9_]{1,128}")
+_DIGITS_RE = re.compile(r"[0-9]+")
+
+#: S3 limits user-defined metadata to 2 KB: keys plus values, in UTF-8 bytes.
+S3_METADATA_LIMIT = 2048
+#: Keys the storage format writes on every object; the caller may not override them.
+RESERVED_METADATA_KEYS = frozenset({"artifact_name", "artifact_sha256"})
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is a valid artifact name, else raise."""
+    if not isinstance(name, str):
+        raise InvalidArgumentTypeError(f"artifact name must be a str, got {type(name).__name__}")
+    if not _NAME_RE.fullmatch(name):
+        raise InvalidArgumentError(
+            f"artifact name {name!r} is invalid: use 1-128 characters from A-Z a-z 0-9 . _ -"
+        )
+    if name in (".", ".."):
+        raise InvalidArgumentError(f"artifact name {name!r} is invalid: '.' and '..' are paths")
+    if name.startswith("__"):
+        # "__{name}-alias" partitions hold aliases; such a name could collide with them.
+        raise InvalidArgumentError(
+            f"artifact name {name!r} is invalid: names starting with '__' are reserved"
+        )
+    return name
+
+
+def check_alias(alias: object) -> str:
+    """Return ``alias`` if it is a valid alias name, else raise."""
+    if not isinstance(alias, str):
+        raise InvalidArgumentTypeError(f"alias must be a str, got {type(alias).__name__}")
+    if "-" in alias:
+        raise InvalidArgumentError(f"alias {alias!r} is invalid: aliases cannot contain hyphens")
+    if not _ALIAS_RE.fullmatch(alias):
+        raise InvalidArgumentError(
+            f"alias {alias!r} is invalid: use 1-128 characters from A-Z a-z 0-9 _"
+        )
+    if _DIGITS_RE.fullmatch(alias) or alias == LATEST:
+        raise InvalidArgumentError(
+            f"alias {alias!r} is invalid: it could be mistaken for a version"
+        )
+    return alias
+
+
+def check_version(version: object) -> int | None:
+    """Return the version as a positive int, or ``None`` for LATEST; raise if invalid.
+
+    Accepts ``None``, ``"LATEST"``, a positive ``int`` or its decimal string
+    (``"000005"`` is 5).
+    """
+    if version is None or version == LATEST:
+        return None
+    if isinstance(version, bool) or not isinstance(version, (int, str)):
+        raise InvalidArgumentTypeError(
+            f"version must be an int, a decimal str or None, got {type(version).__name__}"
+        )
+    if isinstance(version, str):
+        if not _DIGITS_RE.fullmatch(version):
+            raise InvalidArgumentError(
+                f"version {version!r} is invalid: use a positive whole number or 'LATEST'"
+            )
+        number = int(version)
+    else:
+        number = version
+    if number < 1:
+        raise InvalidArgumentError(f"version {version!r} is invalid: versions start at 1")
+    return number
+
+
+def check_weight(weight: object) -> int:
+    """Return a secondary-version weight (an int from 0 to 99), else raise."""
+    if isinstance(weight, bool) or not isinstance(weight, int):
+        raise InvalidArgumentTypeError(
+            f"secondary_version_weight must be an int, got {type(weight).__name__}"
+        )
+    if not 0 <= weight <= 99:
+        raise InvalidArgumentError(
+            f"secondary_version_weight must be between 0 and 99, got {weight}"
+        )
+    return weight
+
+
+def check_non_negative_int(value: object, what: str) -> int:
+    """Return ``value`` if it is an int >= 0, else raise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentTypeError(f"{what} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise InvalidArgumentError(f"{what} must be 0 or more, got {value}")
+    return value
+
+
+def check_string_map(value: object, what: str) -> dict[str, str]:
+    """Return a copy of a ``{str: str}`` mapping (``None`` gives ``{}``), else raise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentTypeError(f"{what} must be a dict of str to str")
+    result: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            raise InvalidArgumentTypeError(f"{what} must be a dict of str to str")
+        result[key] = item
+    return result
+
+
+def check_metadata(value: object) -> dict[str, str]:
+    """Return user metadata S3 will accept (ASCII, at most 2 KB in all), else raise."""
+    metadata = check_string_map(value, "metadata")
+    size = 0
+    for key, item in metadata.items():
+        if not key.isascii() or not item.isascii():
+            raise InvalidArgumentError(f"metadata {key!r} must be ASCII (an S3 rule)")
+        if not key or not all(c.isalnum() or c in "-_." for c in key):
+            raise InvalidArgumentError(
+                f"metadata key {key!r} is invalid: use letters, digits, '-', '_' and '.'"
+            )
+        if key.lower() in RESERVED_METADATA_KEYS:
+            raise InvalidArgumentError(f"metadata key {key!r} is reserved by versioned")
+        size += len(key) + len(item)
+    # the two keys we add ourselves count against the same limit
+    size += sum(len(k) for k in RESERVED_METADATA_KEYS) + 128 + 64
+    if size > S3_METADATA_LIMIT:
+        raise InvalidArgumentError(
+            f"metadata is too large: S3 allows {S3_METADATA_LIMIT} bytes of user metadata"
+        )
+    return metadata
+
+
+def check_content_type(value: object) -> str | None:
+    """Return a content type (or ``None`` when not given), else raise."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(f"content_type must be a str, got {type(value).__name__}")
+    if not value or not value.isascii() or any(c in value for c in "\r\n"):
+        raise InvalidArgumentError(f"content_type {value!r} is invalid")
+    return value
+
+
+def check_bytes(content: Any) -> bytes:
+    """Return ``content`` as ``bytes`` (bytes, bytearray, memoryview), else raise."""
+    if isinstance(content, str):
+        raise InvalidArgumentTypeError("content must be bytes, not str: encode it first")
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return bytes(content)
+    raise InvalidArgumentTypeError(f"content must be bytes, got {type(content).__name__}")
+
+
+def version_to_str(version: int | None) -> str:
+    """The public form of a version: ``"LATEST"`` or ``"5"``."""
+    return LATEST if version is None else str(version)
+
+
+def version_to_key(version: int | None) -> str:
+    """The storage-format form of a version: ``"LATEST"`` or ``"000005"``."""
+    return LATEST if version is None else str(version).zfill(6)

@@ -1,0 +1,400 @@
+"""The rules of a versioned repository, written once for every backend.
+
+The engine checks arguments before any work starts, decides the order of steps
+(bytes before the metadata that names them; metadata removed before bytes), applies
+dedup and retention, and verifies hashes on every read. Backends make each step atomic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import IO, Any, BinaryIO, TypeVar, cast
+
+from . import arguments as args
+from .exc import (
+    AliasNotFoundError,
+    ArtifactNotFoundError,
+    ConcurrentWriteError,
+    IntegrityError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    VersionInUseError,
+)
+from .stores.base import AliasRecord, Backend, Payload, VersionRecord, iter_chunks, sha256_of_file
+from .timestamps import utc_now
+
+T = TypeVar("T")
+
+#: How often a read of LATEST is retried while a concurrent put is changing it.
+_LATEST_READ_ATTEMPTS = 5
+
+
+def not_found(name: str, version: int | None) -> ArtifactNotFoundError:
+    """The error for a version that does not exist or is soft-deleted."""
+    shown = args.version_to_str(version)
+    return ArtifactNotFoundError(
+        f"artifact {name!r} version {shown} not found (missing or soft-deleted)",
+        name=name,
+        version=shown,
+    )
+
+
+def in_use(name: str, version: int | None, aliases: list[str]) -> VersionInUseError:
+    """The error for deleting a version that aliases point at."""
+    shown = args.version_to_str(version)
+    return VersionInUseError(
+        f"artifact {name!r} version {shown} is used by alias(es) {', '.join(sorted(aliases))}; "
+        "point them elsewhere first",
+        name=name,
+        version=shown,
+        aliases=sorted(aliases),
+    )
+
+
+def aliases_pointing_at(aliases: list[AliasRecord], version: int | None) -> list[str]:
+    """Names of the aliases whose primary or secondary target is ``version``."""
+    return [a.alias for a in aliases if version in a.targets()]
+
+
+def next_version_number(numbers: list[int]) -> int:
+    """The numbering rule: one past the highest number ever given, deleted ones included."""
+    return max(numbers, default=0) + 1
+
+
+def sort_versions(records: list[VersionRecord]) -> list[VersionRecord]:
+    """LATEST first, then published versions by number, newest first."""
+    return sorted(records, key=lambda r: (r.version is not None, -(r.version or 0)))
+
+
+class Engine:
+    """Repository behaviour over one :class:`~versioned.stores.base.Backend`."""
+
+    def __init__(self, backend: Backend, *, conflict_retries: int = 5) -> None:
+        self.backend = backend
+        self._conflict_retries = conflict_retries
+
+    # --- set-up -----------------------------------------------------------------------
+    def bootstrap(self, write_capacity: object = None, read_capacity: object = None) -> None:
+        """Create the stores if missing; both capacities or neither (on-demand)."""
+        if (write_capacity is None) != (read_capacity is None):
+            raise InvalidArgumentError(
+                "give both DynamoDB capacities (provisioned) or neither (on-demand)"
+            )
+        if write_capacity is not None:
+            wcu = args.check_non_negative_int(write_capacity, "dynamodb_write_capacity_units")
+            rcu = args.check_non_negative_int(read_capacity, "dynamodb_read_capacity_units")
+            if wcu < 1 or rcu < 1:
+                raise InvalidArgumentError("DynamoDB capacities must be at least 1")
+            self.backend.bootstrap(wcu, rcu)
+        else:
+            self.backend.bootstrap(None, None)
+
+    # --- LATEST -------------------------------------------------------------------------
+    def put_artifact(
+        self,
+        name: str,
+        content: object,
+        content_type: object = None,
+        metadata: object = None,
+        tags: object = None,
+    ) -> VersionRecord:
+        """Make ``content`` the LATEST of ``name``; identical content uploads nothing."""
+        name = args.check_name(name)
+        checked_type = args.check_content_type(content_type)
+        checked_metadata = args.check_metadata(metadata)
+        checked_tags = args.check_string_map(tags, "tags")
+        payload = make_payload(content)
+        payload.content_type = checked_type
+        payload.metadata = checked_metadata
+        payload.tags = checked_tags
+        try:
+            return self._retry_conflicts(lambda: self._write_latest(name, payload))
+        finally:
+            payload.close()
+
+    def _write_latest(self, name: str, payload: Payload) -> VersionRecord:
+        write = self.backend.begin_latest_write(name)
+        committed = False
+        try:
+            current = write.current
+            if current is not None and current.sha256 == payload.sha256:
+                touched = self.backend.touch_latest(write, payload.sha256, utc_now())
+                if touched is not None:
+                    committed = True
+                    return touched
+            self.backend.upload_latest(write, payload)
+            record = self.backend.commit_latest(write, payload, utc_now())
+            committed = True
+            return record
+        finally:
+            if not committed:
+                self.backend.abort_latest(write, payload)
+
+    # --- reads ----------------------------------------------------------------------------
+    def get_version(self, name: str, version: object = None) -> VersionRecord:
+        """The live record of a version. Raises ArtifactNotFoundError."""
+        name = args.check_name(name)
+        number = args.check_version(version)
+        return self._live_record(name, number)
+
+    def _live_record(self, name: str, number: int | None) -> VersionRecord:
+        record = self.backend.get_version(name, number)
+        if record is None or record.is_deleted:
+            raise not_found(name, number)
+        return record
+
+    def list_versions(self, name: str) -> list[VersionRecord]:
+        """Live records, LATEST first, then newest number first."""
+        name = args.check_name(name)
+        return sort_versions([r for r in self.backend.list_versions(name) if not r.is_deleted])
+
+    def list_names(self) -> list[str]:
+        """Every artifact name with stored bytes, sorted."""
+        return self.backend.list_names()
+
+    # --- versions ---------------------------------------------------------------------------
+    def publish(self, name: str) -> VersionRecord:
+        """Freeze LATEST as the next number. Raises ArtifactNotFoundError without a LATEST."""
+        name = args.check_name(name)
+        return self._retry_conflicts(lambda: self.backend.publish(name, utc_now()))
+
+    def delete(self, name: str, version: object = None) -> None:
+        """Soft-delete a version. Raises ArtifactNotFoundError, VersionInUseError."""
+        name = args.check_name(name)
+        number = args.check_version(version)
+        self._retry_conflicts(lambda: self.backend.soft_delete(name, number))
+
+    def restore(self, name: str, version: object = None) -> VersionRecord:
+        """Undo a soft delete. Raises ArtifactNotFoundError."""
+        name = args.check_name(name)
+        number = args.check_version(version)
+        return self.backend.restore(name, number)
+
+    def purge_versions(
+        self, name: str, keep_last_n: object = 10, purge_older_than_secs: object = 7776000
+    ) -> tuple[datetime, list[VersionRecord]]:
+        """Soft-delete published versions beyond the newest ``keep_last_n`` that are older
+        than ``purge_older_than_secs``; LATEST and aliased versions are always kept.
+
+        Returns the time the policy was applied at and the records it deleted.
+        """
+        name = args.check_name(name)
+        keep = args.check_non_negative_int(keep_last_n, "keep_last_n")
+        max_age = args.check_non_negative_int(purge_older_than_secs, "purge_older_than_secs")
+        purge_time = utc_now()
+        expire = purge_time - timedelta(seconds=max_age)
+        published = [r for r in self.list_versions(name) if r.version is not None]
+        deleted: list[VersionRecord] = []
+        for record in published[keep:]:
+            if record.update_at >= expire:
+                continue
+            try:
+                if self._retry_conflicts(lambda r=record: self.backend.soft_delete(name, r.version)):
+                    deleted.append(record)
+            except (VersionInUseError, ArtifactNotFoundError):
+                continue  # aliased, or removed by someone else meanwhile: keep going
+        return purge_time, deleted
+
+    # --- aliases ----------------------------------------------------------------------------
+    def put_alias(
+        self,
+        name: str,
+        alias: str,
+        version: object = None,
+        secondary_version: object = None,
+        secondary_version_weight: object = None,
+    ) -> AliasRecord:
+        """Point ``alias`` at a version, optionally splitting traffic with a second one."""
+        name = args.check_name(name)
+        alias = args.check_alias(alias)
+        primary = args.check_version(version)
+        secondary: int | None = None
+        weight: int | None = None
+        if secondary_version is not None:
+            secondary = args.check_version(secondary_version)
+            if secondary_version_weight is None:
+                raise InvalidArgumentTypeError(
+                    "secondary_version_weight must be an int when secondary_version is given"
+                )
+            weight = args.check_weight(secondary_version_weight)
+            if secondary == primary:
+                shown = args.version_to_str(primary)
+                raise InvalidArgumentError(
+                    f"version {shown!r} and secondary_version {shown!r} cannot be the same"
+                )
+        elif secondary_version_weight is not None:
+            args.check_weight(secondary_version_weight)
+            raise InvalidArgumentError(
+                "secondary_version_weight needs a secondary_version to send traffic to"
+            )
+        record = AliasRecord(name, alias, primary, secondary, weight, utc_now())
+        return self._retry_conflicts(lambda: self.backend.put_alias(record))
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord:
+        """The alias record. Raises AliasNotFoundError."""
+        name = args.check_name(name)
+        alias = args.check_alias(alias)
+        record = self.backend.get_alias(name, alias)
+        if record is None:
+            raise AliasNotFoundError(
+                f"alias {alias!r} of artifact {name!r} not found", name=name, alias=alias
+            )
+        return record
+
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        """Every alias of ``name``, sorted by alias."""
+        return self.backend.list_aliases(args.check_name(name))
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove an alias; a missing alias is not an error."""
+        self.backend.delete_alias(args.check_name(name), args.check_alias(alias))
+
+    # --- hard deletes and cleanup --------------------------------------------------------------
+    def purge_artifact(self, name: str) -> None:
+        """Remove every version, alias and byte of ``name``."""
+        self.backend.purge_artifact(args.check_name(name))
+
+    def purge_all(self) -> None:
+        """Remove every artifact in the repository."""
+        for name in self.backend.all_names():
+            self.backend.purge_artifact(name)
+
+    def gc(self, dry_run: bool = True, grace_seconds: object = 3600) -> list[str]:
+        """Find (and unless ``dry_run``, remove) bytes no metadata needs, older than the grace."""
+        grace = args.check_non_negative_int(grace_seconds, "grace_seconds")
+        older_than = utc_now() - timedelta(seconds=grace)
+        orphans = self.backend.find_orphans(older_than)
+        if dry_run or not orphans:
+            return orphans
+        return self.backend.remove_orphans(orphans, older_than)
+
+    # --- content --------------------------------------------------------------------------------
+    def read_version(self, name: str, version: str, sha256: str | None) -> bytes:
+        """The verified bytes of a version (see :meth:`_verified`)."""
+        return self._verified(name, version, sha256, _read_all)
+
+    def download_version(
+        self, name: str, version: str, sha256: str | None, path: str | os.PathLike[str]
+    ) -> None:
+        """Stream a version into ``path``; the file appears only once verified."""
+        target = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(target))
+
+        def into_file(stream: BinaryIO) -> tuple[str, str]:
+            handle, temp = tempfile.mkstemp(prefix=".versioned-", dir=folder)
+            try:
+                digest = hashlib.sha256()
+                with os.fdopen(handle, "wb") as out:
+                    for chunk in iter_chunks(stream):
+                        digest.update(chunk)
+                        out.write(chunk)
+                return digest.hexdigest(), temp
+            except BaseException:
+                os.unlink(temp)
+                raise
+
+        temp = self._verified(name, version, sha256, into_file, discard=os.unlink)
+        os.replace(temp, target)
+
+    def _verified(
+        self,
+        name: str,
+        version: str,
+        sha256: str | None,
+        consume: Callable[[BinaryIO], tuple[str, T]],
+        discard: Callable[[T], object] = lambda _: None,
+    ) -> T:
+        """Fetch a version through ``consume`` and check its hash.
+
+        A read of LATEST can meet a put half done (new bytes, old metadata); it is
+        retried with fresh metadata. Raises ArtifactNotFoundError, IntegrityError.
+        """
+        number = args.check_version(version)
+        expected = sha256
+        for attempt in range(_LATEST_READ_ATTEMPTS):
+            if expected is None:
+                expected = self._live_record(name, number).sha256
+            with self.backend.open_blob(name, number, expected) as stream:
+                actual, result = consume(stream)
+            if actual == expected:
+                return result
+            discard(result)
+            if number is not None or attempt == _LATEST_READ_ATTEMPTS - 1:
+                break
+            fresh = self._live_record(name, None)
+            if fresh.sha256 == expected and not fresh.write_in_progress:
+                break
+            expected = fresh.sha256
+            time.sleep(0.05 * (attempt + 1))
+        shown = args.version_to_str(number)
+        raise IntegrityError(
+            f"artifact {name!r} version {shown}: stored bytes hash to {actual}, "
+            f"expected {expected}",
+            name=name,
+            version=shown,
+            expected=str(expected),
+            actual=actual,
+        )
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _retry_conflicts(self, step: Callable[[], T]) -> T:
+        # A ConcurrentWriteError means nothing half-done was left behind, so the whole
+        # step can simply run again; give up after a few tries and let the caller decide.
+        for attempt in range(self._conflict_retries):
+            try:
+                return step()
+            except ConcurrentWriteError:
+                if attempt == self._conflict_retries - 1:
+                    raise
+                time.sleep(0.02 * (2**attempt))
+        raise AssertionError("unreachable")
+
+
+def _read_all(stream: BinaryIO) -> tuple[str, bytes]:
+    data = stream.read()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def make_payload(content: object) -> Payload:
+    """Wrap ``bytes``, a path, or a readable binary file object as a :class:`Payload`.
+
+    Raises InvalidArgumentTypeError for ``str`` and anything else.
+    """
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return Payload.from_bytes(args.check_bytes(content))
+    if isinstance(content, os.PathLike):
+        path = os.fspath(content)
+        if not os.path.isfile(path):
+            raise InvalidArgumentError(f"content path {path!r} is not a readable file")
+        digest, size = sha256_of_file(path)
+        return Payload(digest, size, lambda: cast(BinaryIO, open(path, "rb")))
+    if hasattr(content, "read") and not isinstance(content, str):
+        return _payload_from_stream(cast(IO[Any], content))
+    return Payload.from_bytes(args.check_bytes(content))
+
+
+def _payload_from_stream(stream: IO[Any]) -> Payload:
+    # Hash and size must be known before any byte is stored (the S3 object carries its
+    # sha256 in its metadata), so the stream is spooled to a temporary file on the way.
+    handle, spool_path = tempfile.mkstemp(prefix="versioned-spool-")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(handle, "wb") as spool:
+            for chunk in iter_chunks(stream):
+                if isinstance(chunk, str):
+                    raise InvalidArgumentTypeError("content must be a binary stream, not text")
+                digest.update(chunk)
+                spool.write(chunk)
+                size += len(chunk)
+    except BaseException:
+        os.unlink(spool_path)
+        raise
+    payload = Payload(digest.hexdigest(), size, lambda: cast(BinaryIO, open(spool_path, "rb")))
+    payload.cleanup = lambda: os.unlink(spool_path)
+    return payload

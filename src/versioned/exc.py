@@ -1,0 +1,101 @@
+"""The errors ``versioned`` raises.
+
+Every error is a :class:`VersionedError`, so ``except VersionedError`` catches all of
+them; errors about bad arguments also subclass the builtin the seed API documents, so
+``except ValueError`` / ``except TypeError`` keep working::
+
+    VersionedError
+    ├── ArtifactNotFoundError        no such artifact / version, or it is soft-deleted
+    ├── AliasNotFoundError           no such alias
+    ├── VersionInUseError            a delete refused: aliases still point at the version
+    ├── IntegrityError               stored bytes do not hash to the recorded sha256
+    ├── ConcurrentWriteError         another writer held or took the write; retry
+    ├── BackendError                 the storage service failed (original as __cause__)
+    │   └── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    ├── InvalidArgumentError (ValueError)   a name, alias, version, weight... is wrong
+    └── InvalidArgumentTypeError (TypeError) an argument has the wrong type
+
+Bad arguments are rejected before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "AliasNotFoundError",
+    "ArtifactNotFoundError",
+    "BackendError",
+    "ConcurrentWriteError",
+    "IntegrityError",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
+    "RepositoryNotReadyError",
+    "VersionInUseError",
+    "VersionedError",
+]
+
+
+class VersionedError(Exception):
+    """Base of every error this package raises."""
+
+
+class ArtifactNotFoundError(VersionedError):
+    """The artifact, or the requested version of it, does not exist or is soft-deleted."""
+
+    def __init__(self, message: str, *, name: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.version = version
+
+
+class AliasNotFoundError(VersionedError):
+    """The alias does not exist."""
+
+    def __init__(self, message: str, *, name: str, alias: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.alias = alias
+
+
+class VersionInUseError(VersionedError):
+    """A version cannot be soft-deleted because aliases point at it."""
+
+    def __init__(self, message: str, *, name: str, version: str, aliases: Sequence[str]) -> None:
+        super().__init__(message)
+        self.name = name
+        self.version = version
+        self.aliases = list(aliases)
+
+
+class IntegrityError(VersionedError):
+    """Stored bytes do not hash to the sha256 recorded for the version."""
+
+    def __init__(
+        self, message: str, *, name: str, version: str, expected: str, actual: str
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.version = version
+        self.expected = expected
+        self.actual = actual
+
+
+class ConcurrentWriteError(VersionedError):
+    """Another writer held or took over the write; nothing half-done is left, retry."""
+
+
+class BackendError(VersionedError):
+    """The storage service failed; the original error is kept as ``__cause__``."""
+
+
+class RepositoryNotReadyError(BackendError):
+    """The bucket, table or folder does not exist yet: call ``bootstrap()`` first."""
+
+
+class InvalidArgumentError(VersionedError, ValueError):
+    """An argument has the right type but a value the rules forbid."""
+
+
+class InvalidArgumentTypeError(VersionedError, TypeError):
+    """An argument has the wrong type."""

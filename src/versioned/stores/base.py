@@ -1,0 +1,218 @@
+"""The interface a storage backend gives the engine, and the records it speaks in.
+
+A backend owns one blob store and one metadata store and makes each of its steps
+atomic in its own way (DynamoDB conditions and transactions; SQLite transactions and
+renames). The engine decides what happens in which order, validates arguments and
+turns records into the public value objects. Backends never see unchecked input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One committed version item. ``version`` is ``None`` for LATEST."""
+
+    name: str
+    version: int | None
+    sha256: str
+    update_at: datetime
+    is_deleted: bool
+    #: True while a put holds LATEST's write lease (bytes may be ahead of ``sha256``).
+    write_in_progress: bool = False
+
+
+@dataclass(frozen=True)
+class AliasRecord:
+    """One alias item; target hashes are filled in where the backend has them cheaply."""
+
+    name: str
+    alias: str
+    version: int | None
+    secondary_version: int | None
+    secondary_version_weight: int | None
+    update_at: datetime
+    version_sha256: str | None = None
+    secondary_version_sha256: str | None = None
+
+    def targets(self) -> list[int | None]:
+        """The versions this alias points at: the primary, then the secondary if any."""
+        if self.secondary_version is None:
+            return [self.version]
+        return [self.version, self.secondary_version]
+
+
+@dataclass
+class Payload:
+    """Content to store, with its SHA-256 and size known before any byte is written."""
+
+    sha256: str
+    size: int
+    opener: Callable[[], BinaryIO] = field(repr=False)
+    content_type: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    #: Called once the payload is no longer needed (removes a spool file, say).
+    cleanup: Callable[[], None] | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Release what the payload holds; safe to call more than once."""
+        cleanup, self.cleanup = self.cleanup, None
+        if cleanup is not None:
+            cleanup()
+
+    def open(self) -> BinaryIO:
+        """A fresh binary stream over the content, from its first byte."""
+        return self.opener()
+
+    @classmethod
+    def from_bytes(cls, content: bytes) -> Payload:
+        """A payload over bytes already in memory."""
+        return cls(hashlib.sha256(content).hexdigest(), len(content), lambda: io.BytesIO(content))
+
+
+@dataclass
+class LatestWrite:
+    """A put of LATEST under way: what LATEST held when it began, and the backend's token."""
+
+    name: str
+    current: VersionRecord | None
+    token: str | None = None
+    created_item: bool = False
+
+
+class Backend(ABC):
+    """The atomic primitives one storage backend provides. Python enforces the set."""
+
+    # --- set-up -----------------------------------------------------------------
+    @abstractmethod
+    def bootstrap(self, write_capacity: int | None, read_capacity: int | None) -> None:
+        """Create what the backend needs if missing; leave what exists as it is."""
+
+    # --- reads ------------------------------------------------------------------
+    @abstractmethod
+    def get_version(self, name: str, version: int | None) -> VersionRecord | None:
+        """The committed record (deleted ones included), or None."""
+
+    @abstractmethod
+    def list_versions(self, name: str) -> list[VersionRecord]:
+        """Every committed record of ``name``, deleted ones included, in any order."""
+
+    @abstractmethod
+    def list_names(self) -> list[str]:
+        """Every artifact name that has stored bytes, sorted."""
+
+    @abstractmethod
+    def get_alias(self, name: str, alias: str) -> AliasRecord | None:
+        """The alias record, or None."""
+
+    @abstractmethod
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        """Every alias of ``name``, sorted by alias."""
+
+    @abstractmethod
+    def version_uri(self, name: str, version: int | None, sha256: str | None) -> str:
+        """Where the bytes of a version live (``s3://…`` or ``file://…``)."""
+
+    @abstractmethod
+    def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
+        """A stream over the stored bytes (unverified). Raises ArtifactNotFoundError."""
+
+    # --- LATEST -------------------------------------------------------------------
+    @abstractmethod
+    def begin_latest_write(self, name: str) -> LatestWrite:
+        """Start a put of LATEST: serialise against other puts and read the current LATEST."""
+
+    @abstractmethod
+    def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
+        """End a put whose content equals LATEST's: revive it and set its time.
+
+        Returns None if LATEST no longer holds ``sha256`` (the caller uploads instead).
+        """
+
+    @abstractmethod
+    def upload_latest(self, write: LatestWrite, payload: Payload) -> None:
+        """Store the bytes of a put (they become visible as LATEST's on commit)."""
+
+    @abstractmethod
+    def commit_latest(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
+        """Point LATEST's metadata at the uploaded bytes and end the put."""
+
+    @abstractmethod
+    def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
+        """End a failed put, leaving LATEST consistent; never raises."""
+
+    # --- versions -----------------------------------------------------------------
+    @abstractmethod
+    def publish(self, name: str, now: datetime) -> VersionRecord:
+        """Freeze LATEST as the next number. Raises ArtifactNotFoundError without a live LATEST."""
+
+    @abstractmethod
+    def soft_delete(self, name: str, version: int | None) -> bool:
+        """Mark a version deleted unless an alias points at it.
+
+        Returns False if it was already deleted. Raises ArtifactNotFoundError,
+        VersionInUseError.
+        """
+
+    @abstractmethod
+    def restore(self, name: str, version: int | None) -> VersionRecord:
+        """Clear a version's deleted flag. Raises ArtifactNotFoundError."""
+
+    # --- aliases --------------------------------------------------------------------
+    @abstractmethod
+    def put_alias(self, record: AliasRecord) -> AliasRecord:
+        """Write the alias if, in the same atomic step, all its targets are live.
+
+        Raises ArtifactNotFoundError naming the first target that is not.
+        """
+
+    @abstractmethod
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove the alias if present."""
+
+    # --- hard deletes and cleanup ------------------------------------------------------
+    @abstractmethod
+    def purge_artifact(self, name: str) -> None:
+        """Remove every record, alias and byte of ``name`` (metadata first)."""
+
+    @abstractmethod
+    def all_names(self) -> list[str]:
+        """Every artifact name with any trace in blobs or metadata (for purge_all)."""
+
+    @abstractmethod
+    def find_orphans(self, older_than: datetime) -> list[str]:
+        """URIs of stored bytes that no record needs, last written before ``older_than``."""
+
+    @abstractmethod
+    def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
+        """Remove those of ``uris`` that are still orphans; return the ones removed."""
+
+
+def iter_chunks(stream: BinaryIO, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+    """Yield the stream's bytes in chunks until it ends."""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            return
+        yield chunk
+
+
+def sha256_of_file(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """The hex SHA-256 and size of a file, read in blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        for chunk in iter_chunks(stream):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

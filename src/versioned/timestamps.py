@@ -1,0 +1,28 @@
+"""UTC timestamps in the storage format's text form (``2026-11-25T03:22:06.000000+0000``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+STORAGE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def to_storage(moment: datetime) -> str:
+    """Render an aware datetime the way versioned 1.0.1 stores it."""
+    return moment.astimezone(timezone.utc).strftime(STORAGE_FORMAT)
+
+
+def from_storage(text: str) -> datetime:
+    """Parse a stored timestamp; also accepts ISO 8601 forms with ``+00:00`` or ``Z``."""
+    try:
+        return datetime.strptime(text, STORAGE_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(timezone.utc)
