@@ -34,6 +34,9 @@ from .model import Alias, Artifact
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
+    from .local_backend import Repository as LocalRepository
+    from .s3_and_dynamodb_backend import Repository as S3Repository
+
 __all__ = ["build_parser", "main"]
 
 REPO_ENV = "VERSIONED_REPO"
@@ -45,14 +48,21 @@ EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 #: the fields of the JSON objects, in this order
 ARTIFACT_FIELDS = ("name", "version", "sha256", "update_at", "uri")
 ALIAS_FIELDS = (
-    "name", "alias", "version", "secondary_version", "secondary_version_weight", "update_at",
-)  # fmt: skip
+    "name",
+    "alias",
+    "version",
+    "secondary_version",
+    "secondary_version_weight",
+    "update_at",
+)
 #: the columns of a table of them, for people (the name is the command's NAME)
 ARTIFACT_COLUMNS = ("version", "update_at", "sha256", "uri")
 ALIAS_COLUMNS = ("alias", "version", "secondary_version", "secondary_version_weight", "update_at")
 
-Repository: TypeAlias = Any
-Result: TypeAlias = "Artifact | Alias | Sequence[Artifact] | Sequence[Alias] | Sequence[str] | str | None"
+Repository: TypeAlias = "LocalRepository | S3Repository"
+Result: TypeAlias = (
+    "Artifact | Alias | Sequence[Artifact] | Sequence[Alias] | Sequence[str] | str | None"
+)
 Handler: TypeAlias = "Callable[[Context, argparse.Namespace], Result]"
 
 
@@ -93,8 +103,9 @@ def _cmd_init(ctx: Context, args: argparse.Namespace) -> Result:
 
 def _cmd_put(ctx: Context, args: argparse.Namespace) -> Result:
     options = {"content_type": args.content_type, "metadata": dict(args.metadata) or None}
-    with _open_source(args.file) as source, ctx.progress(
-        f"put {args.name}", lambda: source.position, source.size()
+    with (
+        _open_source(args.file) as source,
+        ctx.progress(f"put {args.name}", lambda: source.position, source.size()),
     ):
         return _put(ctx.repo, args.name, source, options)
 
@@ -131,11 +142,11 @@ def _cmd_get(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _cmd_versions(ctx: Context, args: argparse.Namespace) -> Result:
-    return ctx.repo.list_artifact_versions(args.name)  # type: ignore[no-any-return]
+    return ctx.repo.list_artifact_versions(args.name)
 
 
 def _cmd_names(ctx: Context, args: argparse.Namespace) -> Result:
-    return ctx.repo.list_artifact_names()  # type: ignore[no-any-return]
+    return ctx.repo.list_artifact_names()
 
 
 def _cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
@@ -145,11 +156,11 @@ def _cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
-    return ctx.repo.restore_artifact_version(args.name, args.version)  # type: ignore[no-any-return]
+    return ctx.repo.restore_artifact_version(args.name, args.version)
 
 
 def _cmd_alias_set(ctx: Context, args: argparse.Namespace) -> Result:
-    return ctx.repo.put_alias(  # type: ignore[no-any-return]
+    return ctx.repo.put_alias(
         args.name,
         args.alias,
         version=args.version,
@@ -159,11 +170,11 @@ def _cmd_alias_set(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _cmd_alias_get(ctx: Context, args: argparse.Namespace) -> Result:
-    return ctx.repo.get_alias(args.name, args.alias)  # type: ignore[no-any-return]
+    return ctx.repo.get_alias(args.name, args.alias)
 
 
 def _cmd_alias_list(ctx: Context, args: argparse.Namespace) -> Result:
-    return ctx.repo.list_aliases(args.name)  # type: ignore[no-any-return]
+    return ctx.repo.list_aliases(args.name)
 
 
 def _cmd_alias_delete(ctx: Context, args: argparse.Namespace) -> Result:
@@ -175,13 +186,16 @@ def _cmd_alias_delete(ctx: Context, args: argparse.Namespace) -> Result:
 def _cmd_purge(ctx: Context, args: argparse.Namespace) -> Result:
     retention = {
         key: value
-        for key, value in (("keep_last_n", args.keep_last), ("purge_older_than_secs", args.older_than))
+        for key, value in (
+            ("keep_last_n", args.keep_last),
+            ("purge_older_than_secs", args.older_than),
+        )
         if value is not None
     }
     if not args.all:
         _, deleted = ctx.repo.purge_artifact_versions(args.name, **retention)
         ctx.note(f"purged {len(deleted)} version(s) of {args.name}")
-        return deleted  # type: ignore[no-any-return]
+        return deleted
     if not args.yes:
         raise UsageError(
             f"purge --all deletes every version, alias and byte of {args.name} for good: "
@@ -254,13 +268,13 @@ def _put(repo: Repository, name: str, source: CountingReader, options: dict[str,
     """
     content = _content(source)
     try:
-        return repo.put_artifact(name, content, **options)  # type: ignore[no-any-return]
+        return repo.put_artifact(name, content, **options)
     except TypeError:
         if isinstance(content, bytes) or not (source.position == 0 or source.seekable()):
             raise
         if source.seekable():
             source.seek(0)
-        return repo.put_artifact(name, source.read(), **options)  # type: ignore[no-any-return]
+        return repo.put_artifact(name, source.read(), **options)
 
 
 def _download(ctx: Context, artifact: Artifact, target: Path) -> None:
@@ -464,9 +478,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line; each subcommand sets ``run``, its handler."""
     parser = _Parser(
         prog="versioned",
-        description=__doc__.split("\n\n")[0].replace("``", ""),
+        description="Keep immutable, numbered versions of binary artifacts, and aliases "
+        "that point at them, on S3 + DynamoDB or in a local folder.",
         epilog="repository URIs: a folder path, file:///PATH, or "
-        "s3://BUCKET/PREFIX?table=TABLE&region=REGION&suffix=.EXT",
+        "s3://BUCKET/PREFIX?table=TABLE&region=REGION&suffix=.EXT\n"
+        "exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted\n\n"
+        "examples:\n  versioned init\n"
+        "  versioned put model ./model.bin && versioned publish model\n"
+        "  versioned --json versions model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--repo",
@@ -479,64 +499,159 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    _command(commands, "init", _cmd_init, "create the bucket and table (or the local folder)",
-             "versioned init\n"
-             "versioned --repo 's3://my-bucket/artifacts?table=artifacts' init")  # fmt: skip
-    put = _command(commands, "put", _cmd_put, "store FILE as the LATEST version of NAME",
-                   "versioned put model ./model.bin --metadata git_sha=1a2b3c\n"
-                   "tar c conf | versioned put conf - --content-type application/x-tar",
-                   "NAME", "FILE")  # fmt: skip
+    _command(
+        commands,
+        "init",
+        _cmd_init,
+        "create the bucket and table (or the local folder)",
+        "versioned init\nversioned --repo 's3://my-bucket/artifacts?table=artifacts' init",
+    )
+    put = _command(
+        commands,
+        "put",
+        _cmd_put,
+        "store FILE as the LATEST version of NAME",
+        "versioned put model ./model.bin --metadata git_sha=1a2b3c\n"
+        "tar c conf | versioned put conf - --content-type application/x-tar",
+        "NAME",
+        "FILE",
+    )
     put.add_argument("--content-type", metavar="T", help="the MIME type to record")
-    put.add_argument("--metadata", metavar="KEY=VALUE", type=_metadata_item, action="append",
-                     default=[], help="user metadata (ASCII); repeat for more")  # fmt: skip
-    _command(commands, "publish", _cmd_publish, "freeze LATEST as a new numbered version; "
-             "prints its number", "versioned publish model", "NAME")  # fmt: skip
-    get = _command(commands, "get", _cmd_get, "write the bytes of a version to -o PATH or "
-                   "standard output",
-                   "versioned get model --version 3 -o model.bin\n"
-                   "versioned get model --alias prod > model.bin", "NAME")  # fmt: skip
+    put.add_argument(
+        "--metadata",
+        metavar="KEY=VALUE",
+        type=_metadata_item,
+        action="append",
+        default=[],
+        help="user metadata (ASCII); repeat for more",
+    )
+    _command(
+        commands,
+        "publish",
+        _cmd_publish,
+        "freeze LATEST as a new numbered version; prints its number",
+        "versioned publish model",
+        "NAME",
+    )
+    get = _command(
+        commands,
+        "get",
+        _cmd_get,
+        "write the bytes of a version to -o PATH or standard output",
+        "versioned get model --version 3 -o model.bin\n"
+        "versioned get model --alias prod > model.bin",
+        "NAME",
+    )
     which = get.add_mutually_exclusive_group()
     which.add_argument("--version", metavar="V", help="a version number or LATEST (default)")
-    which.add_argument("--alias", metavar="A", help="the version an alias points at "
-                       "(with a canary, picked by weight; the pick is said on stderr)")  # fmt: skip
+    which.add_argument(
+        "--alias",
+        metavar="A",
+        help="the version an alias points at "
+        "(with a canary, picked by weight; the pick is said on stderr)",
+    )
     get.add_argument("-o", "--output", metavar="PATH", help="the file to write")
-    _command(commands, "versions", _cmd_versions, "list the versions of NAME, LATEST first",
-             "versioned versions model\nversioned --json versions model", "NAME")  # fmt: skip
-    _command(commands, "names", _cmd_names, "list the artifact names",
-             "versioned names")  # fmt: skip
-    delete = _command(commands, "delete", _cmd_delete, "soft-delete a version (restore undoes it)",
-                      "versioned delete model --version 2", "NAME")  # fmt: skip
+    _command(
+        commands,
+        "versions",
+        _cmd_versions,
+        "list the versions of NAME, LATEST first",
+        "versioned versions model\nversioned --json versions model",
+        "NAME",
+    )
+    _command(commands, "names", _cmd_names, "list the artifact names", "versioned names")
+    delete = _command(
+        commands,
+        "delete",
+        _cmd_delete,
+        "soft-delete a version (restore undoes it)",
+        "versioned delete model --version 2",
+        "NAME",
+    )
     delete.add_argument("--version", metavar="V", help="the version (default: LATEST)")
-    restore = _command(commands, "restore", _cmd_restore, "bring back a soft-deleted version",
-                       "versioned restore model --version 2", "NAME")  # fmt: skip
+    restore = _command(
+        commands,
+        "restore",
+        _cmd_restore,
+        "bring back a soft-deleted version",
+        "versioned restore model --version 2",
+        "NAME",
+    )
     restore.add_argument("--version", metavar="V", required=True, help="the version")
 
-    alias = commands.add_parser("alias", help="set, show, list and delete aliases")
+    alias = commands.add_parser(
+        "alias",
+        help="set, show, list and delete aliases",
+        description="Set, show, list and delete the aliases of an artifact.",
+        epilog="examples:\n  versioned alias set model prod --version 3\n"
+        "  versioned alias list model",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     aliases = alias.add_subparsers(dest="alias_command", metavar="COMMAND", required=True)
-    alias_set = _command(aliases, "set", _cmd_alias_set, "point ALIAS at a version, optionally "
-                         "sending a share of the picks to a second one",
-                         "versioned alias set model prod --version 3\n"
-                         "versioned alias set model prod --version 3 --secondary-version 4 "
-                         "--weight 20", "NAME", "ALIAS")  # fmt: skip
+    alias_set = _command(
+        aliases,
+        "set",
+        _cmd_alias_set,
+        "point ALIAS at a version, optionally sending a share of the picks to a second one",
+        "versioned alias set model prod --version 3\n"
+        "versioned alias set model prod --version 3 --secondary-version 4 "
+        "--weight 20",
+        "NAME",
+        "ALIAS",
+    )
     alias_set.add_argument("--version", metavar="V", help="the version (default: LATEST)")
     alias_set.add_argument("--secondary-version", metavar="V", help="the canary version")
-    alias_set.add_argument("--weight", metavar="W", type=int,
-                           help="percent of picks (0-99) for the secondary version")  # fmt: skip
-    _command(aliases, "get", _cmd_alias_get, "show an alias",
-             "versioned alias get model prod", "NAME", "ALIAS")  # fmt: skip
-    _command(aliases, "list", _cmd_alias_list, "list the aliases of NAME",
-             "versioned alias list model", "NAME")  # fmt: skip
-    _command(aliases, "delete", _cmd_alias_delete, "delete an alias",
-             "versioned alias delete model prod", "NAME", "ALIAS")  # fmt: skip
+    alias_set.add_argument(
+        "--weight", metavar="W", type=int, help="percent of picks (0-99) for the secondary version"
+    )
+    _command(
+        aliases,
+        "get",
+        _cmd_alias_get,
+        "show an alias",
+        "versioned alias get model prod",
+        "NAME",
+        "ALIAS",
+    )
+    _command(
+        aliases,
+        "list",
+        _cmd_alias_list,
+        "list the aliases of NAME",
+        "versioned alias list model",
+        "NAME",
+    )
+    _command(
+        aliases,
+        "delete",
+        _cmd_alias_delete,
+        "delete an alias",
+        "versioned alias delete model prod",
+        "NAME",
+        "ALIAS",
+    )
 
-    purge = _command(commands, "purge", _cmd_purge, "soft-delete old versions (LATEST and "
-                     "aliased ones stay), or with --all --yes erase NAME for good",
-                     "versioned purge model --keep-last 5 --older-than 86400\n"
-                     "versioned purge model --all --yes", "NAME")  # fmt: skip
-    purge.add_argument("--keep-last", metavar="N", type=int,
-                       help="keep the N newest versions (library default: 10)")  # fmt: skip
-    purge.add_argument("--older-than", metavar="SECONDS", type=int,
-                       help="purge only versions older than this (library default: 90 days)")  # fmt: skip
+    purge = _command(
+        commands,
+        "purge",
+        _cmd_purge,
+        "soft-delete old versions (LATEST and "
+        "aliased ones stay), or with --all --yes erase NAME for good",
+        "versioned purge model --keep-last 5 --older-than 86400\nversioned purge model --all --yes",
+        "NAME",
+    )
+    purge.add_argument(
+        "--keep-last",
+        metavar="N",
+        type=int,
+        help="keep the N newest versions (library default: 10)",
+    )
+    purge.add_argument(
+        "--older-than",
+        metavar="SECONDS",
+        type=int,
+        help="only versions older than this (library default: 90 days)",
+    )
     purge.add_argument("--all", action="store_true", help="hard-delete every version and alias")
     purge.add_argument("--yes", action="store_true", help="confirm --all")
     return parser

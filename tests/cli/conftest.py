@@ -1,0 +1,103 @@
+"""Fixtures for the command-line tests: the INSTALLED ``versioned`` command, run as a child
+process on a fresh repository of each backend (S3 through the suite's moto server, whose
+variables the child inherits from ``os.environ``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import REGION, unique
+
+
+def versioned_command() -> str:
+    """The installed console script: on PATH, else beside the running interpreter."""
+    beside = Path(sys.executable).with_name("versioned")
+    found = shutil.which("versioned") or (str(beside) if beside.exists() else None)
+    if found is None:
+        pytest.fail("the versioned console script is not installed: pip install -e .")
+    return found
+
+
+@dataclass
+class Cli:
+    """Runs ``versioned [--repo REPO] ARGS...`` in ``cwd`` and checks how it ended."""
+
+    repo: str | None
+    cwd: Path
+
+    def run(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        code: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run the command; assert exit ``code`` and that no traceback leaked out."""
+        done = subprocess.run(
+            [versioned_command(), *self.global_options(), *args],
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
+            capture_output=True,
+            cwd=self.cwd,
+            env=child_environment(env),
+            timeout=120,
+        )
+        stderr = done.stderr.decode(errors="replace")
+        assert done.returncode == code, f"exit {done.returncode}, not {code}: {stderr}"
+        assert "Traceback" not in stderr, stderr
+        return done
+
+    def json(self, *args: str, stdin: bytes | None = None) -> Any:
+        """Run ``versioned --json ARGS...`` and parse what it printed."""
+        return json.loads(self.run("--json", *args, stdin=stdin).stdout)
+
+    def text(self, *args: str) -> str:
+        """Run the command; return its standard output as text."""
+        return self.run(*args).stdout.decode()
+
+    def global_options(self) -> list[str]:
+        return [] if self.repo is None else ["--repo", self.repo]
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment (moto's variables included), without VERSIONED_REPO."""
+    environment = {k: v for k, v in os.environ.items() if k != "VERSIONED_REPO"}
+    return {**environment, **(extra or {})}
+
+
+def s3_repository_uri() -> str:
+    """A repository URI on a bucket and table that no other test uses."""
+    return (
+        f"s3://{unique('cli-bucket')}/versioned-artifacts"
+        f"?table={unique('cli-table')}&region={REGION}"
+    )
+
+
+@pytest.fixture(params=["local", "s3"])
+def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
+    """The command on a fresh repository made with ``versioned init``, on each backend."""
+    if request.param == "s3":
+        request.getfixturevalue("moto_endpoint")
+        repo = s3_repository_uri()
+    else:
+        repo = str(tmp_path / "repo")
+    runner = Cli(repo, tmp_path)
+    runner.run("init")
+    return runner
+
+
+@pytest.fixture
+def local_cli(tmp_path: Path) -> Cli:
+    """The command on the embedded default repository, ``./.versioned`` in a fresh folder."""
+    runner = Cli(None, tmp_path)
+    runner.run("init")
+    return runner
