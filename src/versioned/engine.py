@@ -94,7 +94,7 @@ class Engine:
         else:
             self.backend.bootstrap(None, None)
 
-    # --- LATEST -------------------------------------------------------------------------
+    # --- LATEST --------------------------------------------------------------------------
     def put_artifact(
         self,
         name: str,
@@ -135,7 +135,7 @@ class Engine:
             if not committed:
                 self.backend.abort_latest(write, payload)
 
-    # --- reads ----------------------------------------------------------------------------
+    # --- reads ---------------------------------------------------------------------------
     def get_version(self, name: str, version: object = None) -> VersionRecord:
         """The live record of a version. Raises ArtifactNotFoundError."""
         name = args.check_name(name)
@@ -157,7 +157,7 @@ class Engine:
         """Every artifact name with stored bytes, sorted."""
         return self.backend.list_names()
 
-    # --- versions ---------------------------------------------------------------------------
+    # --- versions ------------------------------------------------------------------------
     def publish(self, name: str) -> VersionRecord:
         """Freeze LATEST as the next number. Raises ArtifactNotFoundError without a LATEST."""
         name = args.check_name(name)
@@ -167,7 +167,10 @@ class Engine:
         """Soft-delete a version. Raises ArtifactNotFoundError, VersionInUseError."""
         name = args.check_name(name)
         number = args.check_version(version)
-        self._retry_conflicts(lambda: self.backend.soft_delete(name, number))
+        self._soft_delete(name, number)
+
+    def _soft_delete(self, name: str, number: int | None) -> bool:
+        return self._retry_conflicts(lambda: self.backend.soft_delete(name, number))
 
     def restore(self, name: str, version: object = None) -> VersionRecord:
         """Undo a soft delete. Raises ArtifactNotFoundError."""
@@ -194,13 +197,13 @@ class Engine:
             if record.update_at >= expire:
                 continue
             try:
-                if self._retry_conflicts(lambda r=record: self.backend.soft_delete(name, r.version)):
+                if self._soft_delete(name, record.version):
                     deleted.append(record)
             except (VersionInUseError, ArtifactNotFoundError):
                 continue  # aliased, or removed by someone else meanwhile: keep going
         return purge_time, deleted
 
-    # --- aliases ----------------------------------------------------------------------------
+    # --- aliases -------------------------------------------------------------------------
     def put_alias(
         self,
         name: str,
@@ -254,7 +257,7 @@ class Engine:
         """Remove an alias; a missing alias is not an error."""
         self.backend.delete_alias(args.check_name(name), args.check_alias(alias))
 
-    # --- hard deletes and cleanup --------------------------------------------------------------
+    # --- hard deletes and cleanup --------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
         """Remove every version, alias and byte of ``name``."""
         self.backend.purge_artifact(args.check_name(name))
@@ -273,7 +276,7 @@ class Engine:
             return orphans
         return self.backend.remove_orphans(orphans, older_than)
 
-    # --- content --------------------------------------------------------------------------------
+    # --- content -------------------------------------------------------------------------
     def read_version(self, name: str, version: str, sha256: str | None) -> bytes:
         """The verified bytes of a version (see :meth:`_verified`)."""
         return self._verified(name, version, sha256, _read_all)
@@ -341,7 +344,7 @@ class Engine:
             actual=actual,
         )
 
-    # --- helpers -------------------------------------------------------------------------------
+    # --- helpers -------------------------------------------------------------------------
     def _retry_conflicts(self, step: Callable[[], T]) -> T:
         # A ConcurrentWriteError means nothing half-done was left behind, so the whole
         # step can simply run again; give up after a few tries and let the caller decide.
@@ -353,6 +356,10 @@ class Engine:
                     raise
                 time.sleep(0.02 * (2**attempt))
         raise AssertionError("unreachable")
+
+
+def _open_binary(path: str) -> BinaryIO:
+    return cast(BinaryIO, open(path, "rb"))
 
 
 def _read_all(stream: BinaryIO) -> tuple[str, bytes]:
@@ -372,7 +379,7 @@ def make_payload(content: object) -> Payload:
         if not os.path.isfile(path):
             raise InvalidArgumentError(f"content path {path!r} is not a readable file")
         digest, size = sha256_of_file(path)
-        return Payload(digest, size, lambda: cast(BinaryIO, open(path, "rb")))
+        return Payload(digest, size, lambda: _open_binary(path))
     if hasattr(content, "read") and not isinstance(content, str):
         return _payload_from_stream(cast(IO[Any], content))
     return Payload.from_bytes(args.check_bytes(content))
@@ -386,7 +393,7 @@ def _payload_from_stream(stream: IO[Any]) -> Payload:
     size = 0
     try:
         with os.fdopen(handle, "wb") as spool:
-            for chunk in iter_chunks(stream):
+            for chunk in iter_chunks(cast(BinaryIO, stream)):
                 if isinstance(chunk, str):
                     raise InvalidArgumentTypeError("content must be a binary stream, not text")
                 digest.update(chunk)
@@ -395,6 +402,6 @@ def _payload_from_stream(stream: IO[Any]) -> Payload:
     except BaseException:
         os.unlink(spool_path)
         raise
-    payload = Payload(digest.hexdigest(), size, lambda: cast(BinaryIO, open(spool_path, "rb")))
+    payload = Payload(digest.hexdigest(), size, lambda: _open_binary(spool_path))
     payload.cleanup = lambda: os.unlink(spool_path)
     return payload

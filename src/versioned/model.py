@@ -105,9 +105,7 @@ class Alias:
 
         Raises InvalidArgumentError (a ValueError) when no secondary version is set.
         """
-        return self._require_reader().read_version(
-            self.name, self._require_secondary(), None, bsm
-        )
+        return self._require_reader().read_version(self.name, self._require_secondary(), None, bsm)
 
     def download_version(self, path: str | os.PathLike[str], bsm: object | None = None) -> None:
         """Stream the primary version into ``path``, verified."""

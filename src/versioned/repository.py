@@ -28,7 +28,7 @@ class BaseRepository:
         self._backend = backend
         self._engine = Engine(backend)
 
-    # --- hooks for facades ------------------------------------------------------------------
+    # --- hooks for facades ---------------------------------------------------------------
     @contextlib.contextmanager
     def _using(self, session: object | None) -> Iterator[None]:
         """Run the enclosed calls with ``session``'s clients (no-op without sessions)."""
@@ -66,7 +66,7 @@ class BaseRepository:
             _reader=self,
         )
 
-    # --- ContentReader, for the value objects ----------------------------------------------------
+    # --- ContentReader, for the value objects --------------------------------------------
     def read_version(
         self, name: str, version: str, sha256: str | None, session: object | None
     ) -> bytes:
@@ -86,7 +86,7 @@ class BaseRepository:
         with self._using(session):
             self._engine.download_version(name, version, sha256, path)
 
-    # --- the API -------------------------------------------------------------------------------------
+    # --- the API -------------------------------------------------------------------------
     def put_artifact(
         self,
         name: str,

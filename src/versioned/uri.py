@@ -66,7 +66,8 @@ def _open_s3(text: str) -> S3Repository:
         return options[key][-1] if key in options else default
 
     region = option(
-        "region", os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        "region",
+        os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
     )
     prefix = unquote(parts.path).strip("/") or DEFAULT_PREFIX
     return S3(

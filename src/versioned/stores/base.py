@@ -87,7 +87,10 @@ class LatestWrite:
     name: str
     current: VersionRecord | None
     token: str | None = None
+    #: True when LATEST had no item before this put (a brand-new artifact).
     created_item: bool = False
+    #: True once bytes may have reached the store (even if the call then failed).
+    upload_started: bool = False
 
 
 class Backend(ABC):

@@ -15,6 +15,7 @@ a temporary file (``gc`` removes it) and never a lock: SQLite's locks die with i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -98,7 +99,7 @@ class LocalBackend(Backend):
         self._ready = False
         self._ready_lock = threading.Lock()
 
-    # --- connections ------------------------------------------------------------------------
+    # --- connections ---------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
         # One connection per thread and process: sqlite3 objects are not shared across
         # threads, and a connection inherited through fork must never be used.
@@ -147,7 +148,7 @@ class LocalBackend(Backend):
     def _query(self, sql: str, *params: object) -> list[sqlite3.Row]:
         return self._connection().execute(sql, params).fetchall()
 
-    # --- paths ----------------------------------------------------------------------------------
+    # --- paths ---------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
         """Where the bytes with this hash live."""
         return self.blob_dir / sha256[:2] / f"{sha256}{self.suffix}"
@@ -164,7 +165,7 @@ class LocalBackend(Backend):
     def bootstrap(self, write_capacity: int | None, read_capacity: int | None) -> None:
         self._ensure_ready()
 
-    # --- reads ----------------------------------------------------------------------------------
+    # --- reads ---------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
         rows = self._query(
             "SELECT * FROM versions WHERE name = ? AND version = ?", name, _to_row(version)
@@ -172,7 +173,9 @@ class LocalBackend(Backend):
         return _record(name, rows[0]) if rows else None
 
     def list_versions(self, name: str) -> list[VersionRecord]:
-        return [_record(name, r) for r in self._query("SELECT * FROM versions WHERE name = ?", name)]
+        return [
+            _record(name, r) for r in self._query("SELECT * FROM versions WHERE name = ?", name)
+        ]
 
     def list_names(self) -> list[str]:
         return [r[0] for r in self._query("SELECT DISTINCT name FROM versions ORDER BY name")]
@@ -218,7 +221,7 @@ class LocalBackend(Backend):
         except FileNotFoundError as error:
             raise not_found(name, version) from error
 
-    # --- LATEST -----------------------------------------------------------------------------------
+    # --- LATEST --------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
         # No lease is needed: content-addressed blobs are never overwritten, and the
         # row update that makes them LATEST is a single transaction.
@@ -277,13 +280,11 @@ class LocalBackend(Backend):
 
     def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
         if write.token is not None:
-            try:
+            with contextlib.suppress(OSError):  # gc removes what is left
                 os.unlink(write.token)
-            except OSError:
-                pass  # gc removes leftovers
             write.token = None
 
-    # --- versions ---------------------------------------------------------------------------------
+    # --- versions ------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
         with self._transaction() as conn:
             latest = conn.execute(
@@ -353,7 +354,7 @@ class LocalBackend(Backend):
             raise not_found(name, version)
         return record
 
-    # --- aliases ----------------------------------------------------------------------------------
+    # --- aliases -------------------------------------------------------------------------
     def put_alias(self, record: AliasRecord) -> AliasRecord:
         with self._transaction() as conn:
             hashes: list[str] = []
@@ -390,7 +391,7 @@ class LocalBackend(Backend):
         with self._transaction() as conn:
             conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
 
-    # --- hard deletes and cleanup ----------------------------------------------------------------
+    # --- hard deletes and cleanup --------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
         with self._transaction() as conn:
             hashes = {

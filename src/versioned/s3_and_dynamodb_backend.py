@@ -1,0 +1,285 @@
+"""Artifacts on S3 (bytes) and DynamoDB (metadata), in versioned 1.0.1's layout.
+
+Every method takes an optional ``bsm``: a ``boto_session_manager.BotoSesManager`` or a
+plain ``boto3.Session``. Without one, boto3's default credential chain is used. The
+``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_S3`` and ``AWS_ENDPOINT_URL_DYNAMODB``
+variables are honoured, which is how S3-compatible stores and emulators are reached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import arguments as args
+from . import model
+from .exc import InvalidArgumentError
+from .repository import BaseRepository
+from .stores.aws_calls import AwsClients, using_session
+from .stores.s3_dynamodb import S3DynamoBackend
+
+if TYPE_CHECKING:
+    from s3pathlib.api import S3Path
+
+__all__ = ["DEFAULT_PREFIX", "DEFAULT_TABLE", "Alias", "Artifact", "Repository"]
+
+DEFAULT_PREFIX = "versioned-artifacts"
+DEFAULT_TABLE = "versioned-artifacts"
+
+
+def _s3path(uri: str) -> S3Path:
+    try:  # s3pathlib 3 moved the class; 2.x (what 1.0.1 used) has it at the top
+        from s3pathlib.api import S3Path
+    except ImportError:  # pragma: no cover - s3pathlib 2.x
+        from s3pathlib import S3Path
+    return S3Path.from_s3_uri(uri)
+
+
+@dataclass(frozen=True)
+class Artifact(model.Artifact):
+    """A version of an artifact stored in S3; ``s3uri`` is its object's URI."""
+
+    @property
+    def s3uri(self) -> str:
+        """The S3 URI of this version's object (same as ``uri``)."""
+        return self.uri
+
+    @property
+    def s3path(self) -> S3Path:
+        """An ``s3pathlib.S3Path`` for this version's object."""
+        return _s3path(self.uri)
+
+
+@dataclass(frozen=True)
+class Alias(model.Alias):
+    """An alias whose versions are stored in S3."""
+
+    @property
+    def version_s3uri(self) -> str:
+        """The S3 URI of the primary version's object."""
+        return self.version_uri
+
+    @property
+    def secondary_version_s3uri(self) -> str | None:
+        """The S3 URI of the secondary version's object, or None."""
+        return self.secondary_version_uri
+
+    @property
+    def s3path_version(self) -> S3Path:
+        """An ``s3pathlib.S3Path`` for the primary version's object."""
+        return _s3path(self.version_uri)
+
+    @property
+    def s3path_secondary_version(self) -> S3Path:
+        """An ``s3pathlib.S3Path`` for the secondary version; ValueError if none."""
+        if self.secondary_version_uri is None:
+            raise InvalidArgumentError(
+                f"alias {self.alias!r} of artifact {self.name!r} has no secondary version"
+            )
+        return _s3path(self.secondary_version_uri)
+
+
+def _check_text(value: object, what: str, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    if not value and not empty_ok:
+        raise InvalidArgumentError(f"{what} must not be empty")
+    return value
+
+
+class Repository(BaseRepository):
+    """An artifact repository in an S3 bucket and a DynamoDB table.
+
+    ``retry_attempts`` and ``retry_mode`` configure botocore's retries of throttling,
+    5xx answers and dropped connections (modes: ``standard``, ``adaptive``, ``legacy``).
+    ``lease_seconds`` bounds how long a crashed put can hold up the next put of the same
+    artifact.
+    """
+
+    artifact_class = Artifact
+    alias_class = Alias
+
+    def __init__(
+        self,
+        aws_region: str,
+        s3_bucket: str,
+        s3_prefix: str = DEFAULT_PREFIX,
+        dynamodb_table_name: str = DEFAULT_TABLE,
+        suffix: str = "",
+        *,
+        retry_attempts: int = 5,
+        retry_mode: str = "standard",
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self.aws_region = _check_text(aws_region, "aws_region")
+        self.s3_bucket = _check_text(s3_bucket, "s3_bucket")
+        self.s3_prefix = _check_text(s3_prefix, "s3_prefix").strip("/")
+        if not self.s3_prefix:
+            raise InvalidArgumentError("s3_prefix must name a folder, not the bucket root")
+        self.dynamodb_table_name = _check_text(dynamodb_table_name, "dynamodb_table_name")
+        self.suffix = _check_text(suffix, "suffix", empty_ok=True)
+        args.check_non_negative_int(retry_attempts, "retry_attempts")
+        if retry_mode not in ("standard", "adaptive", "legacy"):
+            raise InvalidArgumentError("retry_mode must be 'standard', 'adaptive' or 'legacy'")
+        if not isinstance(lease_seconds, (int, float)) or lease_seconds <= 0:
+            raise InvalidArgumentError("lease_seconds must be a positive number")
+        self._clients = AwsClients(self.aws_region, retry_attempts, retry_mode)
+        self._store = S3DynamoBackend(
+            self._clients,
+            self.s3_bucket,
+            self.s3_prefix,
+            self.dynamodb_table_name,
+            self.suffix,
+            float(lease_seconds),
+        )
+        super().__init__(self._store)
+
+    def __repr__(self) -> str:
+        return (
+            f"s3_and_dynamodb_backend.Repository(aws_region={self.aws_region!r}, "
+            f"s3_bucket={self.s3_bucket!r}, s3_prefix={self.s3_prefix!r}, "
+            f"dynamodb_table_name={self.dynamodb_table_name!r}, suffix={self.suffix!r})"
+        )
+
+    @contextlib.contextmanager
+    def _using(self, session: object | None) -> Iterator[None]:
+        with using_session(session):
+            yield
+
+    @property
+    def uri(self) -> str:
+        """The repository's URI, as :func:`versioned.open_repository` takes it."""
+        query = f"table={self.dynamodb_table_name}&region={self.aws_region}"
+        if self.suffix:
+            query += f"&suffix={self.suffix}"
+        return f"s3://{self.s3_bucket}/{self.s3_prefix}?{query}"
+
+    @property
+    def s3dir_artifact_store(self) -> S3Path:
+        """The S3 folder holding every artifact: ``s3://{bucket}/{prefix}/``."""
+        return _s3path(f"s3://{self.s3_bucket}/{self.s3_prefix}/")
+
+    def get_artifact_s3path(self, name: str, version: int | str | None = None) -> S3Path:
+        """The S3 path of a version's object (``…/name/000005{suffix}``, or ``LATEST``)."""
+        number = args.check_version(version)
+        return _s3path(self._store.version_uri(args.check_name(name), number, None))
+
+    # --- the API with its session argument -----------------------------------------------
+    def bootstrap(
+        self,
+        bsm: Any = None,
+        dynamodb_write_capacity_units: int | None = None,
+        dynamodb_read_capacity_units: int | None = None,
+    ) -> None:
+        """Create the bucket and table if missing (on-demand billing unless both
+        capacities are given); existing resources are left as they are."""
+        with self._using(bsm):
+            self._engine.bootstrap(dynamodb_write_capacity_units, dynamodb_read_capacity_units)
+
+    def put_artifact(
+        self,
+        name: str,
+        content: Any,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+        bsm: Any = None,
+    ) -> Artifact:
+        with self._using(bsm):
+            return super().put_artifact(name, content, content_type, metadata, tags)  # type: ignore[return-value]
+
+    def get_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: Any = None
+    ) -> Artifact:
+        with self._using(bsm):
+            return super().get_artifact_version(name, version)  # type: ignore[return-value]
+
+    def list_artifact_versions(self, name: str, bsm: Any = None) -> list[Artifact]:  # type: ignore[override]
+        with self._using(bsm):
+            return super().list_artifact_versions(name)  # type: ignore[return-value]
+
+    def publish_artifact_version(self, name: str, bsm: Any = None) -> Artifact:
+        with self._using(bsm):
+            return super().publish_artifact_version(name)  # type: ignore[return-value]
+
+    def delete_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: Any = None
+    ) -> None:
+        with self._using(bsm):
+            super().delete_artifact_version(name, version)
+
+    def restore_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: Any = None
+    ) -> Artifact:
+        with self._using(bsm):
+            return super().restore_artifact_version(name, version)  # type: ignore[return-value]
+
+    def list_artifact_names(self, bsm: Any = None) -> list[str]:
+        with self._using(bsm):
+            return super().list_artifact_names()
+
+    def put_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str | None = None,
+        secondary_version: int | str | None = None,
+        secondary_version_weight: int | None = None,
+        bsm: Any = None,
+    ) -> Alias:
+        with self._using(bsm):
+            return super().put_alias(  # type: ignore[return-value]
+                name, alias, version, secondary_version, secondary_version_weight
+            )
+
+    def get_alias(self, name: str, alias: str, bsm: Any = None) -> Alias:
+        with self._using(bsm):
+            return super().get_alias(name, alias)  # type: ignore[return-value]
+
+    def list_aliases(self, name: str, bsm: Any = None) -> list[Alias]:  # type: ignore[override]
+        with self._using(bsm):
+            return super().list_aliases(name)  # type: ignore[return-value]
+
+    def delete_alias(self, name: str, alias: str, bsm: Any = None) -> None:
+        with self._using(bsm):
+            super().delete_alias(name, alias)
+
+    def purge_artifact_versions(  # type: ignore[override]
+        self,
+        name: str,
+        keep_last_n: int = 10,
+        purge_older_than_secs: int = 7776000,
+        bsm: Any = None,
+    ) -> tuple[datetime, list[Artifact]]:
+        with self._using(bsm):
+            return super().purge_artifact_versions(  # type: ignore[return-value]
+                name, keep_last_n, purge_older_than_secs
+            )
+
+    def purge_artifact(self, name: str, bsm: Any = None) -> None:
+        with self._using(bsm):
+            super().purge_artifact(name)
+
+    def purge_all(self, bsm: Any = None) -> None:
+        with self._using(bsm):
+            super().purge_all()
+
+    def gc(self, dry_run: bool = True, grace_seconds: int = 3600, bsm: Any = None) -> list[str]:
+        with self._using(bsm):
+            return super().gc(dry_run, grace_seconds)
+
+
+# the overrides only add ``bsm``: they promise what the shared methods promise
+for _method in (
+    "put_artifact", "get_artifact_version", "list_artifact_versions", "publish_artifact_version",
+    "delete_artifact_version", "restore_artifact_version", "list_artifact_names", "put_alias",
+    "get_alias", "list_aliases", "delete_alias", "purge_artifact_versions", "purge_artifact",
+    "purge_all", "gc",
+):  # fmt: skip
+    getattr(Repository, _method).__doc__ = (
+        getattr(BaseRepository, _method).__doc__ or ""
+    ) + "\n\n        ``bsm``: optional BotoSesManager or boto3.Session to make the calls with."
+del _method

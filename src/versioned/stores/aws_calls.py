@@ -1,0 +1,133 @@
+"""Boto3 clients for a repository, and the one place AWS errors become ours.
+
+Clients are made once per (repository, session) and reused; botocore's retry mode
+(``standard`` by default) retries throttling, 5xx answers and dropped connections.
+Whatever still fails is raised as :class:`~versioned.exc.BackendError` (or
+:class:`~versioned.exc.RepositoryNotReadyError`), with the botocore error as
+``__cause__``; error codes a caller expects come back as :class:`Refused`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..exc import BackendError, InvalidArgumentTypeError, RepositoryNotReadyError
+
+#: The session the facade was handed for the call in progress (None: the default chain).
+current_session: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "versioned_session", default=None
+)
+
+_NOT_READY = {"NoSuchBucket", "ResourceNotFoundException"}
+_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+class Refused(Exception):
+    """Internal: AWS answered with an error code the caller said it expects."""
+
+    def __init__(self, code: str, response: dict[str, Any]) -> None:
+        super().__init__(code)
+        self.code = code
+        self.response = response
+
+
+def boto3_session_of(session: object | None, region: str) -> boto3.session.Session:
+    """The boto3 session behind a ``BotoSesManager``, a ``boto3.Session``, or the default."""
+    if session is None:
+        return boto3.session.Session(region_name=region)
+    if isinstance(session, boto3.session.Session):
+        return session
+    inner = getattr(session, "boto_ses", None)
+    if isinstance(inner, boto3.session.Session):
+        return inner
+    raise InvalidArgumentTypeError(
+        f"bsm must be a boto_session_manager.BotoSesManager or a boto3.Session, "
+        f"got {type(session).__name__}"
+    )
+
+
+class AwsClients:
+    """S3 and DynamoDB clients per session, made on first use and then reused."""
+
+    def __init__(self, region: str, retry_attempts: int, retry_mode: str) -> None:
+        self.region = region
+        # S3-compatible servers on a plain host:port cannot serve bucket subdomains
+        path_style = any(os.environ.get(v) for v in _ENDPOINT_VARIABLES)
+        self.config = Config(
+            region_name=region,
+            retries={"max_attempts": retry_attempts, "mode": retry_mode},  # type: ignore[arg-type]
+            max_pool_connections=64,
+            s3={"addressing_style": "path"} if path_style else None,
+        )
+        self._lock = threading.Lock()
+        # keyed by id(); the session object is kept in the value so the id stays unique
+        self._by_session: dict[int, tuple[object | None, Any, Any]] = {}
+
+    def _pair(self) -> tuple[Any, Any]:
+        session = current_session.get()
+        key = id(session)
+        found = self._by_session.get(key)
+        if found is not None and found[0] is session:
+            return found[1], found[2]
+        with self._lock:
+            found = self._by_session.get(key)
+            if found is None or found[0] is not session:
+                boto_session = boto3_session_of(session, self.region)
+                s3 = boto_session.client("s3", config=self.config)
+                dynamodb = boto_session.client("dynamodb", config=self.config)
+                found = (session, s3, dynamodb)
+                self._by_session[key] = found
+        return found[1], found[2]
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client for the current session."""
+        return self._pair()[0]
+
+    @property
+    def dynamodb(self) -> Any:
+        """The DynamoDB client for the current session."""
+        return self._pair()[1]
+
+
+@contextmanager
+def using_session(session: object | None) -> Iterator[None]:
+    """Make ``session`` the one clients are taken from inside the block."""
+    if session is not None:
+        boto3_session_of(session, "us-east-1")  # reject a wrong type before any work
+    token = current_session.set(session)
+    try:
+        yield
+    finally:
+        current_session.reset(token)
+
+
+def call(client: Any, operation: str, *, expect: tuple[str, ...] = (), **params: Any) -> Any:
+    """Run one AWS operation, translating failures.
+
+    Raises Refused for an error code in ``expect``, RepositoryNotReadyError when the
+    bucket or table is missing, BackendError for anything else.
+    """
+    try:
+        return getattr(client, operation)(**params)
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in expect:
+            raise Refused(code, dict(error.response)) from error
+        if code in _NOT_READY:
+            raise RepositoryNotReadyError(
+                f"{operation}: {error.response.get('Error', {}).get('Message', code)} "
+                "(run bootstrap() or `versioned init` first)"
+            ) from error
+        raise BackendError(f"{operation} failed: {error}") from error
+    except BotoCoreError as error:
+        raise BackendError(f"{operation} failed: {error}") from error
