@@ -87,12 +87,17 @@ def test_artifact_fields_match_between_calls(repo: Repository) -> None:
     assert_aware_utc(fetched.update_at)
 
 
-def test_get_missing_artifact(repo: Repository) -> None:
-    with raises_versioned(exc.ArtifactNotFoundError):
-        repo.get_artifact_version("nothing-here")
+@pytest.mark.parametrize(
+    "method", ["get_artifact_version", "delete_artifact_version", "restore_artifact_version"]
+)
+def test_missing_artifact_or_version(repo: Repository, method: str) -> None:
+    with raises_versioned(exc.ArtifactNotFoundError) as info:
+        getattr(repo, method)("never-was")
+    assert info.value.name == "never-was"
     repo.put_artifact(NAME, b"x")
     with raises_versioned(exc.ArtifactNotFoundError):
-        repo.get_artifact_version(NAME, 1)
+        getattr(repo, method)(NAME, 7)
+    assert versions_of(repo, NAME) == ["LATEST"]
 
 
 def test_publish_numbers_from_one(repo: Repository) -> None:
@@ -161,15 +166,6 @@ def test_delete_twice_is_a_no_op(repo: Repository) -> None:
     assert versions_of(repo, NAME) == ["LATEST"]
 
 
-def test_delete_never_existing(repo: Repository) -> None:
-    with raises_versioned(exc.ArtifactNotFoundError):
-        repo.delete_artifact_version("never-was")
-    repo.put_artifact(NAME, b"x")
-    with raises_versioned(exc.ArtifactNotFoundError):
-        repo.delete_artifact_version(NAME, 7)
-    assert versions_of(repo, NAME) == ["LATEST"]
-
-
 def test_restore_undoes_soft_delete(repo: Repository) -> None:
     publish_contents(repo, NAME, [b"1", b"2"])
     repo.delete_artifact_version(NAME, 1)
@@ -182,14 +178,6 @@ def test_restore_undoes_soft_delete(repo: Repository) -> None:
     assert latest.version == "LATEST"
     assert latest.get_content() == b"2"
     assert versions_of(repo, NAME) == ["LATEST", "2", "1"]
-
-
-def test_restore_missing(repo: Repository) -> None:
-    with raises_versioned(exc.ArtifactNotFoundError):
-        repo.restore_artifact_version("never-was")
-    repo.put_artifact(NAME, b"x")
-    with raises_versioned(exc.ArtifactNotFoundError):
-        repo.restore_artifact_version(NAME, 3)
 
 
 def test_publish_continues_after_deleted_versions(repo: Repository) -> None:
@@ -220,27 +208,26 @@ def test_artifacts_are_independent(repo: Repository) -> None:
     assert repo.get_artifact_version("two", 1).get_content() == b"c"
 
 
-def test_dedup_identical_content(backend: Backend) -> None:
+@pytest.mark.parametrize(
+    ("second_content", "rewritten"),
+    [(b"same bytes", False), (b"other bytes, and longer", True)],
+    ids=["identical", "changed"],
+)
+def test_dedup_identical_content(backend: Backend, second_content: bytes, rewritten: bool) -> None:
     repo = backend.repo
     first = repo.put_artifact(NAME, b"same bytes")
     backend.plant_witness(first)
     before = backend.witness(first)
-    second = repo.put_artifact(NAME, b"same bytes")
-    assert second.sha256 == first.sha256
-    assert second.uri == first.uri
+    second = repo.put_artifact(NAME, second_content)
+    assert second.sha256 == sha256_hex(second_content)
     assert second.update_at >= first.update_at
-    assert backend.witness(second) == before, "identical content was written again"
-    assert repo.get_artifact_version(NAME).get_content() == b"same bytes"
-
-
-def test_changed_content_is_written(backend: Backend) -> None:
-    repo = backend.repo
-    first = repo.put_artifact(NAME, b"before")
-    backend.plant_witness(first)
-    before = backend.witness(first)
-    second = repo.put_artifact(NAME, b"after, and longer")
-    assert backend.witness(second) != before
-    assert backend.stored_bytes(second) == b"after, and longer"
+    if rewritten:
+        assert backend.witness(second) != before
+    else:
+        assert second.uri == first.uri
+        assert backend.witness(second) == before, "identical content was written again"
+    assert backend.stored_bytes(second) == second_content
+    assert repo.get_artifact_version(NAME).get_content() == second_content
 
 
 def test_identical_content_revives_deleted_latest(repo: Repository) -> None:
@@ -332,3 +319,13 @@ def test_refetched_artifact_detects_tampering(backend: Backend) -> None:
     backend.overwrite_stored(artifact, b"forged, and a different length")
     with raises_versioned(exc.IntegrityError):
         repo.get_artifact_version(NAME, 1).get_content()
+
+
+def test_local_root_that_is_a_file(tmp_path: Path) -> None:
+    from versioned.local_backend import Repository as LocalRepository
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"in the way")
+    with raises_versioned(exc.VersionedError):
+        LocalRepository(blocker).put_artifact(NAME, b"x")
+    assert blocker.read_bytes() == b"in the way"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,28 @@ def test_every_method_takes_bsm(moto_endpoint: str, make_session: Any, tmp_path:
     repo.put_artifact("other", b"x", bsm=bsm)
     repo.purge_all(bsm=bsm)
     assert repo.list_artifact_names() == []
+
+
+def closed_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # closed again: nothing listens there
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "no-credentials"])
+def test_service_failures_are_backend_errors(
+    s3_backend: S3Backend, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    s3_backend.repo.put_artifact(NAME, b"x")
+    if failure == "unreachable":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_loopback_port()}")
+    else:
+        monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+        monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    repo = s3_repository(s3_backend.bucket, s3_backend.table, retry_attempts=1)
+    with raises_versioned(exc.BackendError) as info:
+        repo.get_artifact_version(NAME)
+    assert info.value.__cause__ is not None
+    with raises_versioned(exc.BackendError):
+        repo.put_artifact(NAME, b"y")
