@@ -46,19 +46,20 @@ class BaseRepository:
 
     def _alias(self, record: AliasRecord) -> Alias:
         secondary = record.secondary_version
+        split = record.has_secondary
         return self.alias_class(
             name=record.name,
             alias=record.alias,
             update_at=record.update_at,
             version=args.version_to_str(record.version),
-            secondary_version=None if secondary is None else args.version_to_str(secondary),
+            secondary_version=args.version_to_str(secondary) if split else None,
             secondary_version_weight=record.secondary_version_weight,
             version_uri=self._backend.version_uri(
                 record.name, record.version, record.version_sha256
             ),
             secondary_version_uri=(
                 None
-                if secondary is None
+                if not split
                 else self._backend.version_uri(
                     record.name, secondary, record.secondary_version_sha256
                 )

@@ -33,7 +33,11 @@ class VersionRecord:
 
 @dataclass(frozen=True)
 class AliasRecord:
-    """One alias item; target hashes are filled in where the backend has them cheaply."""
+    """One alias item; target hashes are filled in where the backend has them cheaply.
+
+    ``version`` and ``secondary_version`` use None for LATEST, so whether a traffic
+    split exists is told by ``secondary_version_weight`` (set exactly when it does).
+    """
 
     name: str
     alias: str
@@ -44,9 +48,14 @@ class AliasRecord:
     version_sha256: str | None = None
     secondary_version_sha256: str | None = None
 
+    @property
+    def has_secondary(self) -> bool:
+        """True when the alias splits traffic with a secondary version."""
+        return self.secondary_version_weight is not None
+
     def targets(self) -> list[int | None]:
         """The versions this alias points at: the primary, then the secondary if any."""
-        if self.secondary_version is None:
+        if not self.has_secondary:
             return [self.version]
         return [self.version, self.secondary_version]
 

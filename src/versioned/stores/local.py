@@ -374,7 +374,7 @@ class LocalBackend(Backend):
                     record.name,
                     record.alias,
                     _to_row(record.version),
-                    None if record.secondary_version is None else record.secondary_version,
+                    _to_row(record.secondary_version) if record.has_secondary else None,
                     record.secondary_version_weight,
                     to_storage(record.update_at),
                 ),

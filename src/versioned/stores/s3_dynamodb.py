@@ -97,7 +97,7 @@ def decode_alias(name: str, item: dict[str, Any]) -> AliasRecord:
         alias=item["sk"]["S"],
         version=_version_of(item["version"]["S"])[1],
         secondary_version=None if secondary is None else _version_of(secondary)[1],
-        secondary_version_weight=None if weight is None else int(weight),
+        secondary_version_weight=None if weight is None or secondary is None else int(weight),
         update_at=from_storage(item["update_at"]["S"]),
     )
 
@@ -109,7 +109,7 @@ def encode_alias(record: AliasRecord) -> dict[str, Any]:
         "update_at": {"S": to_storage(record.update_at)},
         "version": {"S": version_to_key(record.version)},
     }
-    if record.secondary_version is not None:
+    if record.has_secondary:
         item["secondary_version"] = {"S": version_to_key(record.secondary_version)}
         item["secondary_version_weight"] = {"N": str(record.secondary_version_weight)}
     return item
