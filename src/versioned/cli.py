@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import json
 import os
@@ -282,6 +283,8 @@ def _download(ctx: Context, artifact: Artifact, target: Path) -> None:
 
     Downloads into a private folder beside ``target`` so the bar can watch the bytes arrive.
     """
+    if not target.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(target.parent))
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".versioned-") as folder:
         part = Path(folder, "content")
         with ctx.progress(
@@ -390,9 +393,12 @@ def _emit(result: Result, ctx: Context) -> None:
     elif all(isinstance(item, str) for item in result):
         text = "\n".join(str(item) for item in result)
     else:
-        columns = ALIAS_COLUMNS if isinstance(result[0], Alias) else ARTIFACT_COLUMNS
-        rows = [[_cell(_record(item)[column]) for column in columns] for item in result]  # type: ignore[arg-type]
-        text = _align([[column.replace("_version", "").upper() for column in columns], *rows])
+        records = [_record(item) for item in result if not isinstance(item, str)]
+        columns = ALIAS_COLUMNS if "alias" in records[0] else ARTIFACT_COLUMNS
+        header = [column.replace("_version", "").upper() for column in columns]
+        # a table is for people: a hash prefix tells versions apart (--json has it all)
+        rows = [[_cell(r[c])[: 12 if c == "sha256" else None] for c in columns] for r in records]
+        text = _align([header, *rows])
     if text:
         print(text)
 

@@ -4,15 +4,21 @@ exit codes, and standard input and output, on both backends."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import subprocess
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
-from tests.cli.conftest import Cli, child_environment, versioned_command
+import versioned.cli as cli_module
+from tests.cli.conftest import Cli, child_environment, s3_repository_uri, versioned_command
+from versioned.arguments import check_bytes
+from versioned.cli import CountingReader
 
 # the JSON fields the issue fixes, in their order
 ARTIFACT_KEYS = "name version sha256 update_at uri"
@@ -148,6 +154,7 @@ def test_purge(cli: Cli) -> None:
         (["get", NAME, "--version", "1", "--alias", "prod"], 2),
         (["put", NAME, "-", "--metadata", "no-equals-sign"], 2),
         (["alias", "set", NAME, "prod", "--weight", "x"], 2),
+        (["alias", "set", NAME, "prod", "--weight", "20"], 2),  # no secondary version
         (["purge", NAME, "--all", "--keep-last", "3", "--yes"], 2),
         (["--repo", "ftp://nowhere/x", "names"], 2),
     ],
@@ -210,14 +217,29 @@ def test_ctrl_c_exits_130(local_cli: Cli, tmp_path: Path) -> None:
         cwd=tmp_path,
         env=child_environment(),
         stderr=subprocess.PIPE,
+        # a background shell or an xdist worker may ignore SIGINT, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    with fifo.open("wb") as writer:  # opens once the command has opened its end to read
-        writer.write(b"partial")
-        writer.flush()
+    with fifo.open("wb"):  # opens once the command has opened its end to read
+        _wait_until_reading_a_pipe(child.pid)
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=60) == 130
-    assert child.stderr is not None and b"Traceback" not in child.stderr.read()
+    assert child.stderr is not None and child.stderr.read() == b""
     assert local_cli.json("names") == []
+
+
+def _wait_until_reading_a_pipe(pid: int) -> None:
+    """Wait until ``pid`` blocks reading a pipe: a signal then interrupts that read.
+
+    (One that lands while Python is between two reads in C code waits for the read.)
+    """
+    wchan = Path(f"/proc/{pid}/wchan")
+    if not wchan.exists():
+        pytest.skip("needs Linux's /proc")
+    deadline = time.monotonic() + 60
+    while "pipe_read" not in wchan.read_text():
+        assert time.monotonic() < deadline, "the command never started reading"
+        time.sleep(0.05)
 
 
 def test_progress_bar_only_on_a_terminal(local_cli: Cli, tmp_path: Path) -> None:
@@ -251,3 +273,31 @@ def _read_all(terminal: object) -> bytes:
             break
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_a_repository_before_init_says_to_run_init(moto_endpoint: str, tmp_path: Path) -> None:
+    stderr = Cli(s3_repository_uri(), tmp_path).run("names", code=1).stderr.decode()
+    assert stderr.startswith("versioned: error: ") and "versioned init" in stderr, stderr
+
+
+class _BytesOnlyRepository:
+    """A repository as before streaming puts (issue 4): ``put_artifact`` takes bytes only."""
+
+    def __init__(self) -> None:
+        self.stored: list[bytes] = []
+
+    def put_artifact(self, name: str, content: object, **options: object) -> str:
+        self.stored.append(check_bytes(content))  # TypeError for a stream
+        return name
+
+
+class _Pipe(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("raw", [io.BytesIO(b"content"), _Pipe(b"content")])
+def test_put_falls_back_to_bytes_where_streams_are_refused(raw: io.BytesIO) -> None:
+    repository = _BytesOnlyRepository()
+    cli_module._put(cast(Any, repository), NAME, CountingReader(raw), {})
+    assert repository.stored == [b"content"]
