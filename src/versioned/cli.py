@@ -24,12 +24,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeAlias
 from urllib.parse import unquote, urlparse
 
-from . import exc, open_repository
+from . import __version__, exc, open_repository
 from .model import Alias, Artifact
 
 if TYPE_CHECKING:
@@ -97,12 +96,14 @@ class Context:
 
 
 def _cmd_init(ctx: Context, args: argparse.Namespace) -> Result:
+    """Make the bucket and table, or the folder, if missing (idempotent); prints nothing."""
     ctx.repo.bootstrap()
     ctx.note(f"repository ready: {args.repo}")
     return None
 
 
 def _cmd_put(ctx: Context, args: argparse.Namespace) -> Result:
+    """Store FILE (``-``: stdin) as LATEST of NAME; the result is the LATEST artifact."""
     options = {"content_type": args.content_type, "metadata": dict(args.metadata) or None}
     with (
         _open_source(args.file) as source,
@@ -112,11 +113,16 @@ def _cmd_put(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _cmd_publish(ctx: Context, args: argparse.Namespace) -> Result:
+    """Freeze LATEST as the next number: that number, or the artifact with --json."""
     artifact: Artifact = ctx.repo.publish_artifact_version(args.name)
     return artifact if ctx.json else artifact.version
 
 
 def _cmd_get(ctx: Context, args: argparse.Namespace) -> Result:
+    """Write a version's verified bytes to -o PATH or stdout; with --alias, pick by weight.
+
+    Returns the artifact with ``--json -o`` (stdout holds nothing else), else nothing.
+    """
     version = args.version
     if args.alias is not None:
         alias: Alias = ctx.repo.get_alias(args.name, args.alias)
@@ -143,24 +149,29 @@ def _cmd_get(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _cmd_versions(ctx: Context, args: argparse.Namespace) -> Result:
+    """The live versions of NAME, LATEST first."""
     return ctx.repo.list_artifact_versions(args.name)
 
 
 def _cmd_names(ctx: Context, args: argparse.Namespace) -> Result:
+    """Every artifact name, sorted."""
     return ctx.repo.list_artifact_names()
 
 
 def _cmd_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    """Soft-delete a version (LATEST by default); prints nothing."""
     ctx.repo.delete_artifact_version(args.name, args.version)
     ctx.note(f"deleted {args.name} version {args.version or 'LATEST'} (restore brings it back)")
     return None
 
 
 def _cmd_restore(ctx: Context, args: argparse.Namespace) -> Result:
+    """Undo a soft delete; the result is the restored artifact."""
     return ctx.repo.restore_artifact_version(args.name, args.version)
 
 
 def _cmd_alias_set(ctx: Context, args: argparse.Namespace) -> Result:
+    """Create or move an alias; the result is the alias."""
     return ctx.repo.put_alias(
         args.name,
         args.alias,
@@ -171,20 +182,26 @@ def _cmd_alias_set(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def _cmd_alias_get(ctx: Context, args: argparse.Namespace) -> Result:
+    """The alias, or AliasNotFoundError."""
     return ctx.repo.get_alias(args.name, args.alias)
 
 
 def _cmd_alias_list(ctx: Context, args: argparse.Namespace) -> Result:
+    """The aliases of NAME, sorted by alias."""
     return ctx.repo.list_aliases(args.name)
 
 
 def _cmd_alias_delete(ctx: Context, args: argparse.Namespace) -> Result:
+    """Delete an alias (a missing one is a no-op); prints nothing."""
     ctx.repo.delete_alias(args.name, args.alias)
     ctx.note(f"deleted alias {args.alias} of {args.name}")
     return None
 
 
 def _cmd_purge(ctx: Context, args: argparse.Namespace) -> Result:
+    """Retention (soft; the result is the purged versions), or with --all --yes a hard
+    delete of everything under NAME (prints nothing). --all without --yes is a UsageError.
+    """
     retention = {
         key: value
         for key, value in (
@@ -502,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no remarks, no progress bar")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_package_version()}")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     _command(
@@ -661,13 +678,6 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--all", action="store_true", help="hard-delete every version and alias")
     purge.add_argument("--yes", action="store_true", help="confirm --all")
     return parser
-
-
-def _package_version() -> str:
-    try:
-        return version("versioned")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 # --- main -----------------------------------------------------------------------------
