@@ -7,11 +7,13 @@ dedup and retention, and verifies hashes on every read. Backends make each step 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import IO, Any, BinaryIO, TypeVar, cast
 
@@ -25,7 +27,14 @@ from .exc import (
     InvalidArgumentTypeError,
     VersionInUseError,
 )
-from .stores.base import AliasRecord, Backend, Payload, VersionRecord, iter_chunks, sha256_of_file
+from .stores.base import (
+    BLOCK_SIZE,
+    AliasRecord,
+    Backend,
+    Payload,
+    VersionRecord,
+    iter_chunks,
+)
 from .timestamps import utc_now
 
 T = TypeVar("T")
@@ -108,7 +117,8 @@ class Engine:
         checked_type = args.check_content_type(content_type)
         checked_metadata = args.check_metadata(metadata)
         checked_tags = args.check_string_map(tags, "tags")
-        payload = make_payload(content)
+        in_memory = isinstance(content, (bytes, bytearray, memoryview))
+        payload = make_payload(content, None if in_memory else self.backend.staging_dir)
         payload.content_type = checked_type
         payload.metadata = checked_metadata
         payload.tags = checked_tags
@@ -367,9 +377,14 @@ def _read_all(stream: BinaryIO) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest(), data
 
 
-def make_payload(content: object) -> Payload:
+def make_payload(content: object, staging_dir: str | None = None) -> Payload:
     """Wrap ``bytes``, a path, or a readable binary file object as a :class:`Payload`.
 
+    Files and streams are read once, in blocks, with bounded memory. With a
+    ``staging_dir`` (the local backend's) that one pass also copies the content there,
+    so storing it later is a hard link; without one (S3) a path is only hashed, whole and
+    per block, and a stream is spooled to a temporary file. The hash has to come first
+    because dedup and S3's object metadata need it before any byte is stored.
     Raises InvalidArgumentTypeError for ``str`` and anything else.
     """
     if isinstance(content, (bytes, bytearray, memoryview)):
@@ -378,30 +393,78 @@ def make_payload(content: object) -> Payload:
         path = os.fspath(content)
         if not os.path.isfile(path):
             raise InvalidArgumentError(f"content path {path!r} is not a readable file")
-        digest, size = sha256_of_file(path)
-        return Payload(digest, size, lambda: _open_binary(path))
+        if staging_dir is None:
+            with open(path, "rb") as source:
+                digest, size, blocks = _digest(source, None)
+            payload = Payload(digest, size, lambda: _open_binary(path), path=path)
+            payload.block_sha256 = blocks
+            return payload
+        with open(path, "rb") as source:
+            return _spooled(source, staging_dir)
     if hasattr(content, "read") and not isinstance(content, str):
-        return _payload_from_stream(cast(IO[Any], content))
+        return _spooled(cast(IO[Any], content), staging_dir)
     return Payload.from_bytes(args.check_bytes(content))
 
 
-def _payload_from_stream(stream: IO[Any]) -> Payload:
-    # Hash and size must be known before any byte is stored (the S3 object carries its
-    # sha256 in its metadata), so the stream is spooled to a temporary file on the way.
-    handle, spool_path = tempfile.mkstemp(prefix="versioned-spool-")
-    digest = hashlib.sha256()
+def _digest(source: IO[Any], sink: IO[bytes] | None) -> tuple[str, int, list[bytes] | None]:
+    """Read ``source`` to its end in ``BLOCK_SIZE`` blocks, copying them into ``sink``.
+
+    Returns the hex SHA-256, the size and, without a sink (content bound for S3), the
+    SHA-256 of each block; those are hashed on a helper thread (hashlib releases the
+    GIL), so the pass costs about one hash of the content in wall time.
+    """
+    whole = hashlib.sha256()
     size = 0
+    pending: list[Future[bytes]] = []
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        while True:
+            block = source.read(BLOCK_SIZE)
+            if not block:
+                break
+            if isinstance(block, str):
+                raise InvalidArgumentTypeError("content must be a binary stream, not text")
+            whole.update(block)
+            size += len(block)
+            if sink is not None:
+                sink.write(block)
+            else:
+                # at most one block waits for its hash: memory stays at two blocks
+                if pending:
+                    pending[-1].result()
+                pending.append(helper.submit(_block_digest, block))
+    blocks = None if sink is not None else [f.result() for f in pending]
+    return whole.hexdigest(), size, blocks
+
+
+def _block_digest(block: bytes) -> bytes:
+    return hashlib.sha256(block).digest()
+
+
+def _spooled(stream: IO[Any], staging_dir: str | None) -> Payload:
+    # One pass: hash while copying into a file that later reads can seek in (the local
+    # backend renames it into place; S3 uploads its parts from it in parallel).
+    handle, spool_path = tempfile.mkstemp(prefix="versioned-spool-", dir=staging_dir)
     try:
         with os.fdopen(handle, "wb") as spool:
-            for chunk in iter_chunks(cast(BinaryIO, stream)):
-                if isinstance(chunk, str):
-                    raise InvalidArgumentTypeError("content must be a binary stream, not text")
-                digest.update(chunk)
-                spool.write(chunk)
-                size += len(chunk)
+            digest, size, _ = _digest(stream, spool)
+            if staging_dir is not None:
+                spool.flush()
+                os.fsync(spool.fileno())  # it may become a blob by a mere rename
     except BaseException:
         os.unlink(spool_path)
         raise
-    payload = Payload(digest.hexdigest(), size, lambda: _open_binary(spool_path))
-    payload.cleanup = lambda: os.unlink(spool_path)
+    payload = Payload(
+        digest,
+        size,
+        lambda: _open_binary(spool_path),
+        path=spool_path,
+        private_copy=staging_dir is not None,
+    )
+    payload.cleanup = lambda: _remove(spool_path)
     return payload
+
+
+def _remove(path: str) -> None:
+    # the backend may have renamed a private copy into place already
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -20,6 +20,7 @@ from .exc import InvalidArgumentError
 from .repository import BaseRepository
 from .stores.aws_calls import AwsClients, using_session
 from .stores.s3_dynamodb import S3DynamoBackend
+from .stores.s3_transfer import MAX_SINGLE_COPY, WORKERS
 
 if TYPE_CHECKING:
     from s3pathlib.api import S3Path
@@ -96,7 +97,11 @@ class Repository(BaseRepository):
     ``retry_attempts`` and ``retry_mode`` configure botocore's retries of throttling,
     5xx answers and dropped connections (modes: ``standard``, ``adaptive``, ``legacy``).
     ``lease_seconds`` bounds how long a crashed put can hold up the next put of the same
-    artifact.
+    artifact (a live put renews its lease, however long its upload takes).
+    ``copy_threshold``: objects larger than this many bytes publish through a multipart
+    copy (S3's single copy stops at 5 GiB, the default). ``download_workers``: parallel
+    ranged GETs per download; 1 streams one GET (better for servers, such as moto, that
+    read a whole object to answer each range).
     """
 
     artifact_class = Artifact
@@ -113,6 +118,8 @@ class Repository(BaseRepository):
         retry_attempts: int = 5,
         retry_mode: str = "standard",
         lease_seconds: float = 60.0,
+        copy_threshold: int = MAX_SINGLE_COPY,
+        download_workers: int = WORKERS,
     ) -> None:
         self.aws_region = _check_text(aws_region, "aws_region")
         self.s3_bucket = _check_text(s3_bucket, "s3_bucket")
@@ -126,6 +133,10 @@ class Repository(BaseRepository):
             raise InvalidArgumentError("retry_mode must be 'standard', 'adaptive' or 'legacy'")
         if not isinstance(lease_seconds, (int, float)) or lease_seconds <= 0:
             raise InvalidArgumentError("lease_seconds must be a positive number")
+        if args.check_non_negative_int(copy_threshold, "copy_threshold") > MAX_SINGLE_COPY:
+            raise InvalidArgumentError("copy_threshold cannot exceed S3's 5 GiB copy limit")
+        if args.check_non_negative_int(download_workers, "download_workers") < 1:
+            raise InvalidArgumentError("download_workers must be at least 1")
         self._clients = AwsClients(self.aws_region, retry_attempts, retry_mode)
         self._store = S3DynamoBackend(
             self._clients,
@@ -134,6 +145,8 @@ class Repository(BaseRepository):
             self.dynamodb_table_name,
             self.suffix,
             float(lease_seconds),
+            copy_threshold,
+            download_workers,
         )
         super().__init__(self._store)
 

@@ -66,7 +66,13 @@ class AwsClients:
             region_name=region,
             retries={"max_attempts": retry_attempts, "mode": retry_mode},  # type: ignore[arg-type]
             max_pool_connections=64,
-            s3={"addressing_style": "path"} if path_style else None,
+            # Every S3 request with a body carries its SHA-256 checksum header, which is
+            # signed and which S3 verifies: hashing the body again for the signature (what
+            # botocore does on plain-HTTP endpoints) would only cost a pass over the bytes.
+            s3={
+                "payload_signing_enabled": False,
+                **({"addressing_style": "path"} if path_style else {}),
+            },
         )
         self._lock = threading.Lock()
         # keyed by id(); the session object is kept in the value so the id stays unique

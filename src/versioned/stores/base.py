@@ -72,6 +72,12 @@ class Payload:
     tags: dict[str, str] = field(default_factory=dict)
     #: Called once the payload is no longer needed (removes a spool file, say).
     cleanup: Callable[[], None] | None = field(default=None, repr=False)
+    #: A file holding exactly the content, so that parts can be read at any offset.
+    path: str | None = None
+    #: True when ``path`` is a private copy the backend may rename into place.
+    private_copy: bool = False
+    #: SHA-256 (raw digest) of each ``BLOCK_SIZE`` block, when computed up front.
+    block_sha256: list[bytes] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         """Release what the payload holds; safe to call more than once."""
@@ -82,6 +88,18 @@ class Payload:
     def open(self) -> BinaryIO:
         """A fresh binary stream over the content, from its first byte."""
         return self.opener()
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset`` (fewer at the end); safe from several threads."""
+        if self.path is None:
+            with self.open() as stream:
+                stream.seek(offset)
+                return stream.read(length)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            return os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
 
     @classmethod
     def from_bytes(cls, content: bytes) -> Payload:
@@ -104,6 +122,10 @@ class LatestWrite:
 
 class Backend(ABC):
     """The atomic primitives one storage backend provides. Python enforces the set."""
+
+    #: Where a put may copy its content while hashing it (a folder on the blob store's
+    #: filesystem, so the copy can later be renamed into place); None: hash without copying.
+    staging_dir: str | None = None
 
     # --- set-up -----------------------------------------------------------------
     @abstractmethod
@@ -208,6 +230,11 @@ class Backend(ABC):
     @abstractmethod
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
         """Remove those of ``uris`` that are still orphans; return the ones removed."""
+
+
+#: The block size content is hashed in up front; S3 uploads parts of this size, so each
+#: part's SHA-256 is known before it is sent and S3 can verify it on arrival.
+BLOCK_SIZE = 8 * 1024 * 1024
 
 
 def iter_chunks(stream: BinaryIO, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:

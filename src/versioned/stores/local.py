@@ -238,11 +238,24 @@ class LocalBackend(Backend):
                 return None
         return VersionRecord(write.name, None, sha256, now, False)
 
+    @property
+    def staging_dir(self) -> str:  # type: ignore[override]
+        """Puts copy their content here while hashing it (see ``engine.make_payload``)."""
+        self._ensure_ready()
+        return str(self.tmp_dir)
+
     def upload_latest(self, write: LatestWrite, payload: Payload) -> None:
         if self.blob_path(payload.sha256).exists():
             write.token = None  # stored already (another artifact or version has it)
             return
         temp = self.tmp_dir / f"{uuid.uuid4().hex}.part"
+        if payload.private_copy and payload.path is not None:
+            # The content was copied (and fsynced) here while it was hashed: a hard link
+            # stores it without touching a byte, and keeps the staged copy for a retry.
+            os.chmod(payload.path, 0o444)
+            os.link(payload.path, temp)
+            write.token = str(temp)
+            return
         with payload.open() as source, open(temp, "wb") as out:
             for chunk in iter_chunks(source):
                 out.write(chunk)

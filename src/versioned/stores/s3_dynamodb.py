@@ -16,8 +16,13 @@ How each step is made safe without a transaction spanning both services:
   transaction bumps its ``alias_guard`` under the condition that it is live, and the
   delete is conditioned on the guard it read before looking at the aliases.
 
+- Large content streams (``s3_transfer``): parallel verified parts up, parallel
+  ranges down, and a multipart copy for publishes over ``copy_threshold``. A put renews
+  its lease while it uploads, so a long upload never loses LATEST to another put.
+
 Attributes added to 1.0.1's items (``last_version``, ``lease_token``, ``lease_until``,
-``alias_guard``) are ignored by 1.0.1; no new items are ever added to a partition.
+``alias_guard``, ``object_size``) are ignored by 1.0.1; no new items are ever added to a
+partition.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlencode
@@ -37,7 +43,15 @@ from ..engine import aliases_pointing_at, in_use, next_version_number, not_found
 from ..exc import BackendError, ConcurrentWriteError, IntegrityError
 from ..timestamps import from_storage, to_storage, utc_now
 from .aws_calls import AwsClients, Refused, call
-from .base import AliasRecord, Backend, LatestWrite, Payload, VersionRecord
+from .base import BLOCK_SIZE, AliasRecord, Backend, LatestWrite, Payload, VersionRecord
+from .s3_transfer import (
+    MAX_SINGLE_COPY,
+    WORKERS,
+    RangedReader,
+    b64,
+    multipart_copy,
+    upload_parts,
+)
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _TRUE = {"BOOL": True}
@@ -57,6 +71,12 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 def _page_start(key: str, value: Any) -> dict[str, Any]:
     """The parameter that asks for the next page, if there is one."""
     return {key: value} if value else {}
+
+
+def _size_of(item: dict[str, Any]) -> int | None:
+    """The object size a put recorded on LATEST (absent in items 1.0.1 wrote)."""
+    size = item.get("object_size", {}).get("N")
+    return None if size is None else int(size)
 
 
 def _number(text: str) -> int | None:
@@ -115,29 +135,6 @@ def encode_alias(record: AliasRecord) -> dict[str, Any]:
     return item
 
 
-class _TranslatedStream(io.RawIOBase):
-    """A response body whose read errors surface as BackendError."""
-
-    def __init__(self, body: Any, what: str) -> None:
-        self._body = body
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            data = self._body.read(len(buffer))
-        except Exception as error:
-            raise BackendError(f"reading {self._what} failed: {error}") from error
-        buffer[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self._body.close()
-        super().close()
-
-
 class S3DynamoBackend(Backend):
     """Bytes in ``s3://bucket/prefix/``, metadata in one DynamoDB table."""
 
@@ -149,6 +146,8 @@ class S3DynamoBackend(Backend):
         table: str,
         suffix: str,
         lease_seconds: float,
+        copy_threshold: int = MAX_SINGLE_COPY,
+        download_workers: int = WORKERS,
     ) -> None:
         self.clients = clients
         self.bucket = bucket
@@ -156,6 +155,10 @@ class S3DynamoBackend(Backend):
         self.table = table
         self.suffix = suffix
         self.lease_seconds = lease_seconds
+        #: Objects larger than this publish through a multipart copy (S3 allows 5 GiB).
+        self.copy_threshold = copy_threshold
+        #: Parallel ranged GETs per download (1: one streamed GET).
+        self.download_workers = download_workers
 
     # --- naming --------------------------------------------------------------------------
     def key(self, name: str, version: int | None) -> str:
@@ -283,12 +286,14 @@ class S3DynamoBackend(Backend):
 
     def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
         key = self.key(name, version)
+        s3 = self.clients.s3
         try:
-            body = self._s3("get_object", expect=("NoSuchKey",), Key=key)["Body"]
+            first = call(s3, "get_object", expect=("NoSuchKey",), Bucket=self.bucket, Key=key)
         except Refused as refused:
             raise not_found(name, version) from refused
-        stream = io.BufferedReader(_TranslatedStream(body, f"s3://{self.bucket}/{key}"))
-        return cast(BinaryIO, stream)
+        where = f"s3://{self.bucket}/{key}"
+        reader = RangedReader(s3, self.bucket, key, first, where, self.download_workers)
+        return cast(BinaryIO, io.BufferedReader(reader, buffer_size=1024 * 1024))
 
     # --- LATEST --------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
@@ -364,29 +369,84 @@ class S3DynamoBackend(Backend):
         return VersionRecord(write.name, None, sha256, now, False)
 
     def upload_latest(self, write: LatestWrite, payload: Payload) -> None:
+        # The object's metadata must name its SHA-256, and a multipart upload's metadata
+        # is fixed when it is created, so the hash is computed before the upload starts
+        # (engine.make_payload: one read pass, whole and per part). Every request then
+        # carries the SHA-256 of its bytes, and S3 refuses any that arrive different.
+        key = self.key(write.name, None)
         params: dict[str, Any] = {
-            "Key": self.key(write.name, None),
             "Metadata": {
                 **payload.metadata,
                 "artifact_name": write.name,
                 "artifact_sha256": payload.sha256,
             },
-            # S3 rejects the upload if the bytes it receives hash differently
-            "ChecksumSHA256": base64.b64encode(bytes.fromhex(payload.sha256)).decode(),
-            "ContentLength": payload.size,
         }
         if payload.content_type:
             params["ContentType"] = payload.content_type
         if payload.tags:
             params["Tagging"] = urlencode(payload.tags)
         write.upload_started = True
-        with payload.open() as body:
-            self._s3("put_object", Body=body, **params)
+        with self._lease_heartbeat(write) as still_ours:
+            if payload.size <= BLOCK_SIZE:
+                with payload.open() as body:
+                    self._s3(
+                        "put_object",
+                        Key=key,
+                        Body=body,
+                        ChecksumSHA256=b64(bytes.fromhex(payload.sha256)),
+                        ContentLength=payload.size,
+                        **params,
+                    )
+            else:
+                upload_parts(self.clients.s3, self.bucket, key, payload, params, still_ours)
+
+    @contextlib.contextmanager
+    def _lease_heartbeat(self, write: LatestWrite) -> Iterator[Callable[[], bool]]:
+        """Renew the put's lease every third of ``lease_seconds`` while the block runs.
+
+        Yields a function telling whether the lease is still ours. A short upload ends
+        before the first beat and costs no request.
+        """
+        dynamodb = self.clients.dynamodb  # the thread does not inherit the session
+        stop = threading.Event()
+        lost = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.lease_seconds / 3):
+                try:
+                    call(
+                        dynamodb,
+                        "update_item",
+                        expect=(_CONDITION_FAILED,),
+                        TableName=self.table,
+                        Key=_key(write.name, LATEST),
+                        UpdateExpression="SET lease_until = :u",
+                        ConditionExpression="lease_token = :t",
+                        ExpressionAttributeValues={
+                            ":t": {"S": str(write.token)},
+                            ":u": {"N": repr(time.time() + self.lease_seconds)},
+                        },
+                    )
+                except Refused:
+                    lost.set()  # another put took over: stop sending parts
+                    return
+                except BackendError:
+                    continue  # a missed beat; two thirds of the lease are left
+
+        thread = threading.Thread(target=beat, name="versioned-lease", daemon=True)
+        thread.start()
+        try:
+            yield lambda: not lost.is_set()
+        finally:
+            stop.set()
+            thread.join()
 
     def commit_latest(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
-        assignments = "SET sha256 = :s, update_at = :now, is_deleted = :false"
+        # object_size lets a publish choose single or multipart copy without a HeadObject
+        assignments = "SET sha256 = :s, update_at = :now, is_deleted = :false, object_size = :z"
         values: dict[str, Any] = {
             ":s": {"S": payload.sha256},
+            ":z": {"N": str(payload.size)},
             ":now": {"S": to_storage(now)},
             ":false": _FALSE,
         }
@@ -415,7 +475,8 @@ class S3DynamoBackend(Backend):
             return
 
     # --- versions ------------------------------------------------------------------------
-    def _claim_number(self, name: str) -> tuple[int, str]:
+    def _claim_number(self, name: str) -> tuple[int, str, int | None]:
+        """Take the next number; return it with LATEST's sha256 and object size (if known)."""
         live = "is_deleted = :false AND sha256 <> :empty"
         values = {":false": _FALSE, ":empty": _EMPTY}
         for _ in range(10):
@@ -428,12 +489,15 @@ class S3DynamoBackend(Backend):
                     ConditionExpression=f"attribute_exists(last_version) AND {live}",
                     ExpressionAttributeValues={":one": {"N": "1"}, **values},
                     ReturnValues="ALL_NEW",
+                    # a refusal then shows the item, which saves a GetItem
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
                 item = answer["Attributes"]
-                return int(item["last_version"]["N"]), item["sha256"]["S"]
-            except Refused:
-                pass
-            latest = self._get_item(name, LATEST)
+                return int(item["last_version"]["N"]), item["sha256"]["S"], _size_of(item)
+            except Refused as refused:
+                latest = cast("dict[str, Any] | None", refused.response.get("Item"))
+            if latest is None:  # no item, or a store that does not return it
+                latest = self._get_item(name, LATEST)
             record = None if latest is None else decode_version(latest)
             if latest is None or record is None or record.is_deleted:
                 raise not_found(name, None)
@@ -451,7 +515,8 @@ class S3DynamoBackend(Backend):
                     ExpressionAttributeValues={":n": {"N": str(number)}, **values},
                     ReturnValues="ALL_NEW",
                 )
-                return number, answer["Attributes"]["sha256"]["S"]
+                item = answer["Attributes"]
+                return number, item["sha256"]["S"], _size_of(item)
             except Refused:
                 continue
         raise ConcurrentWriteError(f"could not claim a version number for {name!r}")
@@ -461,20 +526,27 @@ class S3DynamoBackend(Backend):
         return [n for n in (_number(i["sk"]["S"]) for i in items) if n]
 
     def publish(self, name: str, now: datetime) -> VersionRecord:
-        number, latest_sha = self._claim_number(name)
+        number, latest_sha, size = self._claim_number(name)
         target = self.key(name, number)
-        try:
-            copied = self._s3(
-                "copy_object",
-                expect=("NoSuchKey",),
-                Key=target,
-                CopySource={"Bucket": self.bucket, "Key": self.key(name, None)},
-                MetadataDirective="COPY",
-                ChecksumAlgorithm="SHA256",
-            )
-        except Refused as refused:
-            raise not_found(name, None) from refused
-        sha256 = self._copied_sha256(name, number, copied, latest_sha)
+        if size is not None and size > self.copy_threshold:
+            sha256 = self._copy_in_parts(name, number)
+        else:
+            try:
+                copied = self._s3(
+                    "copy_object",
+                    expect=("NoSuchKey", "InvalidRequest"),
+                    Key=target,
+                    CopySource={"Bucket": self.bucket, "Key": self.key(name, None)},
+                    MetadataDirective="COPY",
+                    ChecksumAlgorithm="SHA256",
+                )
+            except Refused as refused:
+                if refused.code != "InvalidRequest":
+                    raise not_found(name, None) from refused
+                # over 5 GiB, put by a tool that did not record the size: copy in parts
+                sha256 = self._copy_in_parts(name, number)
+            else:
+                sha256 = self._copied_sha256(name, number, copied, latest_sha)
         try:
             self._ddb(
                 "put_item",
@@ -492,6 +564,48 @@ class S3DynamoBackend(Backend):
                 f"version {number} of {name!r} was written by another tool meanwhile"
             ) from refused
         return VersionRecord(name, number, sha256, now, False)
+
+    def _copy_in_parts(self, name: str, number: int) -> str:
+        """Copy LATEST to version ``number`` with UploadPartCopy; return the frozen sha256.
+
+        No checksum of the whole copy exists for a multipart copy, so what is frozen is
+        proven differently from a single copy: one HeadObject names the source's ETag
+        and its ``artifact_sha256``; every part is copied only if the source still has
+        that ETag (S3 enforces it; moto does not), and the copy must come out with every
+        part, the same size and the same metadata. Trusting ``artifact_sha256`` here
+        trusts the put that wrote it, which S3 verified part by part.
+        """
+        source, target = self.key(name, None), self.key(name, number)
+        try:
+            head = self._s3("head_object", expect=("404", "NoSuchKey"), Key=source)
+        except Refused as refused:
+            raise not_found(name, None) from refused
+        declared = str(head.get("Metadata", {}).get("artifact_sha256", ""))
+        if not declared:
+            raise IntegrityError(
+                f"artifact {name!r}: LATEST's object does not say its sha256",
+                name=name,
+                version=LATEST,
+                expected="",
+                actual="",
+            )
+        try:
+            multipart_copy(self.clients.s3, self.bucket, source, target, head)
+        except BackendError as error:
+            if "PreconditionFailed" in str(error):
+                raise ConcurrentWriteError(f"LATEST of {name!r} changed during the copy") from error
+            raise
+        copy = self._s3("head_object", Key=target)
+        same_size = copy.get("ContentLength") == head.get("ContentLength")
+        if not same_size or copy.get("Metadata", {}).get("artifact_sha256") != declared:
+            raise IntegrityError(
+                f"artifact {name!r}: the multipart copy to version {number} differs from LATEST",
+                name=name,
+                version=str(number),
+                expected=declared,
+                actual=str(copy.get("Metadata", {}).get("artifact_sha256")),
+            )
+        return declared
 
     def _copied_sha256(
         self, name: str, number: int, copied: dict[str, Any], latest_sha: str
