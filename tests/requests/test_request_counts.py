@@ -1,0 +1,137 @@
+"""How many HTTP requests each S3 + DynamoDB operation sends (design.md's targets).
+
+Requests are counted on the repository's own boto3 clients with botocore's
+``before-send`` event, which fires once per HTTP attempt (retries included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers import S3Backend
+
+
+class Counter:
+    """The operations sent through a repository's clients, in order."""
+
+    def __init__(self, repo: Any) -> None:
+        self.sent: list[str] = []
+        for client in (repo._clients.s3, repo._clients.dynamodb):
+            client.meta.events.register("before-send", self._record)
+
+    def _record(self, event_name: str, **_: Any) -> None:
+        self.sent.append(event_name.rsplit(".", 1)[-1])
+
+    def during(self, action: Any) -> list[str]:
+        """The operations ``action()`` sent."""
+        self.sent.clear()
+        action()
+        return list(self.sent)
+
+
+@pytest.fixture
+def counted(s3_backend: S3Backend) -> Iterator[tuple[Any, Counter]]:
+    repo = s3_backend.repo
+    yield repo, Counter(repo)
+
+
+def test_each_operation_sends_the_fewest_requests(counted: tuple[Any, Counter]) -> None:
+    repo, counter = counted
+    # the first put creates the item; steady state starts with the second
+    repo.put_artifact("app", b"v0")
+    assert counter.during(lambda: repo.put_artifact("app", b"v1")) == [
+        "UpdateItem", "PutObject", "UpdateItem",
+    ]  # fmt: skip
+    assert counter.during(lambda: repo.put_artifact("app", b"v1")) == [
+        "UpdateItem", "UpdateItem",
+    ]  # fmt: skip
+    assert counter.during(lambda: repo.publish_artifact_version("app")) == [
+        "UpdateItem", "CopyObject", "PutItem",
+    ]  # fmt: skip
+    assert counter.during(lambda: repo.get_artifact_version("app", 1)) == ["GetItem"]
+    assert counter.during(lambda: repo.get_artifact_version("app")) == ["GetItem"]
+    assert counter.during(lambda: repo.list_artifact_versions("app")) == ["Query"]
+    assert counter.during(lambda: repo.put_alias("app", "prod", 1)) == ["TransactWriteItems"]
+    assert counter.during(lambda: repo.get_alias("app", "prod")) == ["GetItem"]
+    assert counter.during(lambda: repo.list_aliases("app")) == ["Query"]
+    artifact = repo.get_artifact_version("app", 1)
+    assert counter.during(artifact.get_content) == ["GetObject"]
+
+
+def test_first_publish_of_data_written_by_1_0_1(
+    counted: tuple[Any, Counter], s3_backend: S3Backend
+) -> None:
+    # 1.0.1 keeps no counter: the first publish finds the highest number with one query
+    # and starts the counter there (two requests more than steady state, never again)
+    repo, counter = counted
+    repo.put_artifact("old", b"one")
+    repo.publish_artifact_version("old")
+    repo.put_artifact("old", b"two")
+    s3_backend.dynamodb.update_item(
+        TableName=s3_backend.table,
+        Key={"pk": {"S": "old"}, "sk": {"S": "LATEST"}},
+        UpdateExpression="REMOVE last_version, object_size",
+    )
+    assert counter.during(lambda: repo.publish_artifact_version("old")) == [
+        "UpdateItem", "Query", "UpdateItem", "CopyObject", "PutItem",
+    ]  # fmt: skip
+    assert [a.version for a in repo.list_artifact_versions("old")] == ["LATEST", "2", "1"]
+    assert counter.during(lambda: repo.publish_artifact_version("old")) == [
+        "UpdateItem", "CopyObject", "PutItem",
+    ]  # fmt: skip
+
+
+def _write_versions(backend: S3Backend, name: str, numbers: range, padding: int) -> None:
+    """Committed version items written raw, ``padding`` bytes each, 25 per batch."""
+    items = [
+        {
+            "pk": {"S": name},
+            "sk": {"S": str(n).zfill(6)},
+            "update_at": {"S": "2024-01-01T00:00:00.000000+0000"},
+            "is_deleted": {"BOOL": False},
+            "sha256": {"S": f"{n:064x}"},
+            "pad": {"S": "x" * padding},
+        }
+        for n in numbers
+    ]
+    for start in range(0, len(items), 25):
+        backend.dynamodb.batch_write_item(
+            RequestItems={
+                backend.table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]
+            }
+        )
+
+
+def test_listing_pages_past_one_megabyte_one_request_per_page(
+    counted: tuple[Any, Counter], s3_backend: S3Backend
+) -> None:
+    repo, counter = counted
+    _write_versions(s3_backend, "wide", range(1, 61), padding=50_000)  # ~3 MB: 3+ pages
+    sent = counter.during(lambda: repo.list_artifact_versions("wide"))
+    assert len(sent) >= 3 and set(sent) == {"Query"}, sent
+    assert [a.version for a in repo.list_artifact_versions("wide")] == [
+        str(n) for n in range(60, 0, -1)
+    ]
+
+
+def test_versions_past_999999_order_by_number(s3_backend: S3Backend) -> None:
+    repo = s3_backend.repo
+    repo.put_artifact("many", b"content")
+    _write_versions(s3_backend, "many", range(999_997, 999_999), padding=0)
+    s3_backend.dynamodb.update_item(
+        TableName=s3_backend.table,
+        Key={"pk": {"S": "many"}, "sk": {"S": "LATEST"}},
+        UpdateExpression="SET last_version = :n",
+        ExpressionAttributeValues={":n": {"N": "999998"}},
+    )
+    assert repo.publish_artifact_version("many").version == "999999"
+    assert repo.publish_artifact_version("many").version == "1000000"
+    assert repo.publish_artifact_version("many").version == "1000001"
+    assert [a.version for a in repo.list_artifact_versions("many")] == [
+        "LATEST", "1000001", "1000000", "999999", "999998", "999997",
+    ]  # fmt: skip
+    assert repo.get_artifact_version("many", 1000000).get_content() == b"content"
+    assert repo.put_alias("many", "prod", "1000000").version == "1000000"

@@ -1,0 +1,107 @@
+"""Start moto's standalone server on a free loopback port (for the benchmark and tests).
+
+``with moto_server() as endpoint:`` runs ``python -m moto.server`` as a child process,
+waits until it answers, and stops it on exit. :func:`moto_environment` gives the
+variables that point boto3 (and this library) at it without touching real AWS.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_answering(url: str, server: subprocess.Popen[bytes], timeout: float) -> bool:
+    """True once ``url`` answers; False if the server exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
+                return True
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    return False
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Terminate the server, killing it if it does not exit within 10 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def start(log_dir: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server and return it with its endpoint URL. Raises RuntimeError."""
+    # a proxy variable would send loopback requests elsewhere
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    for attempt in range(attempts):  # another process may take the port before we bind
+        port = free_loopback_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        with (log_dir / f"moto-server-{attempt}.log").open("wb") as out:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        if wait_until_answering(endpoint, server, timeout=30):
+            return server, endpoint
+        stop(server)
+    raise RuntimeError(f"moto server did not start; see {log_dir}")
+
+
+def moto_environment(endpoint: str, scratch: Path, region: str = "us-east-1") -> dict[str, str]:
+    """Variables that point every AWS client at ``endpoint`` with dummy credentials."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_CONFIG_FILE": str(scratch / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "NO_PROXY": "127.0.0.1,localhost",
+    }
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Run a moto server for the duration of the block; yield its endpoint URL.
+
+    The process environment points at it inside the block (other AWS variables that
+    could reach real AWS are removed) and is restored afterwards.
+    """
+    with tempfile.TemporaryDirectory(prefix="moto-") as scratch:
+        server, endpoint = start(Path(scratch))
+        saved = dict(os.environ)
+        for name in ("AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_REGION"):
+            os.environ.pop(name, None)
+        os.environ.update(moto_environment(endpoint, Path(scratch)))
+        try:
+            yield endpoint
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            stop(server)
