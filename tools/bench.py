@@ -1,0 +1,247 @@
+"""Benchmark: versioned next to raw boto3 / sqlite3 / file copies on the same machine.
+
+``python tools/bench.py [--quick] [--json out.json]`` starts moto's server itself and
+prints, per metadata operation, its latency (median / p90 over N runs) and request count
+next to one raw boto3 round trip (GetItem) times that count, with the ratio against
+design.md's 1.3x target; put and download throughput of a large file next to boto3's
+upload_file / download_file; and the local backend next to raw sqlite3 and
+shutil.copyfile. The figures are also written as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from tools.moto_server import moto_server
+
+MIB = 1024 * 1024
+TARGET = 1.3
+
+
+def timings(action: Callable[[], object], runs: int) -> dict[str, float]:
+    """Median and p90 of ``action``'s wall time in milliseconds (after one warm-up)."""
+    action()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return {"median_ms": statistics.median(samples), "p90_ms": samples[int(0.9 * (runs - 1))]}
+
+
+def make_file(path: Path, size: int) -> None:
+    """``size`` bytes of distinct pseudo-random blocks, written in blocks."""
+    seed = os.urandom(MIB)
+    with path.open("wb") as out:
+        for index in range(size // MIB):
+            out.write(index.to_bytes(8, "little") + seed[8:])
+
+
+def throughput(action: Callable[[], object], size: int) -> float:
+    """MB/s of one run of ``action`` moving ``size`` bytes."""
+    start = time.perf_counter()
+    action()
+    return size / 1e6 / (time.perf_counter() - start)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = ""
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
+
+
+def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
+    """The S3 + DynamoDB figures; the moto server must be running."""
+    import boto3
+
+    from versioned.s3_and_dynamodb_backend import Repository
+
+    repo = Repository("us-east-1", "bench-bucket", dynamodb_table_name="bench")
+    repo.bootstrap()
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    counted: list[str] = []
+    for client in (repo._clients.s3, repo._clients.dynamodb):
+        client.meta.events.register("before-send", lambda **kw: counted.append("x"))
+    repo.put_artifact("app", b"v0")
+    repo.publish_artifact_version("app")
+    repo.put_alias("app", "prod", 1)
+    key = {"pk": {"S": "app"}, "sk": {"S": "LATEST"}}
+    raw = timings(lambda: dynamodb.get_item(TableName="bench", Key=key), runs)["median_ms"]
+    flip = [0]
+
+    def put_new() -> None:
+        flip[0] += 1
+        repo.put_artifact("app", f"content {flip[0]}".encode())
+
+    operations: dict[str, Callable[[], object]] = {
+        "get_artifact_version": lambda: repo.get_artifact_version("app", 1),
+        "get_alias": lambda: repo.get_alias("app", "prod"),
+        "list_artifact_versions": lambda: repo.list_artifact_versions("app"),
+        "list_aliases": lambda: repo.list_aliases("app"),
+        "put_alias": lambda: repo.put_alias("app", "prod", 1),
+        "put_artifact (new content)": put_new,
+        "put_artifact (identical)": lambda: repo.put_artifact("app", b"same"),
+        "publish_artifact_version": lambda: repo.publish_artifact_version("app"),
+    }
+    repo.put_artifact("app", b"same")
+    rows: dict[str, Any] = {}
+    for name, action in operations.items():
+        if name == "put_artifact (identical)":
+            repo.put_artifact("app", b"same")
+        counted.clear()
+        action()
+        requests = len(counted)
+        figures = timings(action, runs)
+        budget = requests * raw
+        rows[name] = {
+            **figures,
+            "requests": requests,
+            "raw_round_trip_ms": raw,
+            "ratio": figures["median_ms"] / budget,
+            "within_target": figures["median_ms"] / budget <= TARGET,
+        }
+
+    source = scratch / "big.bin"
+    make_file(source, size)
+    down = scratch / "down.bin"
+    transfers: dict[str, float] = {}
+    s3.create_bucket(Bucket="bench-raw")
+    transfers["boto3 upload_file MB/s"] = throughput(
+        lambda: s3.upload_file(str(source), "bench-raw", "big"), size
+    )
+    transfers["versioned put_artifact(path) MB/s"] = throughput(
+        lambda: repo.put_artifact("big", source), size
+    )
+    artifact = repo.get_artifact_version("big")
+    transfers["boto3 download_file MB/s"] = throughput(
+        lambda: s3.download_file("bench-raw", "big", str(down)), size
+    )
+    transfers["versioned download (8 ranged GETs) MB/s"] = throughput(
+        lambda: artifact.download(down), size
+    )
+    single = Repository(
+        "us-east-1", "bench-bucket", dynamodb_table_name="bench", download_workers=1
+    )
+    one_stream = single.get_artifact_version("big")
+    transfers["versioned download (one stream) MB/s"] = throughput(
+        lambda: one_stream.download(down), size
+    )
+    start = time.perf_counter()
+    repo.publish_artifact_version("big")
+    transfers["versioned publish (server-side copy) s"] = time.perf_counter() - start
+    return {"raw_get_item_ms": raw, "operations": rows, "transfers": transfers}
+
+
+def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
+    """The local backend's figures next to raw sqlite3 and shutil.copyfile."""
+    from versioned.local_backend import Repository
+
+    repo = Repository(scratch / "repo")
+    repo.put_artifact("app", b"v0")
+    repo.publish_artifact_version("app")
+    repo.put_alias("app", "prod", 1)
+    raw_db = sqlite3.connect(scratch / "raw.sqlite3", isolation_level=None)
+    raw_db.execute(
+        "CREATE TABLE versions (name TEXT, version INTEGER, sha256 TEXT, update_at TEXT, "
+        "is_deleted INTEGER, PRIMARY KEY (name, version)) WITHOUT ROWID"
+    )
+    raw_db.execute("INSERT INTO versions VALUES ('app', 1, 'x', 'now', 0)")
+    select = "SELECT * FROM versions WHERE name = ? AND version = ?"
+    raw = timings(lambda: raw_db.execute(select, ("app", 1)).fetchall(), runs * 10)
+    rows = {
+        "raw sqlite3 SELECT by key": raw,
+        "get_artifact_version": timings(lambda: repo.get_artifact_version("app", 1), runs * 10),
+        "get_alias": timings(lambda: repo.get_alias("app", "prod"), runs * 10),
+        "list_artifact_versions": timings(lambda: repo.list_artifact_versions("app"), runs),
+        "put_alias": timings(lambda: repo.put_alias("app", "prod", 1), runs),
+        "publish_artifact_version": timings(lambda: repo.publish_artifact_version("app"), runs),
+    }
+    source = scratch / "big.bin"
+    if not source.exists():
+        make_file(source, size)
+    copy = scratch / "copy.bin"
+    block = os.urandom(64 * MIB)
+    transfers = {
+        "shutil.copyfile MB/s": throughput(lambda: shutil.copyfile(source, copy), size),
+        "versioned put_artifact(path) MB/s": throughput(
+            lambda: repo.put_artifact("big", source), size
+        ),
+        "versioned download MB/s": throughput(
+            lambda: repo.get_artifact_version("big").download(copy), size
+        ),
+        "hashlib sha256 MB/s (one core)": throughput(
+            lambda: hashlib.sha256(block), 64 * MIB
+        ),
+    }
+    return {"operations": rows, "transfers": transfers}
+
+
+def show(figures: dict[str, Any]) -> None:
+    """Print the figures as aligned tables."""
+    info = figures["machine"]
+    print(f"machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}")
+    s3 = figures["s3"]
+    print(f"\nS3 + DynamoDB on moto (raw boto3 GetItem round trip {s3['raw_get_item_ms']:.2f} ms)")
+    print(f"{'operation':30} {'median':>8} {'p90':>8} {'reqs':>5} {'raw x reqs':>10} {'ratio':>6}")
+    for name, row in s3["operations"].items():
+        budget = row["requests"] * row["raw_round_trip_ms"]
+        mark = "ok" if row["within_target"] else f"> {TARGET}x"
+        print(
+            f"{name:30} {row['median_ms']:8.2f} {row['p90_ms']:8.2f} {row['requests']:5d} "
+            f"{budget:10.2f} {row['ratio']:6.2f} {mark}"
+        )
+    print(f"\nlarge file ({figures['size_mib']} MiB) on moto")
+    for name, value in s3["transfers"].items():
+        print(f"  {name:45} {value:9.1f}")
+    local = figures["local"]
+    print("\nlocal backend (ms)")
+    for name, row in local["operations"].items():
+        print(f"  {name:30} median {row['median_ms']:.4f}  p90 {row['p90_ms']:.4f}")
+    for name, value in local["transfers"].items():
+        print(f"  {name:45} {value:9.1f}")
+
+
+def main() -> None:
+    """Run the benchmark and print (and optionally save) the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs, a 256 MiB file")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    options = parser.parse_args()
+    runs = 20 if options.quick else 100
+    size = (256 if options.quick else 1024) * MIB
+    figures: dict[str, Any] = {"machine": machine(), "runs": runs, "size_mib": size // MIB}
+    with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder:
+        scratch = Path(folder)
+        with moto_server():
+            figures["s3"] = bench_s3(runs, size, scratch)
+        figures["local"] = bench_local(runs, size, scratch)
+    show(figures)
+    if options.json:
+        options.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
