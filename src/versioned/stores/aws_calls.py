@@ -59,12 +59,18 @@ class AwsClients:
     """S3 and DynamoDB clients per session, made on first use and then reused."""
 
     def __init__(self, region: str, retry_attempts: int, retry_mode: str) -> None:
+        """``retry_attempts``: requests made in all for one call, the first included."""
         self.region = region
         # S3-compatible servers on a plain host:port cannot serve bucket subdomains
         path_style = any(os.environ.get(v) for v in _ENDPOINT_VARIABLES)
         self.config = Config(
             region_name=region,
-            retries={"max_attempts": retry_attempts, "mode": retry_mode},  # type: ignore[arg-type]
+            # ``total_max_attempts`` counts the first try: botocore's ``max_attempts``
+            # would add one, so retry_attempts=1 would still retry once
+            retries={  # type: ignore[arg-type]
+                "total_max_attempts": max(1, retry_attempts),
+                "mode": retry_mode,
+            },
             max_pool_connections=64,
             # Every S3 request with a body carries its SHA-256 checksum header, which is
             # signed and which S3 verifies: hashing the body again for the signature (what

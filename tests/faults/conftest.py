@@ -1,0 +1,78 @@
+"""Fixtures for fault injection: a proxy in front of moto, and repositories that use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import botocore.retries.standard
+import pytest
+
+from tests.faults.proxy import FaultProxy
+from tests.helpers import REGION, Repository, unique
+from tests.invariants import S3RawStore
+
+#: Short enough that an in-doubt put's lease expires quickly, long enough for a put.
+LEASE_SECONDS = 1.0
+#: Cap on botocore's retry delay in these tests (throttling backs off ~1 s otherwise).
+MAX_RETRY_DELAY = 0.02
+
+
+@pytest.fixture(scope="session")
+def fault_proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
+    """One fault proxy per test session (worker) in front of the moto server."""
+    proxy = FaultProxy(moto_endpoint)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep botocore's standard/adaptive retry delays tiny so many faults fit in a test."""
+    original = botocore.retries.standard.ExponentialBackoff.delay_amount
+
+    def capped(self: Any, context: Any) -> float:
+        return min(float(original(self, context)), MAX_RETRY_DELAY)
+
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", capped)
+
+
+@pytest.fixture
+def make_faulty_repo(
+    fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, s3_client: Any, dynamodb_client: Any
+) -> Callable[..., tuple[Repository, S3RawStore]]:
+    """Build ``(repository through the proxy, raw store read directly from moto)``.
+
+    The bucket and table are made directly (no faults); keyword arguments go to the
+    S3 ``Repository`` (``retry_attempts``, ``retry_mode``...). The proxy starts disarmed.
+    """
+    from versioned.s3_and_dynamodb_backend import Repository as S3Repository
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.url)
+    fault_proxy.arm(None)
+
+    def make(**options: Any) -> tuple[Repository, S3RawStore]:
+        bucket, table = unique("vt-fault"), unique("vt-fault")
+        s3_client.create_bucket(Bucket=bucket)
+        dynamodb_client.create_table(
+            TableName=table,
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        options.setdefault("lease_seconds", LEASE_SECONDS)
+        repo = S3Repository(
+            aws_region=REGION, s3_bucket=bucket, dynamodb_table_name=table, **options
+        )
+        raw = S3RawStore(s3=s3_client, dynamodb=dynamodb_client, bucket=bucket, table=table)
+        return repo, raw
+
+    return make

@@ -1,0 +1,251 @@
+"""The storage invariants (design.md 1-4), checked on raw storage behind the library's back.
+
+:func:`raw_store_for` gives a :class:`RawStore` for a repository object (either backend);
+:meth:`RawStore.violations` returns every broken invariant as a readable line, so an empty
+list means the repository is sound. The checker reads only bytes, items, rows and files,
+never the library, so a library bug cannot hide from it. It imports nothing from pytest:
+``tools/stress.py`` uses it too.
+
+What is checked:
+
+- every committed version (item / row) names bytes that exist and hash to its sha256;
+- no alias points at a missing, uncommitted or soft-deleted version;
+- version numbers are unique and the publish counter (S3) is never behind a number in
+  use, so numbers can never be handed out again;
+- a published version's sha256 never changes between checks (same checker object);
+- LATEST's bytes may disagree with its sha256 only while its item carries a lease
+  (an in-doubt put): unexpired, or expired too when ``allow_expired_leases`` is set
+  (a crashed writer: the next put repairs it);
+- local: the database is in WAL mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+LATEST_KEY = "LATEST"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class RawStore:
+    """Raw access to one repository's storage plus what earlier checks saw."""
+
+    #: (name, number) -> sha256 of every published version seen by an earlier check
+    seen: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def violations(
+        self, *, allow_expired_leases: bool = False, names: Collection[str] | None = None
+    ) -> list[str]:
+        """Every broken invariant, one line each; empty when the storage is sound.
+
+        ``names`` limits the check to those artifacts (None: all of them).
+        """
+        raise NotImplementedError
+
+    def _remember(self, name: str, number: int, sha256: str, problems: list[str]) -> None:
+        """Flag a published version whose sha256 changed since an earlier check."""
+        before = self.seen.setdefault((name, number), sha256)
+        if before != sha256:
+            problems.append(f"{name} v{number}: sha256 changed from {before} to {sha256}")
+
+
+@dataclass
+class LocalRawStore(RawStore):
+    """The local backend's folder: SQLite rows and content-addressed blob files."""
+
+    root: Path = Path()
+    suffix: str = ""
+
+    def blob_path(self, sha256: str) -> Path:
+        """Where the local backend keeps the bytes with this hash."""
+        return self.root / "blobs" / sha256[:2] / f"{sha256}{self.suffix}"
+
+    def connect(self) -> sqlite3.Connection:
+        """A plain connection to the repository's database (no library code)."""
+        conn = sqlite3.connect(self.root / "versioned.sqlite3", timeout=30)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def violations(
+        self, *, allow_expired_leases: bool = False, names: Collection[str] | None = None
+    ) -> list[str]:
+        problems: list[str] = []
+        conn = self.connect()
+        try:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode.lower() != "wal":
+                problems.append(f"database journal_mode is {mode}, not wal")
+            rows = conn.execute("SELECT name, version, sha256, is_deleted FROM versions").fetchall()
+            aliases = conn.execute("SELECT * FROM aliases").fetchall()
+        finally:
+            conn.close()
+        if names is not None:
+            rows = [r for r in rows if r["name"] in names]
+            aliases = [a for a in aliases if a["name"] in names]
+        hashes: dict[str, str | None] = {}
+        live: set[tuple[str, int]] = set()
+        for row in rows:
+            name, number, sha256 = row["name"], row["version"], row["sha256"]
+            if sha256 not in hashes:
+                path = self.blob_path(sha256)
+                hashes[sha256] = _sha256(path.read_bytes()) if path.exists() else None
+            actual = hashes[sha256]
+            shown = "LATEST" if number == 0 else f"v{number}"
+            if actual is None:
+                problems.append(f"{name} {shown}: blob {sha256} is missing")
+            elif actual != sha256:
+                problems.append(f"{name} {shown}: blob {sha256} hashes to {actual}")
+            if number:
+                self._remember(name, number, sha256, problems)
+            if not row["is_deleted"]:
+                live.add((name, number))
+        for alias in aliases:
+            for target in (alias["version"], alias["secondary_version"]):
+                if target is not None and (alias["name"], target) not in live:
+                    problems.append(
+                        f"{alias['name']} alias {alias['alias']}: targets missing or "
+                        f"soft-deleted version {target or 'LATEST'}"
+                    )
+        return problems
+
+
+def _is_alias_partition(pk: str) -> bool:
+    return pk.startswith("__") and pk.endswith("-alias")
+
+
+def _artifact_of(pk: str) -> str:
+    """The artifact a partition key belongs to (its versions or its aliases)."""
+    return pk[2 : -len("-alias")] if _is_alias_partition(pk) else pk
+
+
+@dataclass
+class S3RawStore(RawStore):
+    """The S3 backend's bucket and table, read with plain boto3 clients."""
+
+    s3: Any = None
+    dynamodb: Any = None
+    bucket: str = ""
+    table: str = ""
+    prefix: str = "versioned-artifacts"
+    suffix: str = ""
+
+    def key(self, name: str, sk: str) -> str:
+        """The object key of a version sort key (``LATEST`` or ``000005``)."""
+        return f"{self.prefix}/{name}/{sk}{self.suffix}"
+
+    def items(self) -> list[dict[str, Any]]:
+        """Every item of the table (consistent scan)."""
+        found: list[dict[str, Any]] = []
+        for page in self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table, ConsistentRead=True
+        ):
+            found.extend(page["Items"])
+        return found
+
+    def object_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None if there is no such object."""
+        try:
+            body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        return body
+
+    def violations(
+        self, *, allow_expired_leases: bool = False, names: Collection[str] | None = None
+    ) -> list[str]:
+        problems: list[str] = []
+        items = self.items()
+        if names is not None:
+            items = [i for i in items if _artifact_of(i["pk"]["S"]) in names]
+        versions = [i for i in items if not _is_alias_partition(i["pk"]["S"])]
+        live: set[tuple[str, str]] = set()
+        highest: dict[str, int] = {}
+        counters: dict[str, int] = {}
+        for item in versions:
+            name, sk = item["pk"]["S"], item["sk"]["S"]
+            sha256 = item.get("sha256", {}).get("S", "")
+            if sk == LATEST_KEY and "last_version" in item:
+                counters[name] = int(item["last_version"]["N"])
+            if not sha256 or "update_at" not in item:
+                continue  # a put's placeholder: names no bytes yet
+            if sk != LATEST_KEY:
+                highest[name] = max(highest.get(name, 0), int(sk))
+                self._remember(name, int(sk), sha256, problems)
+            if not item.get("is_deleted", {}).get("BOOL", False):
+                live.add((name, sk))
+            data = self.object_bytes(self.key(name, sk))
+            if data is None:
+                problems.append(f"{name} {sk}: item names sha256 {sha256} but has no object")
+            elif _sha256(data) != sha256 and not self._in_doubt(item, allow_expired_leases):
+                problems.append(f"{name} {sk}: object hashes to {_sha256(data)}, item {sha256}")
+        for name, top in highest.items():
+            if name in counters and counters[name] < top:
+                problems.append(f"{name}: counter {counters[name]} behind version {top}")
+        for item in items:
+            pk = item["pk"]["S"]
+            if not _is_alias_partition(pk):
+                continue
+            name = _artifact_of(pk)
+            targets = [item["version"]["S"]]
+            if "secondary_version" in item:
+                targets.append(item["secondary_version"]["S"])
+            for target in targets:
+                if (name, target) not in live:
+                    problems.append(
+                        f"{name} alias {item['sk']['S']}: targets missing or soft-deleted "
+                        f"version {target}"
+                    )
+        return problems
+
+    @staticmethod
+    def _in_doubt(item: dict[str, Any], allow_expired: bool) -> bool:
+        """LATEST with a put's lease on it: its bytes may be ahead of its sha256."""
+        if item["sk"]["S"] != LATEST_KEY or "lease_until" not in item:
+            return False
+        return allow_expired or float(item["lease_until"]["N"]) > time.time()
+
+
+def raw_store_for(repo: Any, endpoint_url: str | None = None) -> RawStore:
+    """A raw view of ``repo``'s storage (either backend's ``Repository``).
+
+    For S3, plain clients are made on ``endpoint_url`` (default: ``AWS_ENDPOINT_URL``),
+    so the checker can bypass a fault-injecting proxy the repository goes through.
+    """
+    if hasattr(repo, "s3_bucket"):
+        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        return S3RawStore(
+            s3=boto3.client("s3", region_name=repo.aws_region, endpoint_url=endpoint),
+            dynamodb=boto3.client("dynamodb", region_name=repo.aws_region, endpoint_url=endpoint),
+            bucket=repo.s3_bucket,
+            table=repo.dynamodb_table_name,
+            prefix=repo.s3_prefix,
+            suffix=repo.suffix,
+        )
+    return LocalRawStore(root=Path(repo.root).expanduser().resolve(), suffix=repo.suffix)
+
+
+def assert_sound(
+    store: RawStore,
+    *,
+    allow_expired_leases: bool = False,
+    names: Collection[str] | None = None,
+    context: str = "",
+) -> None:
+    """Raise AssertionError listing every violation, if there is any."""
+    problems = store.violations(allow_expired_leases=allow_expired_leases, names=names)
+    assert not problems, f"invariants broken{' ' + context if context else ''}:\n" + "\n".join(
+        problems
+    )
