@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, cast
 
 from ..engine import in_use, next_version_number, not_found
-from ..exc import ConcurrentWriteError
+from ..exc import BackendError, ConcurrentWriteError
 from ..timestamps import from_storage, to_storage
 from .base import AliasRecord, Backend, LatestWrite, Payload, VersionRecord, iter_chunks
 
@@ -78,6 +78,17 @@ def _record(name: str, row: sqlite3.Row) -> VersionRecord:
     )
 
 
+@contextmanager
+def _local_errors(what: str) -> Iterator[None]:
+    """Turn SQLite and filesystem failures into BackendError (the original as __cause__)."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise BackendError(f"{what} failed: SQLite: {error}") from error
+    except OSError as error:
+        raise BackendError(f"{what} failed: {error}") from error
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -121,15 +132,16 @@ class LocalBackend(Backend):
         with self._ready_lock:
             if self._ready:
                 return
-            for folder in (self.root, self.blob_dir, self.tmp_dir):
-                folder.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-            try:
-                conn.execute("PRAGMA busy_timeout = 60000")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-            finally:
-                conn.close()
+            with _local_errors(f"opening the repository at {self.root}"):
+                for folder in (self.root, self.blob_dir, self.tmp_dir):
+                    folder.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
+                try:
+                    conn.execute("PRAGMA busy_timeout = 60000")
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.executescript(_SCHEMA)
+                finally:
+                    conn.close()
             self._ready = True
 
     @contextmanager
@@ -137,16 +149,18 @@ class LocalBackend(Backend):
         # BEGIN IMMEDIATE takes the write lock up front, so every read inside the
         # transaction sees the state the write will apply to.
         conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with _local_errors("a write transaction"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _query(self, sql: str, *params: object) -> list[sqlite3.Row]:
-        return self._connection().execute(sql, params).fetchall()
+        with _local_errors("a read"):
+            return self._connection().execute(sql, params).fetchall()
 
     # --- paths ---------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:

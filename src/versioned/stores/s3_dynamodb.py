@@ -59,6 +59,11 @@ _FALSE = {"BOOL": False}
 _EMPTY = {"S": ""}
 
 
+def now_stored(moment: datetime) -> datetime:
+    """``moment`` as it reads back after a round trip through the stored text form."""
+    return from_storage(to_storage(moment))
+
+
 def alias_partition(name: str) -> str:
     """The partition key holding an artifact's aliases (1.0.1's layout)."""
     return f"__{name}-alias"
@@ -313,7 +318,11 @@ class S3DynamoBackend(Backend):
                         "sha256 = if_not_exists(sha256, :empty), "
                         "update_at = if_not_exists(update_at, :now)"
                     ),
-                    ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :clock",
+                    # our own token too: botocore may resend an update whose answer was lost
+                    ConditionExpression=(
+                        "attribute_not_exists(lease_until) OR lease_until < :clock "
+                        "OR lease_token = :t"
+                    ),
                     ExpressionAttributeValues={
                         ":t": {"S": token},
                         ":u": {"N": repr(now + self.lease_seconds)},
@@ -560,9 +569,13 @@ class S3DynamoBackend(Backend):
                 ConditionExpression="attribute_not_exists(sk)",
             )
         except Refused as refused:
-            raise ConcurrentWriteError(
-                f"version {number} of {name!r} was written by another tool meanwhile"
-            ) from refused
+            # botocore resends a put whose answer was lost; the resend then meets the item
+            # the first one wrote, which is our success, not a conflict
+            mine = self.get_version(name, number)
+            if mine is None or mine.sha256 != sha256 or mine.update_at != now_stored(now):
+                raise ConcurrentWriteError(
+                    f"version {number} of {name!r} was written by another tool meanwhile"
+                ) from refused
         return VersionRecord(name, number, sha256, now, False)
 
     def _copy_in_parts(self, name: str, number: int) -> str:
