@@ -45,7 +45,7 @@ def make_faulty_repo(
 ) -> Callable[..., tuple[Repository, S3RawStore]]:
     """Build ``(repository through the proxy, raw store read directly from moto)``.
 
-    The bucket and table are made directly (no faults); keyword arguments go to the
+    The bucket and table are made through the disarmed proxy; keyword arguments go to the
     S3 ``Repository`` (``retry_attempts``, ``retry_mode``...). The proxy starts disarmed.
     """
     from versioned.s3_and_dynamodb_backend import Repository as S3Repository
@@ -55,23 +55,11 @@ def make_faulty_repo(
 
     def make(**options: Any) -> tuple[Repository, S3RawStore]:
         bucket, table = unique("vt-fault"), unique("vt-fault")
-        s3_client.create_bucket(Bucket=bucket)
-        dynamodb_client.create_table(
-            TableName=table,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
         options.setdefault("lease_seconds", LEASE_SECONDS)
         repo = S3Repository(
             aws_region=REGION, s3_bucket=bucket, dynamodb_table_name=table, **options
         )
+        repo.bootstrap()  # through the proxy, disarmed
         raw = S3RawStore(s3=s3_client, dynamodb=dynamodb_client, bucket=bucket, table=table)
         return repo, raw
 
