@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import Hashable, Iterator
@@ -315,6 +316,28 @@ def new_backend(request: pytest.FixtureRequest, kind: str) -> Backend:
         return LocalBackend(factory.mktemp("local") / "repo")
     backend: S3Backend = request.getfixturevalue("make_s3_backend")()
     return backend
+
+
+VERSION_SK_RE = re.compile(r"LATEST|[0-9]{6,}")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
+def check_version_item(item: dict[str, Any], name: str, deleted: bool | None = None) -> str:
+    """Check one DynamoDB version item against storage-format.md; return its sha256.
+
+    ``deleted=None`` accepts either value of ``is_deleted`` (it must still be a BOOL).
+    """
+    assert item["pk"] == {"S": name}
+    assert VERSION_SK_RE.fullmatch(item["sk"]["S"]), item
+    assert set(item["update_at"]) == {"S"}, item
+    assert parse_update_at(item["update_at"]["S"]).year >= 2025
+    assert set(item["is_deleted"]) == {"BOOL"}, item
+    if deleted is not None:
+        assert item["is_deleted"] == {"BOOL": deleted}, item
+    assert set(item["sha256"]) == {"S"}, item
+    sha: str = item["sha256"]["S"]
+    assert SHA256_RE.fullmatch(sha), item
+    return sha
 
 
 def format_update_at(moment: datetime) -> str:

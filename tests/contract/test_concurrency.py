@@ -14,7 +14,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from tests.helpers import Backend, Repository, raises_versioned, sha256_hex
+from tests.helpers import (
+    Backend,
+    Repository,
+    S3Backend,
+    check_version_item,
+    raises_versioned,
+    sha256_hex,
+)
 from tests.workers import publish_many
 from versioned import exc
 
@@ -48,7 +55,18 @@ def publisher(repo: Repository, count: int) -> Callable[[], list[str]]:
 
 
 def assert_versions_consistent(backend: Backend, numbers: list[int]) -> None:
-    """Every version's stored bytes hash to its sha256, and get_content verifies."""
+    """Every version's stored bytes hash to its sha256, and get_content verifies.
+
+    On S3, also: once everyone is done, the artifact's partition holds nothing but committed,
+    live version items in 1.0.1's layout (no claims or pending items left behind).
+    """
+    if isinstance(backend, S3Backend):
+        items = backend.partition(NAME)
+        for item in items:
+            check_version_item(item, NAME, deleted=False)
+        assert {item["sk"]["S"] for item in items} == {"LATEST"} | {
+            str(n).zfill(6) for n in numbers
+        }
     for number in numbers:
         artifact = backend.repo.get_artifact_version(NAME, number)
         stored = backend.stored_bytes(artifact)
@@ -56,10 +74,23 @@ def assert_versions_consistent(backend: Backend, numbers: list[int]) -> None:
         assert artifact.get_content() == stored
 
 
-def assert_unique_and_contiguous(versions: list[str]) -> list[int]:
+def stored_numbers(backend: Backend) -> object:
+    """What storage holds for NAME (to explain a failure): raw items on S3, else the list."""
+    if isinstance(backend, S3Backend):
+        return {
+            item["sk"]["S"]: {k: v for k, v in item.items() if k not in ("pk", "sk")}
+            for item in backend.partition(NAME)
+        }
+    return [a.version for a in backend.repo.list_artifact_versions(NAME)]
+
+
+def assert_unique_and_contiguous(backend: Backend, versions: list[str]) -> list[int]:
     numbers = sorted(int(v) for v in versions)
     assert len(set(numbers)) == len(numbers), f"a number was given out twice: {numbers}"
-    assert numbers == list(range(1, len(numbers) + 1)), f"gaps in {numbers}"
+    missing = sorted(set(range(1, len(numbers) + 1)) - set(numbers))
+    assert numbers == list(range(1, len(numbers) + 1)), (
+        f"gaps: {missing} missing from {numbers}; stored: {stored_numbers(backend)}"
+    )
     return numbers
 
 
@@ -92,7 +123,7 @@ def test_threads_and_processes_publish_at_once(backend: Backend) -> None:
     versions = [v for batch in from_threads for v in batch]
     versions += [v for _, batch in reports for v in batch]
     assert len(versions) == (THREADS + PROCESSES) * PUBLISHES_EACH
-    numbers = assert_unique_and_contiguous(versions)
+    numbers = assert_unique_and_contiguous(backend, versions)
     assert_versions_consistent(backend, numbers)
     listed = [a.version for a in backend.repo.list_artifact_versions(NAME)]
     assert listed == ["LATEST"] + [str(n) for n in reversed(numbers)]
@@ -120,7 +151,7 @@ def test_publish_while_latest_changes(backend: Backend) -> None:
     publishers = [publisher(repo, 5) for repo in repositories(backend, 6)]
     results = run_threads([writer(1), writer(2), *publishers])
     versions = [v for batch in results if batch for v in batch]
-    numbers = assert_unique_and_contiguous(versions)
+    numbers = assert_unique_and_contiguous(backend, versions)
     assert len(numbers) == 30
     assert_versions_consistent(backend, numbers)
     for number in numbers:
@@ -172,3 +203,28 @@ def test_put_alias_races_delete(backend: Backend) -> None:
         for each in repo.list_aliases(NAME):  # every alias target is live
             repo.get_artifact_version(NAME, each.version)
     assert sum(outcomes.values()) == 30
+
+
+def test_put_alias_races_retention(backend: Backend) -> None:
+    aliaser, purger, repo = backend.new_repository(), backend.new_repository(), backend.repo
+    repo.put_artifact(NAME, b"racing")
+    for _ in range(20):
+        version = repo.publish_artifact_version(NAME).version
+
+        def put_alias(version: str = version) -> bool:
+            try:
+                aliaser.put_alias(NAME, "kept", version=version)
+            except exc.ArtifactNotFoundError:
+                return False
+            return True
+
+        def purge() -> list[str]:
+            _, deleted = purger.purge_artifact_versions(NAME, keep_last_n=0,
+                                                        purge_older_than_secs=0)
+            return [artifact.version for artifact in deleted]
+
+        aliased, purged = run_threads([put_alias, purge])
+        assert aliased != (version in purged), f"alias {aliased}, purged {purged}, on {version}"
+        live = {artifact.version for artifact in repo.list_artifact_versions(NAME)}
+        for alias in repo.list_aliases(NAME):
+            assert alias.version in live, f"{alias.alias} points at deleted {alias.version}"

@@ -7,7 +7,6 @@ key by key and attribute by attribute as 1.0.1 expects.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from tests.helpers import (
     S3Backend,
+    check_version_item,
     format_update_at,
     parse_update_at,
     raises_versioned,
@@ -25,8 +25,6 @@ from versioned import exc
 
 NAME = "legacy-app"
 T0 = datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=timezone.utc)
-SHA256_RE = re.compile(r"[0-9a-f]{64}")
-VERSION_SK_RE = re.compile(r"LATEST|[0-9]{6,}")
 
 
 def legacy_sk(version: int | None) -> str:
@@ -180,19 +178,6 @@ def test_version_order_past_six_digits(s3_backend: S3Backend) -> None:
         "LATEST", "999998", "999999", "1000000", "1000001", "1000002",
     }
     assert versions_of(repo, NAME)[:2] == ["LATEST", "1000002"]
-
-
-def check_version_item(item: dict[str, Any], name: str, deleted: bool) -> str:
-    """Check one version item's attributes; return its sha256."""
-    assert item["pk"] == {"S": name}
-    assert VERSION_SK_RE.fullmatch(item["sk"]["S"]), item
-    assert set(item["update_at"]) == {"S"}
-    assert parse_update_at(item["update_at"]["S"]).year >= 2025
-    assert item["is_deleted"] == {"BOOL": deleted}, item
-    assert set(item["sha256"]) == {"S"}
-    sha: str = item["sha256"]["S"]
-    assert SHA256_RE.fullmatch(sha), item
-    return sha
 
 
 def test_writes_legacy_layout(s3_backend: S3Backend) -> None:
