@@ -1,0 +1,1 @@
+"""stress tests (see the module docstrings)."""

@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks (bench.py) and the load test (stress.py)."""
