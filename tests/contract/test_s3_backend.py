@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -14,6 +15,7 @@ from tests.helpers import REGION, S3Backend, raises_versioned, unique, versions_
 from versioned import exc
 
 NAME = "my-app"
+T = TypeVar("T")
 
 
 def s3_repository(bucket: str, table: str, **options: Any) -> Any:
@@ -139,39 +141,60 @@ def sessions() -> list[Any]:
     ]
 
 
+def count_requests(session_like: Any) -> list[str]:
+    """Record every HTTP request sent by clients made from this session (or its BotoSesManager)."""
+    session = getattr(session_like, "boto_ses", session_like)
+    sent: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append(request.url)
+
+    session.events.register("before-send", record)
+    return sent
+
+
 @pytest.mark.parametrize("make_session", sessions())
 def test_every_method_takes_bsm(moto_endpoint: str, make_session: Any, tmp_path: Path) -> None:
     bsm = make_session()
-    bucket, table = unique("vt-bucket"), unique("vt-table")
-    repo = s3_repository(bucket, table)
-    repo.bootstrap(bsm=bsm)
-    repo.bootstrap(bsm)
-    repo.put_artifact(NAME, b"one", bsm=bsm)
-    assert repo.publish_artifact_version(NAME, bsm=bsm).version == "1"
-    repo.put_artifact(NAME, b"two", bsm=bsm)
-    repo.publish_artifact_version(NAME, bsm=bsm)
-    artifact = repo.get_artifact_version(NAME, 1, bsm=bsm)
-    assert artifact.get_content(bsm) == b"one"
-    assert artifact.get_content(bsm=bsm) == b"one"
-    artifact.download(tmp_path / "one", bsm=bsm)
+    sent = count_requests(bsm)
+
+    def via_bsm(call: Callable[[], T]) -> T:
+        before = len(sent)
+        result = call()
+        assert len(sent) > before, "the call did not go through the given session"
+        assert all(url.startswith(moto_endpoint) for url in sent[before:]), sent[before:]
+        return result
+
+    repo = s3_repository(unique("vt-bucket"), unique("vt-table"))
+    via_bsm(lambda: repo.bootstrap(bsm=bsm))
+    via_bsm(lambda: repo.bootstrap(bsm))
+    via_bsm(lambda: repo.put_artifact(NAME, b"one", bsm=bsm))
+    assert via_bsm(lambda: repo.publish_artifact_version(NAME, bsm=bsm)).version == "1"
+    via_bsm(lambda: repo.put_artifact(NAME, b"two", bsm=bsm))
+    via_bsm(lambda: repo.publish_artifact_version(NAME, bsm=bsm))
+    artifact = via_bsm(lambda: repo.get_artifact_version(NAME, 1, bsm=bsm))
+    assert via_bsm(lambda: artifact.get_content(bsm)) == b"one"
+    assert via_bsm(lambda: artifact.get_content(bsm=bsm)) == b"one"
+    via_bsm(lambda: artifact.download(tmp_path / "one", bsm=bsm))
     assert (tmp_path / "one").read_bytes() == b"one"
-    assert [a.version for a in repo.list_artifact_versions(NAME, bsm=bsm)] == ["LATEST", "2", "1"]
-    assert repo.list_artifact_names(bsm=bsm) == [NAME]
-    alias = repo.put_alias(NAME, "prod", 1, 2, 10, bsm=bsm)
-    assert alias.get_version_content(bsm) == b"one"
-    assert alias.get_secondary_version_content(bsm) == b"two"
-    assert repo.get_alias(NAME, "prod", bsm=bsm).version == "1"
-    assert [a.alias for a in repo.list_aliases(NAME, bsm=bsm)] == ["prod"]
-    repo.delete_alias(NAME, "prod", bsm=bsm)
-    repo.delete_artifact_version(NAME, 1, bsm=bsm)
-    assert repo.restore_artifact_version(NAME, 1, bsm=bsm).version == "1"
-    _, deleted = repo.purge_artifact_versions(NAME, 0, 0, bsm=bsm)
+    listed = via_bsm(lambda: repo.list_artifact_versions(NAME, bsm=bsm))
+    assert [a.version for a in listed] == ["LATEST", "2", "1"]
+    assert via_bsm(lambda: repo.list_artifact_names(bsm=bsm)) == [NAME]
+    alias = via_bsm(lambda: repo.put_alias(NAME, "prod", 1, 2, 10, bsm=bsm))
+    assert via_bsm(lambda: alias.get_version_content(bsm)) == b"one"
+    assert via_bsm(lambda: alias.get_secondary_version_content(bsm)) == b"two"
+    assert via_bsm(lambda: repo.get_alias(NAME, "prod", bsm=bsm)).version == "1"
+    assert [a.alias for a in via_bsm(lambda: repo.list_aliases(NAME, bsm=bsm))] == ["prod"]
+    via_bsm(lambda: repo.delete_alias(NAME, "prod", bsm=bsm))
+    via_bsm(lambda: repo.delete_artifact_version(NAME, 1, bsm=bsm))
+    assert via_bsm(lambda: repo.restore_artifact_version(NAME, 1, bsm=bsm)).version == "1"
+    _, deleted = via_bsm(lambda: repo.purge_artifact_versions(NAME, 0, 0, bsm=bsm))
     assert sorted(a.version for a in deleted) == ["1", "2"]
-    assert repo.gc(bsm=bsm) == []
-    repo.purge_artifact(NAME, bsm=bsm)
+    assert via_bsm(lambda: repo.gc(bsm=bsm)) == []
+    via_bsm(lambda: repo.purge_artifact(NAME, bsm=bsm))
     assert versions_of(repo, NAME) == []
-    repo.put_artifact("other", b"x", bsm=bsm)
-    repo.purge_all(bsm=bsm)
+    via_bsm(lambda: repo.put_artifact("other", b"x", bsm=bsm))
+    via_bsm(lambda: repo.purge_all(bsm=bsm))
     assert repo.list_artifact_names() == []
 
 
