@@ -1,0 +1,25 @@
+"""The test harness itself: moto is reached on loopback only, and nothing leaves the machine."""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.request
+
+import pytest
+
+
+def test_moto_session_environment(moto_endpoint: str) -> None:
+    assert moto_endpoint.startswith("http://127.0.0.1:")
+    assert os.environ["AWS_ENDPOINT_URL"] == moto_endpoint
+    assert os.environ["AWS_ACCESS_KEY_ID"] == os.environ["AWS_SECRET_ACCESS_KEY"] == "testing"
+    assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert os.environ["AWS_EC2_METADATA_DISABLED"] == "true"
+    with urllib.request.urlopen(f"{moto_endpoint}/moto-api/", timeout=5) as answer:
+        assert answer.status == 200
+
+
+@pytest.mark.parametrize("address", [("192.0.2.1", 443), ("169.254.169.254", 80)])
+def test_non_loopback_connections_are_refused(address: tuple[str, int]) -> None:
+    with pytest.raises(RuntimeError, match="non-loopback"):
+        socket.create_connection(address, timeout=1)
