@@ -13,17 +13,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from tools import moto_server
 
 from tests.helpers import (
     BACKENDS,
@@ -52,35 +48,6 @@ _AWS_VARIABLES = (
     "no_proxy",
 )
 ORIGINAL_AWS_ENVIRONMENT = {name: os.environ.get(name) for name in _AWS_VARIABLES}
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_answering(url: str, server: subprocess.Popen[bytes], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    return False
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
 
 
 def _moto_environment(endpoint: str, scratch: Path) -> dict[str, str | None]:
@@ -114,29 +81,16 @@ def _apply_environment(values: dict[str, str | None]) -> None:
 def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start moto's server on a free loopback port and point every AWS client at it."""
     scratch = tmp_path_factory.mktemp("moto")
-    server_env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    for attempt in range(3):  # another process may grab the port between probe and bind
-        port = _free_loopback_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        log = scratch / f"server-{attempt}.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=server_env,
-            )
-        if _wait_until_answering(endpoint, server, timeout=30):
-            break
-        _stop(server)
-    else:
-        pytest.fail(f"moto server did not start; see {scratch}")
+    try:
+        server, endpoint = moto_server.start(scratch)
+    except RuntimeError as error:
+        pytest.fail(str(error))
     _apply_environment(_moto_environment(endpoint, scratch))
     try:
         yield endpoint
     finally:
         _apply_environment(ORIGINAL_AWS_ENVIRONMENT)
-        _stop(server)
+        moto_server.stop(server)
 
 
 @pytest.fixture(autouse=True)
