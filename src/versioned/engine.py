@@ -39,9 +39,6 @@ from .timestamps import utc_now
 
 T = TypeVar("T")
 
-#: How often a read of LATEST is retried while a concurrent put is changing it.
-_LATEST_READ_ATTEMPTS = 5
-
 
 def not_found(name: str, version: int | None) -> ArtifactNotFoundError:
     """The error for a version that does not exist or is soft-deleted."""
@@ -324,26 +321,28 @@ class Engine:
     ) -> T:
         """Fetch a version through ``consume`` and check its hash.
 
-        A read of LATEST can meet a put half done (new bytes, old metadata); it is
-        retried with fresh metadata. Raises ArtifactNotFoundError, IntegrityError.
+        LATEST can be replaced between reading its metadata and its bytes. Bytes that
+        hash to what the blob store declares beside them are intact: they are returned
+        when the caller asked for LATEST by name, and refused with ConcurrentWriteError
+        when the caller holds an older LATEST (an Artifact with another sha256).
+        Raises ArtifactNotFoundError, IntegrityError, ConcurrentWriteError.
         """
         number = args.check_version(version)
-        expected = sha256
-        for attempt in range(_LATEST_READ_ATTEMPTS):
-            if expected is None:
-                expected = self._live_record(name, number).sha256
-            with self.backend.open_blob(name, number, expected) as stream:
-                actual, result = consume(stream)
-            if actual == expected:
+        expected = sha256 if sha256 is not None else self._live_record(name, number).sha256
+        with self.backend.open_blob(name, number, expected) as stream:
+            declared = getattr(stream, "declared_sha256", None)
+            actual, result = consume(stream)
+        if actual == expected:
+            return result
+        if number is None and actual == declared:
+            if sha256 is None:
                 return result
             discard(result)
-            if number is not None or attempt == _LATEST_READ_ATTEMPTS - 1:
-                break
-            fresh = self._live_record(name, None)
-            if fresh.sha256 == expected and not fresh.write_in_progress:
-                break
-            expected = fresh.sha256
-            time.sleep(0.05 * (attempt + 1))
+            raise ConcurrentWriteError(
+                f"LATEST of artifact {name!r} was replaced since it was read "
+                f"(sha256 {sha256[:12]}…, now {actual[:12]}…): get it again"
+            )
+        discard(result)
         shown = args.version_to_str(number)
         raise IntegrityError(
             f"artifact {name!r} version {shown}: stored bytes hash to {actual}, "

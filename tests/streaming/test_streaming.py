@@ -96,12 +96,12 @@ def test_put_renews_its_lease_during_a_long_upload(s3_backend: S3Backend) -> Non
     from versioned.s3_and_dynamodb_backend import Repository as S3Repository
 
     repo = S3Repository(
-        REGION, s3_backend.bucket, dynamodb_table_name=s3_backend.table, lease_seconds=0.6
+        REGION, s3_backend.bucket, dynamodb_table_name=s3_backend.table, lease_seconds=1.5
     )
     held: list[bool] = []
 
     def slow_upload(**_: Any) -> None:
-        time.sleep(1.5)  # the upload outlasts the lease twice over
+        time.sleep(3.5)  # the upload outlasts the lease twice over
         item = s3_backend.dynamodb.get_item(
             TableName=s3_backend.table,
             Key={"pk": {"S": "slow"}, "sk": {"S": "LATEST"}},
@@ -113,7 +113,7 @@ def test_put_renews_its_lease_during_a_long_upload(s3_backend: S3Backend) -> Non
     rival: list[BaseException] = []
 
     def rival_put() -> None:
-        time.sleep(0.9)
+        time.sleep(2.0)  # after the first lease would have run out unrenewed
         try:
             s3_backend.new_repository().put_artifact("slow", b"rival")
         except BaseException as error:

@@ -120,6 +120,16 @@ class LatestWrite:
     upload_started: bool = False
 
 
+class BlobStream(io.BufferedReader):
+    """Stored bytes being read, with the SHA-256 the blob store keeps beside them.
+
+    ``declared_sha256`` comes from the same response as the bytes (S3 object metadata),
+    so it tells a blob replaced since its metadata was read from a corrupt one.
+    """
+
+    declared_sha256: str | None = None
+
+
 class Backend(ABC):
     """The atomic primitives one storage backend provides. Python enforces the set."""
 

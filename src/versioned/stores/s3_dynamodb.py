@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import io
 import threading
 import time
 import uuid
@@ -43,7 +42,7 @@ from ..engine import aliases_pointing_at, in_use, next_version_number, not_found
 from ..exc import BackendError, ConcurrentWriteError, IntegrityError
 from ..timestamps import from_storage, to_storage, utc_now
 from .aws_calls import AwsClients, Refused, call
-from .base import BLOCK_SIZE, AliasRecord, Backend, LatestWrite, Payload, VersionRecord
+from .base import BLOCK_SIZE, AliasRecord, Backend, BlobStream, LatestWrite, Payload, VersionRecord
 from .s3_transfer import (
     MAX_SINGLE_COPY,
     WORKERS,
@@ -298,7 +297,9 @@ class S3DynamoBackend(Backend):
             raise not_found(name, version) from refused
         where = f"s3://{self.bucket}/{key}"
         reader = RangedReader(s3, self.bucket, key, first, where, self.download_workers)
-        return cast(BinaryIO, io.BufferedReader(reader, buffer_size=1024 * 1024))
+        stream = BlobStream(reader, buffer_size=1024 * 1024)
+        stream.declared_sha256 = first.get("Metadata", {}).get("artifact_sha256")
+        return cast(BinaryIO, stream)
 
     # --- LATEST --------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
