@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, BinaryIO, NoReturn, TypeAlias
 from urllib.parse import unquote, urlparse
 
 from . import __version__, exc, open_repository
@@ -109,7 +109,7 @@ def _cmd_put(ctx: Context, args: argparse.Namespace) -> Result:
         _open_source(args.file) as source,
         ctx.progress(f"put {args.name}", lambda: source.position, source.size()),
     ):
-        return _put(ctx.repo, args.name, source, options)
+        return ctx.repo.put_artifact(args.name, source, **options)
 
 
 def _cmd_publish(ctx: Context, args: argparse.Namespace) -> Result:
@@ -271,28 +271,6 @@ def _open_source(file: str) -> Iterator[CountingReader]:
         return
     with open(file, "rb") as raw:
         yield CountingReader(raw)
-
-
-def _content(source: CountingReader) -> CountingReader | bytes:
-    """What ``put_artifact`` is given: the stream itself, for the library to stream (issue 4)."""
-    return source
-
-
-def _put(repo: Repository, name: str, source: CountingReader, options: dict[str, Any]) -> Artifact:
-    """Store the bytes of ``source`` as the LATEST version of ``name``.
-
-    Streams it where the library takes a file object; where it raises TypeError for one,
-    passes the bytes instead (which needs a source still at its start, or seekable).
-    """
-    content = _content(source)
-    try:
-        return repo.put_artifact(name, content, **options)
-    except TypeError:
-        if isinstance(content, bytes) or not (source.position == 0 or source.seekable()):
-            raise
-        if source.seekable():
-            source.seek(0)
-        return repo.put_artifact(name, source.read(), **options)
 
 
 def _download(ctx: Context, artifact: Artifact, target: Path) -> None:

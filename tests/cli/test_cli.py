@@ -4,21 +4,16 @@ exit codes, and standard input and output, on both backends."""
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import signal
 import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 
-import versioned.cli as cli_module
 from tests.cli.conftest import Cli, child_environment, s3_repository_uri, versioned_command
-from versioned.arguments import check_bytes
-from versioned.cli import CountingReader
 
 # the JSON fields the issue fixes, in their order
 ARTIFACT_KEYS = "name version sha256 update_at uri"
@@ -278,26 +273,3 @@ def _read_all(terminal: object) -> bytes:
 def test_a_repository_before_init_says_to_run_init(moto_endpoint: str, tmp_path: Path) -> None:
     stderr = Cli(s3_repository_uri(), tmp_path).run("names", code=1).stderr.decode()
     assert stderr.startswith("versioned: error: ") and "versioned init" in stderr, stderr
-
-
-class _BytesOnlyRepository:
-    """A repository as before streaming puts (issue 4): ``put_artifact`` takes bytes only."""
-
-    def __init__(self) -> None:
-        self.stored: list[bytes] = []
-
-    def put_artifact(self, name: str, content: object, **options: object) -> str:
-        self.stored.append(check_bytes(content))  # TypeError for a stream
-        return name
-
-
-class _Pipe(io.BytesIO):
-    def seekable(self) -> bool:
-        return False
-
-
-@pytest.mark.parametrize("raw", [io.BytesIO(b"content"), _Pipe(b"content")])
-def test_put_falls_back_to_bytes_where_streams_are_refused(raw: io.BytesIO) -> None:
-    repository = _BytesOnlyRepository()
-    cli_module._put(cast(Any, repository), NAME, CountingReader(raw), {})
-    assert repository.stored == [b"content"]
