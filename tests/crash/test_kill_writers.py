@@ -29,7 +29,7 @@ NAME = "crashy"
 #: S3 children hold LATEST's lease this long: a killed put blocks the next one no longer
 LEASE_SECONDS = 0.3
 #: the longest a child may run before its kill, per backend (a put + publish cycle fits)
-MAX_DELAY = {"local": 0.015, "s3": 0.08}
+MAX_DELAY = {"local": 0.015, "s3": 0.15}
 
 _FORK = multiprocessing.get_context("fork")
 

@@ -179,19 +179,11 @@ def run_with_fault(
     return outcome
 
 
-#: known bugs, reported in BUGS-FOUND.md: (kind, persistent, scenario) -> reason
-KNOWN_BUGS = {
-    ("lost", False, "publish"): "BUG: a lost PutItem answer makes publish freeze LATEST twice "
-    "(the retried conditional put fails, the engine publishes again under a new number)",
-}
 CASES = [
     pytest.param(
         kind,
         persistent,
         scenario,
-        marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(kind, persistent, scenario)])]
-        if (kind, persistent, scenario) in KNOWN_BUGS
-        else [],
         id=f"{scenario}-{kind}-{'persistent' if persistent else 'once'}",
     )
     for kind, persistent in FAULT_MODES
@@ -281,11 +273,6 @@ def test_s3_operations_are_named(
     assert expected | {"Query", "BatchWriteItem", "DeleteObjects"} <= seen, seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the lease condition does not accept the put's own token, so a retried "
-    "lease request whose first answer was lost waits out the whole lease (60 s by default)",
-)
 def test_lost_lease_answer_does_not_stall_the_put(
     make_faulty_repo: Callable[..., tuple[Repository, S3RawStore]],
     fault_proxy: FaultProxy,
