@@ -20,9 +20,9 @@ How each step is made safe without a transaction spanning both services:
   ranges down, and a multipart copy for publishes over ``copy_threshold``. A put renews
   its lease while it uploads, so a long upload never loses LATEST to another put.
 
-Attributes added to 1.0.1's items (``last_version``, ``lease_token``, ``lease_until``,
-``alias_guard``, ``object_size``) are ignored by 1.0.1; no new items are ever added to a
-partition.
+Attributes added to 1.0.1's items (``last_version``, ``last_claim``, ``lease_token``,
+``lease_until``, ``alias_guard``, ``object_size``) are ignored by 1.0.1; no new items are
+ever added to a partition.
 """
 
 from __future__ import annotations
@@ -486,17 +486,24 @@ class S3DynamoBackend(Backend):
 
     # --- versions ------------------------------------------------------------------------
     def _claim_number(self, name: str) -> tuple[int, str, int | None]:
-        """Take the next number; return it with LATEST's sha256 and object size (if known)."""
+        """Take the next number; return it with LATEST's sha256 and object size (if known).
+
+        Each claim writes its own token beside the counter and is refused if the token
+        is already there: botocore resends an update whose answer was lost, and the
+        resend must find the first one's number rather than take a second.
+        """
+        claim = {":c": {"S": uuid.uuid4().hex}}
         live = "is_deleted = :false AND sha256 <> :empty"
-        values = {":false": _FALSE, ":empty": _EMPTY}
+        values = {":false": _FALSE, ":empty": _EMPTY, **claim}
+        not_mine = "(attribute_not_exists(last_claim) OR last_claim <> :c)"
         for _ in range(10):
             try:
                 answer = self._ddb(
                     "update_item",
                     expect=(_CONDITION_FAILED,),
                     Key=_key(name, LATEST),
-                    UpdateExpression="SET last_version = last_version + :one",
-                    ConditionExpression=f"attribute_exists(last_version) AND {live}",
+                    UpdateExpression="SET last_version = last_version + :one, last_claim = :c",
+                    ConditionExpression=f"attribute_exists(last_version) AND {live} AND {not_mine}",
                     ExpressionAttributeValues={":one": {"N": "1"}, **values},
                     ReturnValues="ALL_NEW",
                     # a refusal then shows the item, which saves a GetItem
@@ -508,6 +515,8 @@ class S3DynamoBackend(Backend):
                 latest = cast("dict[str, Any] | None", refused.response.get("Item"))
             if latest is None:  # no item, or a store that does not return it
                 latest = self._get_item(name, LATEST)
+            if latest is not None and latest.get("last_claim") == claim[":c"]:
+                return int(latest["last_version"]["N"]), latest["sha256"]["S"], _size_of(latest)
             record = None if latest is None else decode_version(latest)
             if latest is None or record is None or record.is_deleted:
                 raise not_found(name, None)
@@ -520,7 +529,7 @@ class S3DynamoBackend(Backend):
                     "update_item",
                     expect=(_CONDITION_FAILED,),
                     Key=_key(name, LATEST),
-                    UpdateExpression="SET last_version = :n",
+                    UpdateExpression="SET last_version = :n, last_claim = :c",
                     ConditionExpression=f"attribute_not_exists(last_version) AND {live}",
                     ExpressionAttributeValues={":n": {"N": str(number)}, **values},
                     ReturnValues="ALL_NEW",
@@ -638,6 +647,10 @@ class S3DynamoBackend(Backend):
         declared = head.get("Metadata", {}).get("artifact_sha256")
         if declared and (not actual or actual == declared):
             return declared
+        if actual and not declared:
+            return actual  # S3's own checksum of the copy says which bytes it holds
+        if not actual:
+            raise ConcurrentWriteError(f"could not tell which bytes of {name!r} were copied")
         raise IntegrityError(
             f"artifact {name!r}: LATEST's bytes hash to {actual or 'unknown'}, "
             f"but its object says {declared}",
