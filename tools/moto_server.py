@@ -1,8 +1,17 @@
 """Start moto's standalone server on a free loopback port (for the benchmark and tests).
 
-``with moto_server() as endpoint:`` runs ``python -m moto.server`` as a child process,
-waits until it answers, and stops it on exit. :func:`moto_environment` gives the
-variables that point boto3 (and this library) at it without touching real AWS.
+``with moto_server() as endpoint:`` runs moto's server application as a child process
+(this file, run as a script), waits until it answers, and stops it on exit.
+:func:`moto_environment` gives the variables that point boto3 (and this library) at it
+without touching real AWS.
+
+Why not plain ``python -m moto.server``: its in-memory backends are not thread-safe, and
+its threaded server lets concurrent requests interleave inside one operation (seen here:
+500s such as "dictionary changed size during iteration" on concurrent S3 PUTs, and a
+version counter handing one number to two conditional updates). AWS makes every single
+request atomic; to model that, this launcher runs the same application and server but
+lets one request at a time into moto's code. Connections, keep-alive and response
+streaming stay concurrent.
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ def start(log_dir: Path, attempts: int = 3) -> tuple[subprocess.Popen[bytes], st
         endpoint = f"http://127.0.0.1:{port}"
         with (log_dir / f"moto-server-{attempt}.log").open("wb") as out:
             server = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                [sys.executable, __file__, "127.0.0.1", str(port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -105,3 +114,29 @@ def moto_server() -> Iterator[str]:
             os.environ.clear()
             os.environ.update(saved)
             stop(server)
+
+
+def serve(host: str, port: int) -> None:
+    """Run moto's server application on ``host:port``, one request at a time inside moto."""
+    import threading
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import run_simple
+
+    application = DomainDispatcherApplication(create_backend_app)
+    one_at_a_time = threading.Lock()
+
+    def atomic(environ: dict[str, object], start_response: object) -> object:
+        with one_at_a_time:
+            # read the whole answer inside the lock: moto may build it lazily
+            return list(application(environ, start_response))
+
+    run_simple(host, port, atomic, threaded=True, request_handler=MotoRequestHandler)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]))
