@@ -62,6 +62,19 @@ def in_use(name: str, version: int | None, aliases: list[str]) -> VersionInUseEr
     )
 
 
+def corrupt(name: str, version: int | None, expected: str, actual: str) -> IntegrityError:
+    """The error for stored bytes that do not hash to the sha256 recorded for them."""
+    shown = args.version_to_str(version)
+    return IntegrityError(
+        f"artifact {name!r} version {shown}: stored bytes hash to {actual}, "
+        f"expected {expected}",
+        name=name,
+        version=shown,
+        expected=expected,
+        actual=actual,
+    )
+
+
 def aliases_pointing_at(aliases: list[AliasRecord], version: int | None) -> list[str]:
     """Names of the aliases whose primary or secondary target is ``version``."""
     return [a.alias for a in aliases if version in a.targets()]
@@ -343,15 +356,7 @@ class Engine:
                 f"(sha256 {sha256[:12]}…, now {actual[:12]}…): get it again"
             )
         discard(result)
-        shown = args.version_to_str(number)
-        raise IntegrityError(
-            f"artifact {name!r} version {shown}: stored bytes hash to {actual}, "
-            f"expected {expected}",
-            name=name,
-            version=shown,
-            expected=str(expected),
-            actual=actual,
-        )
+        raise corrupt(name, number, expected, actual)
 
     # --- helpers -------------------------------------------------------------------------
     def _retry_conflicts(self, step: Callable[[], T]) -> T:

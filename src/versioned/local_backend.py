@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from .exc import InvalidArgumentTypeError
 from .model import Alias, Artifact
 from .repository import BaseRepository
 from .stores.local import LocalBackend
@@ -21,7 +22,7 @@ class Repository(BaseRepository):
 
     def __init__(self, root: str | os.PathLike[str], suffix: str = "") -> None:
         if not isinstance(suffix, str):
-            raise TypeError("suffix must be a str")
+            raise InvalidArgumentTypeError("suffix must be a str")
         self.root = os.fspath(root)
         self.suffix = suffix
         self._local = LocalBackend(root, suffix)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import arguments as args
 from . import model
-from .exc import InvalidArgumentError
+from .exc import InvalidArgumentError, InvalidArgumentTypeError
 from .repository import BaseRepository
 from .stores.aws_calls import AwsClients, using_session
 from .stores.s3_dynamodb import S3DynamoBackend
@@ -85,7 +85,7 @@ class Alias(model.Alias):
 
 def _check_text(value: object, what: str, *, empty_ok: bool = False) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+        raise InvalidArgumentTypeError(f"{what} must be a str, got {type(value).__name__}")
     if not value and not empty_ok:
         raise InvalidArgumentError(f"{what} must not be empty")
     return value

@@ -38,7 +38,7 @@ from typing import Any, BinaryIO, cast
 from urllib.parse import urlencode
 
 from ..arguments import LATEST, version_to_key
-from ..engine import aliases_pointing_at, in_use, next_version_number, not_found
+from ..engine import aliases_pointing_at, corrupt, in_use, next_version_number, not_found
 from ..exc import BackendError, ConcurrentWriteError, IntegrityError
 from ..timestamps import from_storage, to_storage, utc_now
 from .aws_calls import AwsClients, Refused, call
@@ -651,14 +651,7 @@ class S3DynamoBackend(Backend):
             return actual  # S3's own checksum of the copy says which bytes it holds
         if not actual:
             raise ConcurrentWriteError(f"could not tell which bytes of {name!r} were copied")
-        raise IntegrityError(
-            f"artifact {name!r}: LATEST's bytes hash to {actual or 'unknown'}, "
-            f"but its object says {declared}",
-            name=name,
-            version=LATEST,
-            expected=str(declared),
-            actual=actual,
-        )
+        raise corrupt(name, None, str(declared), actual)  # LATEST's object contradicts itself
 
     def soft_delete(self, name: str, version: int | None) -> bool:
         item = self._get_item(name, version_to_key(version))
