@@ -27,8 +27,6 @@ class VersionRecord:
     sha256: str
     update_at: datetime
     is_deleted: bool
-    #: True while a put holds LATEST's write lease (bytes may be ahead of ``sha256``).
-    write_in_progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,14 +252,3 @@ def iter_chunks(stream: BinaryIO, chunk_size: int = 1024 * 1024) -> Iterator[byt
         if not chunk:
             return
         yield chunk
-
-
-def sha256_of_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """The hex SHA-256 and size of a file, read in blocks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as stream:
-        for chunk in iter_chunks(stream):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

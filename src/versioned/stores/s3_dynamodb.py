@@ -101,14 +101,12 @@ def decode_version(item: dict[str, Any]) -> VersionRecord | None:
     ok, version = _version_of(item["sk"]["S"])
     if not sha256 or not ok or "update_at" not in item:
         return None
-    lease_until = float(item["lease_until"]["N"]) if "lease_until" in item else None
     return VersionRecord(
         name=item["pk"]["S"],
         version=version,
         sha256=sha256,
         update_at=from_storage(item["update_at"]["S"]),
         is_deleted=bool(item.get("is_deleted", {}).get("BOOL", False)),
-        write_in_progress=lease_until is not None and lease_until > time.time(),
     )
 
 
