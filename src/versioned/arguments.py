@@ -144,6 +144,30 @@ def check_metadata(value: object) -> dict[str, str]:
     return metadata
 
 
+#: S3's object tag limits.
+MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 10, 128, 256
+_TAG_RE = re.compile(r"[\w .:/=+\-@]*")
+
+
+def check_tags(value: object) -> dict[str, str]:
+    """Return object tags S3 will accept (at most 10; keys up to 128 characters, values
+    up to 256, letters, digits, spaces and ``_ . : / = + - @``), else raise."""
+    tags = check_string_map(value, "tags")
+    if len(tags) > MAX_TAGS:
+        raise InvalidArgumentError(f"S3 allows at most {MAX_TAGS} tags, got {len(tags)}")
+    for key, item in tags.items():
+        if not 1 <= len(key) <= MAX_TAG_KEY or len(item) > MAX_TAG_VALUE:
+            raise InvalidArgumentError(
+                f"tag {key!r} is invalid: keys take 1-{MAX_TAG_KEY} characters, "
+                f"values up to {MAX_TAG_VALUE}"
+            )
+        if not _TAG_RE.fullmatch(key) or not _TAG_RE.fullmatch(item):
+            raise InvalidArgumentError(
+                f"tag {key!r} is invalid: use letters, digits, spaces and _ . : / = + - @"
+            )
+    return tags
+
+
 def check_content_type(value: object) -> str | None:
     """Return a content type (or ``None`` when not given), else raise."""
     if value is None:

@@ -21,6 +21,7 @@ from . import arguments as args
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
+    BackendError,
     ConcurrentWriteError,
     IntegrityError,
     InvalidArgumentError,
@@ -126,7 +127,7 @@ class Engine:
         name = args.check_name(name)
         checked_type = args.check_content_type(content_type)
         checked_metadata = args.check_metadata(metadata)
-        checked_tags = args.check_string_map(tags, "tags")
+        checked_tags = args.check_tags(tags)
         in_memory = isinstance(content, (bytes, bytearray, memoryview))
         payload = make_payload(content, None if in_memory else self.backend.staging_dir)
         payload.content_type = checked_type
@@ -304,25 +305,42 @@ class Engine:
     def download_version(
         self, name: str, version: str, sha256: str | None, path: str | os.PathLike[str]
     ) -> None:
-        """Stream a version into ``path``; the file appears only once verified."""
+        """Stream a version into ``path``; the file appears only once verified.
+
+        Raises InvalidArgumentError for a path that cannot be a file (a folder, or in a
+        missing folder), BackendError when writing it fails, and what reads raise.
+        """
         target = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(target))
+        if os.path.isdir(target) or not os.path.isdir(folder):
+            raise InvalidArgumentError(f"cannot download to {target!r}: not a file in a folder")
 
         def into_file(stream: BinaryIO) -> tuple[str, str]:
-            handle, temp = tempfile.mkstemp(prefix=".versioned-", dir=folder)
+            try:
+                handle, temp = tempfile.mkstemp(prefix=".versioned-", dir=folder)
+            except OSError as error:
+                raise BackendError(f"cannot write into {folder!r}: {error}") from error
             try:
                 digest = hashlib.sha256()
                 with os.fdopen(handle, "wb") as out:
                     for chunk in iter_chunks(stream):
                         digest.update(chunk)
                         out.write(chunk)
+                # mkstemp makes the file private; give it the mode any new file gets
+                os.chmod(temp, 0o666 & ~_umask())
                 return digest.hexdigest(), temp
-            except BaseException:
+            except BaseException as error:
                 os.unlink(temp)
+                if isinstance(error, OSError):
+                    raise BackendError(f"writing {target!r} failed: {error}") from error
                 raise
 
         temp = self._verified(name, version, sha256, into_file, discard=os.unlink)
-        os.replace(temp, target)
+        try:
+            os.replace(temp, target)
+        except OSError as error:
+            os.unlink(temp)
+            raise BackendError(f"cannot put the download at {target!r}: {error}") from error
 
     def _verified(
         self,
@@ -376,6 +394,19 @@ def _open_binary(path: str) -> BinaryIO:
     return cast(BinaryIO, open(path, "rb"))
 
 
+def _umask() -> int:
+    # os.umask() can only be read by setting it, which races other threads creating
+    # files; Linux shows it in /proc instead
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
 def _read_all(stream: BinaryIO) -> tuple[str, bytes]:
     data = stream.read()
     return hashlib.sha256(data).hexdigest(), data
@@ -395,7 +426,7 @@ def make_payload(content: object, staging_dir: str | None = None) -> Payload:
         return Payload.from_bytes(args.check_bytes(content))
     if isinstance(content, os.PathLike):
         path = os.fspath(content)
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) or not os.access(path, os.R_OK):
             raise InvalidArgumentError(f"content path {path!r} is not a readable file")
         if staging_dir is None:
             with open(path, "rb") as source:

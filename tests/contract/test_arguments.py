@@ -84,6 +84,14 @@ def cases() -> list[Any]:
         ValueError)
     add("metadata-not-str",
         lambda r: r.put_artifact(NAME, b"new", metadata={"k": 1}), TypeError)
+    add("tags-too-many",
+        lambda r: r.put_artifact(NAME, b"new", tags={f"t{i}": "v" for i in range(11)}), ValueError)
+    add("tag-value-too-long",
+        lambda r: r.put_artifact(NAME, b"new", tags={"team": "x" * 257}), ValueError)
+    add("tag-key-bad-character",
+        lambda r: r.put_artifact(NAME, b"new", tags={"team\n": "backend"}), ValueError)
+    add("tags-not-str",
+        lambda r: r.put_artifact(NAME, b"new", tags={"team": 7}), TypeError)
     add("keep-last-n-negative",
         lambda r: r.purge_artifact_versions(NAME, keep_last_n=-1, purge_older_than_secs=0),
         ValueError)

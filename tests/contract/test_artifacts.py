@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -329,3 +330,27 @@ def test_local_root_that_is_a_file(tmp_path: Path) -> None:
     with raises_versioned(exc.VersionedError):
         LocalRepository(blocker).put_artifact(NAME, b"x")
     assert blocker.read_bytes() == b"in the way"
+
+
+@pytest.mark.parametrize("where", ["a folder", "in a missing folder"])
+def test_download_to_an_impossible_path_leaves_nothing(
+    repo: Repository, tmp_path: Path, where: str
+) -> None:
+    artifact = repo.put_artifact(NAME, b"payload")
+    target = tmp_path if where == "a folder" else tmp_path / "missing" / "out.bin"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with raises_versioned(exc.InvalidArgumentError):
+        artifact.download(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_download_gets_an_ordinary_file_mode(repo: Repository, tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    repo.put_artifact(NAME, b"payload").download(target)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
+import botocore.exceptions
 import pytest
 from boto_session_manager.api import BotoSesManager
 
@@ -221,3 +222,54 @@ def test_service_failures_are_backend_errors(
     assert info.value.__cause__ is not None
     with raises_versioned(exc.BackendError):
         repo.put_artifact(NAME, b"y")
+
+
+def _latest_item(backend: S3Backend, name: str) -> dict[str, Any]:
+    item: dict[str, Any] = backend.dynamodb.get_item(
+        TableName=backend.table,
+        Key={"pk": {"S": name}, "sk": {"S": "LATEST"}},
+        ConsistentRead=True,
+    )["Item"]
+    return item
+
+
+def test_failed_first_put_releases_its_lease(s3_backend: S3Backend) -> None:
+    """A brand-new artifact has no object yet: the failed put must still end its lease,
+    or the same call retried would wait the whole lease out."""
+    repo = s3_repository(s3_backend.bucket, s3_backend.table, retry_attempts=1)
+    repo.list_artifact_names()  # make the clients
+
+    def refuse(**_: Any) -> None:
+        raise botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    repo._clients.s3.meta.events.register("before-send.s3.PutObject", refuse)
+    with raises_versioned(exc.BackendError):
+        repo.put_artifact("fresh", b"payload")
+    repo._clients.s3.meta.events.unregister("before-send.s3.PutObject", refuse)
+    item = _latest_item(s3_backend, "fresh")
+    assert "lease_token" not in item and "lease_until" not in item
+    assert repo.put_artifact("fresh", b"payload").get_content() == b"payload"
+
+
+def test_purge_removes_the_counter_last(s3_backend: S3Backend) -> None:
+    """LATEST holds the version counter: a purge cut short must not leave numbered items
+    behind a counter that would start again at 1 (and copy over their bytes)."""
+    repo = s3_backend.repo
+    for content in (b"one", b"two"):
+        repo.put_artifact("app", content)
+        repo.publish_artifact_version("app")
+    repo.put_alias("app", "prod", 1)
+    deleted: list[tuple[str, str]] = []
+    store = repo._store
+    original = store._delete_items
+
+    def recording(keys: list[dict[str, Any]]) -> None:
+        deleted.extend((k["pk"]["S"], k["sk"]["S"]) for k in keys)
+        original(keys)
+
+    store._delete_items = recording
+    repo.purge_artifact("app")
+    assert deleted[-1] == ("app", "LATEST")
+    assert set(deleted) == {
+        ("__app-alias", "prod"), ("app", "000001"), ("app", "000002"), ("app", "LATEST")
+    }

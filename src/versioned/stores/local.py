@@ -148,15 +148,18 @@ class LocalBackend(Backend):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         # BEGIN IMMEDIATE takes the write lock up front, so every read inside the
         # transaction sees the state the write will apply to.
-        conn = self._connection()
         with _local_errors("a write transaction"):
+            conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # a failed COMMIT leaves the transaction open: end it, or every later
+                # BEGIN on this thread's connection would fail too
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _query(self, sql: str, *params: object) -> list[sqlite3.Row]:
         with _local_errors("a read"):
@@ -234,6 +237,8 @@ class LocalBackend(Backend):
             return cast(BinaryIO, open(self.blob_path(sha256), "rb"))
         except FileNotFoundError as error:
             raise not_found(name, version) from error
+        except OSError as error:
+            raise BackendError(f"reading {name!r} version {version}: {error}") from error
 
     # --- LATEST --------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
@@ -243,12 +248,14 @@ class LocalBackend(Backend):
 
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
         with self._transaction() as conn:
+            if not self.blob_path(sha256).exists():
+                return None  # removed behind our back: upload it again
             changed = conn.execute(
                 "UPDATE versions SET update_at = ?, is_deleted = 0 "
                 "WHERE name = ? AND version = ? AND sha256 = ?",
                 (to_storage(now), write.name, _LATEST, sha256),
             ).rowcount
-            if not changed or not self.blob_path(sha256).exists():
+            if not changed:
                 return None
         return VersionRecord(write.name, None, sha256, now, False)
 
@@ -263,20 +270,20 @@ class LocalBackend(Backend):
             write.token = None  # stored already (another artifact or version has it)
             return
         temp = self.tmp_dir / f"{uuid.uuid4().hex}.part"
-        if payload.private_copy and payload.path is not None:
-            # The content was copied (and fsynced) here while it was hashed: a hard link
-            # stores it without touching a byte, and keeps the staged copy for a retry.
-            os.chmod(payload.path, 0o444)
-            os.link(payload.path, temp)
-            write.token = str(temp)
-            return
-        with payload.open() as source, open(temp, "wb") as out:
-            for chunk in iter_chunks(source):
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o444)
-        write.token = str(temp)
+        write.token = str(temp)  # set first, so abort_latest removes a half-written file
+        with _local_errors(f"storing the bytes of {write.name!r}"):
+            if payload.private_copy and payload.path is not None:
+                # The content was copied (and fsynced) here while it was hashed: a hard
+                # link stores it without touching a byte, and keeps the copy for a retry.
+                os.chmod(payload.path, 0o444)
+                os.link(payload.path, temp)
+                return
+            with payload.open() as source, open(temp, "wb") as out:
+                for chunk in iter_chunks(source):
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temp, 0o444)
 
     def commit_latest(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
         target = self.blob_path(payload.sha256)
@@ -439,8 +446,10 @@ class LocalBackend(Backend):
             if not folder.exists():
                 continue
             for path in folder.rglob("*"):
-                if path.is_file() and path.stat().st_mtime < cutoff:
-                    yield path
+                # a put may rename or remove a staged file while we look
+                with contextlib.suppress(FileNotFoundError):
+                    if path.is_file() and path.stat().st_mtime < cutoff:
+                        yield path
 
     def _is_orphan(self, conn: sqlite3.Connection, path: Path) -> bool:
         if path.parent == self.tmp_dir:
@@ -450,10 +459,11 @@ class LocalBackend(Backend):
         return used.fetchone() is None
 
     def find_orphans(self, older_than: datetime) -> list[str]:
-        conn = self._connection()
-        return sorted(
-            p.as_uri() for p in self._orphan_candidates(older_than) if self._is_orphan(conn, p)
-        )
+        with _local_errors("looking for orphaned bytes"):
+            conn = self._connection()
+            return sorted(
+                p.as_uri() for p in self._orphan_candidates(older_than) if self._is_orphan(conn, p)
+            )
 
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
         wanted = set(uris)

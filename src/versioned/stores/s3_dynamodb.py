@@ -37,6 +37,8 @@ from datetime import datetime
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlencode
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ..arguments import LATEST, version_to_key
 from ..engine import aliases_pointing_at, corrupt, in_use, next_version_number, not_found
 from ..exc import BackendError, ConcurrentWriteError, IntegrityError
@@ -216,7 +218,8 @@ class S3DynamoBackend(Backend):
                     "WriteCapacityUnits": write_capacity,
                 },
             }
-        try:
+        # an existing table is fine, though it may still be being made by another bootstrap
+        with contextlib.suppress(Refused):
             self._ddb(
                 "create_table",
                 expect=("ResourceInUseException",),
@@ -230,10 +233,11 @@ class S3DynamoBackend(Backend):
                 ],
                 **billing,
             )
-        except Refused:
-            return
         waiter = self.clients.dynamodb.get_waiter("table_exists")
-        waiter.wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        try:
+            waiter.wait(TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        except (BotoCoreError, ClientError) as error:
+            raise BackendError(f"table {self.table!r} did not become ready: {error}") from error
 
     # --- reads ---------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
@@ -468,19 +472,19 @@ class S3DynamoBackend(Backend):
     def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
         if write.token is None:
             return
-        try:
-            if payload is not None and write.upload_started:
-                # The upload may have landed although we saw an error (a lost answer):
-                # then the item must name the new bytes, not be left naming the old.
+        # Best effort throughout: whatever fails here, the lease still expires on its own.
+        if payload is not None and write.upload_started:
+            # The upload may have landed although we saw an error (a lost answer):
+            # then the item must name the new bytes, not be left naming the old.
+            with contextlib.suppress(Exception):
                 head = self._s3(
                     "head_object", expect=("404", "NoSuchKey"), Key=self.key(write.name, None)
                 )
                 if head.get("Metadata", {}).get("artifact_sha256") == payload.sha256:
                     self.commit_latest(write, payload, utc_now())
                     return
+        with contextlib.suppress(Exception):
             self._end_lease(write, "", {})
-        except Exception:
-            return
 
     # --- versions ------------------------------------------------------------------------
     def _claim_number(self, name: str) -> tuple[int, str, int | None]:
@@ -788,6 +792,9 @@ class S3DynamoBackend(Backend):
             for pk in (alias_partition(name), name)
             for item in self._query_all(pk, ProjectionExpression="pk, sk")
         ]
+        # LATEST (which holds the version counter) goes last: a purge cut short must not
+        # leave numbered items behind a counter that would start again from 1
+        keys.sort(key=lambda k: k["sk"]["S"] == LATEST and k["pk"]["S"] == name)
         self._delete_items(keys)  # metadata first: nothing may name bytes that are gone
         self._delete_objects([o["Key"] for o in self._objects(f"{self.prefix}/{name}/")])
 

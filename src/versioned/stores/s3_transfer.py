@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ..exc import BackendError, ConcurrentWriteError, IntegrityError
+from ..exc import BackendError, ConcurrentWriteError, VersionedError
 from .aws_calls import Refused, call
 from .base import BLOCK_SIZE, Payload
 
@@ -206,8 +206,8 @@ class RangedReader(io.RawIOBase):
             buffer[:taken] = self._current[:taken]
             self._current = self._current[taken:]
             return taken
-        except (BackendError, IntegrityError):
-            raise
+        except VersionedError:
+            raise  # already ours (ConcurrentWriteError when the object changed mid-read)
         except Exception as error:
             raise BackendError(f"reading {self._what} failed: {error}") from error
 
