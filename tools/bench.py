@@ -263,9 +263,7 @@ def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
         "versioned download MB/s": throughput(
             lambda: repo.get_artifact_version("big").download(copy), size
         ),
-        "hashlib sha256 MB/s (one core)": throughput(
-            lambda: hashlib.sha256(block), 64 * MIB
-        ),
+        "hashlib sha256 MB/s (one core)": throughput(lambda: hashlib.sha256(block), 64 * MIB),
     }
     return {"operations": rows, "transfers": transfers}
 

@@ -23,10 +23,14 @@ from .exc import (
     ArtifactNotFoundError,
     BackendError,
     ConcurrentWriteError,
-    IntegrityError,
     InvalidArgumentError,
     InvalidArgumentTypeError,
     VersionInUseError,
+)
+from .rules import (
+    corrupt,
+    not_found,
+    sort_versions,
 )
 from .stores.base import (
     BLOCK_SIZE,
@@ -39,56 +43,6 @@ from .stores.base import (
 from .timestamps import utc_now
 
 T = TypeVar("T")
-
-
-def not_found(name: str, version: int | None) -> ArtifactNotFoundError:
-    """The error for a version that does not exist or is soft-deleted."""
-    shown = args.version_to_str(version)
-    return ArtifactNotFoundError(
-        f"artifact {name!r} version {shown} not found (missing or soft-deleted)",
-        name=name,
-        version=shown,
-    )
-
-
-def in_use(name: str, version: int | None, aliases: list[str]) -> VersionInUseError:
-    """The error for deleting a version that aliases point at."""
-    shown = args.version_to_str(version)
-    return VersionInUseError(
-        f"artifact {name!r} version {shown} is used by alias(es) {', '.join(sorted(aliases))}; "
-        "point them elsewhere first",
-        name=name,
-        version=shown,
-        aliases=sorted(aliases),
-    )
-
-
-def corrupt(name: str, version: int | None, expected: str, actual: str) -> IntegrityError:
-    """The error for stored bytes that do not hash to the sha256 recorded for them."""
-    shown = args.version_to_str(version)
-    return IntegrityError(
-        f"artifact {name!r} version {shown}: stored bytes hash to {actual}, "
-        f"expected {expected}",
-        name=name,
-        version=shown,
-        expected=expected,
-        actual=actual,
-    )
-
-
-def aliases_pointing_at(aliases: list[AliasRecord], version: int | None) -> list[str]:
-    """Names of the aliases whose primary or secondary target is ``version``."""
-    return [a.alias for a in aliases if version in a.targets()]
-
-
-def next_version_number(numbers: list[int]) -> int:
-    """The numbering rule: one past the highest number ever given, deleted ones included."""
-    return max(numbers, default=0) + 1
-
-
-def sort_versions(records: list[VersionRecord]) -> list[VersionRecord]:
-    """LATEST first, then published versions by number, newest first."""
-    return sorted(records, key=lambda r: (r.version is not None, -(r.version or 0)))
 
 
 class Engine:

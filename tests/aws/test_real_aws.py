@@ -54,8 +54,9 @@ def test_lifecycle_on_real_aws(real_repo: Any, tmp_path: Path) -> None:
     repo.put_artifact(NAME, b"two")
     assert repo.publish_artifact_version(NAME).version == "2"
     assert versions_of(repo, NAME) == ["LATEST", "2", "1"]
-    alias = repo.put_alias(NAME, "prod", version=1, secondary_version=2,
-                           secondary_version_weight=20)
+    alias = repo.put_alias(
+        NAME, "prod", version=1, secondary_version=2, secondary_version_weight=20
+    )
     assert alias.get_version_content() == b"one"
     assert alias.get_secondary_version_content() == b"two"
     with raises_versioned(exc.VersionInUseError):

@@ -68,8 +68,9 @@ def test_alias_version_forms(published: Repository, version: int | str) -> None:
 
 def test_alias_with_secondary(published: Repository, tmp_path: Path) -> None:
     repo = published
-    alias = repo.put_alias(NAME, "prod", version=1, secondary_version="000002",
-                           secondary_version_weight=20)
+    alias = repo.put_alias(
+        NAME, "prod", version=1, secondary_version="000002", secondary_version_weight=20
+    )
     assert (alias.version, alias.secondary_version, alias.secondary_version_weight) == (
         "1",
         "2",
@@ -87,8 +88,9 @@ def test_alias_with_secondary(published: Repository, tmp_path: Path) -> None:
 
 
 def test_alias_with_latest_as_secondary(published: Repository) -> None:
-    alias = published.put_alias(NAME, "edge", version=3, secondary_version="LATEST",
-                                secondary_version_weight=30)
+    alias = published.put_alias(
+        NAME, "edge", version=3, secondary_version="LATEST", secondary_version_weight=30
+    )
     fetched = published.get_alias(NAME, "edge")
     for seen in (alias, fetched):
         assert (seen.version, seen.secondary_version, seen.secondary_version_weight) == (
@@ -174,16 +176,18 @@ def test_alias_rejects_hyphen(published: Repository) -> None:
 @pytest.mark.parametrize("weight", [-1, 100, 150])
 def test_alias_weight_out_of_range(published: Repository, weight: int) -> None:
     with raises_versioned(ValueError):
-        published.put_alias(NAME, "prod", version=1, secondary_version=2,
-                            secondary_version_weight=weight)
+        published.put_alias(
+            NAME, "prod", version=1, secondary_version=2, secondary_version_weight=weight
+        )
     assert published.list_aliases(NAME) == []
 
 
 @pytest.mark.parametrize("weight", ["20", 20.0, 0.5, True])
 def test_alias_weight_not_int(published: Repository, weight: object) -> None:
     with raises_versioned(TypeError):
-        published.put_alias(NAME, "prod", version=1, secondary_version=2,
-                            secondary_version_weight=weight)
+        published.put_alias(
+            NAME, "prod", version=1, secondary_version=2, secondary_version_weight=weight
+        )
     assert published.list_aliases(NAME) == []
 
 
@@ -206,8 +210,9 @@ def test_alias_identical_versions(
     published: Repository, version: int | str | None, secondary: int | str
 ) -> None:
     with raises_versioned(ValueError):
-        published.put_alias(NAME, "prod", version=version, secondary_version=secondary,
-                            secondary_version_weight=10)
+        published.put_alias(
+            NAME, "prod", version=version, secondary_version=secondary, secondary_version_weight=10
+        )
     assert published.list_aliases(NAME) == []
 
 
@@ -239,9 +244,7 @@ def test_alias_missing_artifact(repo: Repository) -> None:
         {"version": 1, "secondary_version": 2, "secondary_version_weight": 10},
     ],
 )
-def test_alias_refuses_soft_deleted_target(
-    published: Repository, target: dict[str, Any]
-) -> None:
+def test_alias_refuses_soft_deleted_target(published: Repository, target: dict[str, Any]) -> None:
     published.delete_artifact_version(NAME, 2)
     with raises_versioned(exc.ArtifactNotFoundError):
         published.put_alias(NAME, "prod", **target)
@@ -256,8 +259,9 @@ def test_alias_refuses_soft_deleted_latest(published: Repository) -> None:
 
 
 def test_random_artifact_distribution(published: Repository) -> None:
-    alias = published.put_alias(NAME, "prod", version=1, secondary_version=2,
-                                secondary_version_weight=20)
+    alias = published.put_alias(
+        NAME, "prod", version=1, secondary_version=2, secondary_version_weight=20
+    )
     uris = Counter(alias.random_artifact() for _ in range(PICKS))
     assert set(uris) == {alias.version_uri, alias.secondary_version_uri}
     assert 0.15 <= uris[alias.secondary_version_uri] / PICKS <= 0.25
@@ -267,16 +271,18 @@ def test_random_artifact_distribution(published: Repository) -> None:
 
 
 def test_random_with_weight_zero_never_picks_secondary(published: Repository) -> None:
-    alias = published.put_alias(NAME, "prod", version=1, secondary_version=2,
-                                secondary_version_weight=0)
+    alias = published.put_alias(
+        NAME, "prod", version=1, secondary_version=2, secondary_version_weight=0
+    )
     assert alias.secondary_version_weight == 0
     assert {alias.random_artifact() for _ in range(PICKS)} == {alias.version_uri}
     assert {alias.random_version() for _ in range(PICKS)} == {"1"}
 
 
 def test_random_with_weight_99(published: Repository) -> None:
-    alias = published.put_alias(NAME, "prod", version=1, secondary_version=2,
-                                secondary_version_weight=99)
+    alias = published.put_alias(
+        NAME, "prod", version=1, secondary_version=2, secondary_version_weight=99
+    )
     versions = Counter(alias.random_version() for _ in range(PICKS))
     assert versions["2"] / PICKS >= 0.95
 
@@ -296,8 +302,7 @@ def test_delete_aliased_version_refused(backend: Backend, version: int | None) -
         repo.publish_artifact_version(NAME)
     public = "1" if version == 1 else "LATEST"
     repo.put_alias(NAME, "prod", version=version)
-    repo.put_alias(NAME, "canary", version=2, secondary_version=public,
-                   secondary_version_weight=10)
+    repo.put_alias(NAME, "canary", version=2, secondary_version=public, secondary_version_weight=10)
     repo.put_alias(NAME, "unrelated", version=2)
     before = backend.state()
     with raises_versioned(exc.VersionInUseError) as info:

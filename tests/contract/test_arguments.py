@@ -12,11 +12,32 @@ from versioned import exc
 
 NAME = "app"
 
-BAD_NAMES: list[Any] = ["", ".", "..", "a/b", "a\\b", "__x", "__app-alias", "a b", "caf\u00e9",
-                        "x" * 129, "a:b", "tab\t"]
+BAD_NAMES: list[Any] = [
+    "",
+    ".",
+    "..",
+    "a/b",
+    "a\\b",
+    "__x",
+    "__app-alias",
+    "a b",
+    "caf\u00e9",
+    "x" * 129,
+    "a:b",
+    "tab\t",
+]
 BAD_NAME_TYPES: list[Any] = [None, 5, b"app"]
-BAD_ALIASES: list[Any] = ["my-alias", "", "123", "0", "LATEST", "a.b", "a b", "x" * 129,
-                          "\u00e9t\u00e9"]
+BAD_ALIASES: list[Any] = [
+    "my-alias",
+    "",
+    "123",
+    "0",
+    "LATEST",
+    "a.b",
+    "a b",
+    "x" * 129,
+    "\u00e9t\u00e9",
+]
 BAD_VERSIONS: list[Any] = [0, -1, "0", "-1", "1.5", "abc", "", " 1", "latest", "1e3"]
 BAD_VERSION_TYPES: list[Any] = [True, False, 1.5, 2.0, b"1", [1]]
 BAD_WEIGHTS: list[Any] = [-1, 100, 1000]
@@ -48,59 +69,97 @@ def cases() -> list[Any]:
     add("put-alias-type", lambda r: r.put_alias(NAME, 5, version=1), TypeError)
     for i, version in enumerate(BAD_VERSIONS):
         add(f"get-version-{i}", lambda r, v=version: r.get_artifact_version(NAME, v), ValueError)
-        add(f"delete-version-{i}",
-            lambda r, v=version: r.delete_artifact_version(NAME, v), ValueError)
-        add(f"restore-version-{i}",
-            lambda r, v=version: r.restore_artifact_version(NAME, v), ValueError)
+        add(
+            f"delete-version-{i}",
+            lambda r, v=version: r.delete_artifact_version(NAME, v),
+            ValueError,
+        )
+        add(
+            f"restore-version-{i}",
+            lambda r, v=version: r.restore_artifact_version(NAME, v),
+            ValueError,
+        )
         add(f"alias-version-{i}", lambda r, v=version: r.put_alias(NAME, "prod", v), ValueError)
-        add(f"alias-secondary-{i}",
-            lambda r, v=version: r.put_alias(NAME, "prod", 1, v, 10), ValueError)
+        add(
+            f"alias-secondary-{i}",
+            lambda r, v=version: r.put_alias(NAME, "prod", 1, v, 10),
+            ValueError,
+        )
     for i, version in enumerate(BAD_VERSION_TYPES):
-        add(f"get-version-type-{i}",
-            lambda r, v=version: r.get_artifact_version(NAME, v), TypeError)
-        add(f"delete-version-type-{i}",
-            lambda r, v=version: r.delete_artifact_version(NAME, v), TypeError)
-        add(f"alias-version-type-{i}",
-            lambda r, v=version: r.put_alias(NAME, "prod", v), TypeError)
+        add(
+            f"get-version-type-{i}", lambda r, v=version: r.get_artifact_version(NAME, v), TypeError
+        )
+        add(
+            f"delete-version-type-{i}",
+            lambda r, v=version: r.delete_artifact_version(NAME, v),
+            TypeError,
+        )
+        add(f"alias-version-type-{i}", lambda r, v=version: r.put_alias(NAME, "prod", v), TypeError)
     for i, weight in enumerate(BAD_WEIGHTS):
         add(f"weight-{i}", lambda r, w=weight: r.put_alias(NAME, "prod", 1, 2, w), ValueError)
     for i, weight in enumerate(BAD_WEIGHT_TYPES):
-        add(f"weight-type-{i}",
-            lambda r, w=weight: r.put_alias(NAME, "prod", 1, 2, w), TypeError)
-    add("weight-without-secondary",
-        lambda r: r.put_alias(NAME, "prod", 1, secondary_version_weight=5), ValueError)
+        add(f"weight-type-{i}", lambda r, w=weight: r.put_alias(NAME, "prod", 1, 2, w), TypeError)
+    add(
+        "weight-without-secondary",
+        lambda r: r.put_alias(NAME, "prod", 1, secondary_version_weight=5),
+        ValueError,
+    )
     add("same-versions", lambda r: r.put_alias(NAME, "prod", 2, "000002", 5), ValueError)
     add("str-content", lambda r: r.put_artifact(NAME, "text, not bytes"), TypeError)
     add("int-content", lambda r: r.put_artifact(NAME, 42), TypeError)
     add("none-content", lambda r: r.put_artifact(NAME, None), TypeError)
-    add("metadata-non-ascii-value",
-        lambda r: r.put_artifact(NAME, b"new", metadata={"k": "caf\u00e9"}), ValueError)
-    add("metadata-non-ascii-key",
-        lambda r: r.put_artifact(NAME, b"new", metadata={"cl\u00e9": "v"}), ValueError)
-    add("metadata-too-large",
-        lambda r: r.put_artifact(NAME, b"new", metadata={"big": "x" * 2100}), ValueError)
-    add("metadata-too-large-in-sum",
+    add(
+        "metadata-non-ascii-value",
+        lambda r: r.put_artifact(NAME, b"new", metadata={"k": "caf\u00e9"}),
+        ValueError,
+    )
+    add(
+        "metadata-non-ascii-key",
+        lambda r: r.put_artifact(NAME, b"new", metadata={"cl\u00e9": "v"}),
+        ValueError,
+    )
+    add(
+        "metadata-too-large",
+        lambda r: r.put_artifact(NAME, b"new", metadata={"big": "x" * 2100}),
+        ValueError,
+    )
+    add(
+        "metadata-too-large-in-sum",
         lambda r: r.put_artifact(NAME, b"new", metadata={f"k{i}": "x" * 100 for i in range(25)}),
-        ValueError)
-    add("metadata-not-str",
-        lambda r: r.put_artifact(NAME, b"new", metadata={"k": 1}), TypeError)
-    add("tags-too-many",
-        lambda r: r.put_artifact(NAME, b"new", tags={f"t{i}": "v" for i in range(11)}), ValueError)
-    add("tag-value-too-long",
-        lambda r: r.put_artifact(NAME, b"new", tags={"team": "x" * 257}), ValueError)
-    add("tag-key-bad-character",
-        lambda r: r.put_artifact(NAME, b"new", tags={"team\n": "backend"}), ValueError)
-    add("tags-not-str",
-        lambda r: r.put_artifact(NAME, b"new", tags={"team": 7}), TypeError)
-    add("keep-last-n-negative",
+        ValueError,
+    )
+    add("metadata-not-str", lambda r: r.put_artifact(NAME, b"new", metadata={"k": 1}), TypeError)
+    add(
+        "tags-too-many",
+        lambda r: r.put_artifact(NAME, b"new", tags={f"t{i}": "v" for i in range(11)}),
+        ValueError,
+    )
+    add(
+        "tag-value-too-long",
+        lambda r: r.put_artifact(NAME, b"new", tags={"team": "x" * 257}),
+        ValueError,
+    )
+    add(
+        "tag-key-bad-character",
+        lambda r: r.put_artifact(NAME, b"new", tags={"team\n": "backend"}),
+        ValueError,
+    )
+    add("tags-not-str", lambda r: r.put_artifact(NAME, b"new", tags={"team": 7}), TypeError)
+    add(
+        "keep-last-n-negative",
         lambda r: r.purge_artifact_versions(NAME, keep_last_n=-1, purge_older_than_secs=0),
-        ValueError)
-    add("keep-last-n-type",
+        ValueError,
+    )
+    add(
+        "keep-last-n-type",
         lambda r: r.purge_artifact_versions(NAME, keep_last_n="3", purge_older_than_secs=0),
-        TypeError)
-    add("older-than-negative",
+        TypeError,
+    )
+    add(
+        "older-than-negative",
         lambda r: r.purge_artifact_versions(NAME, keep_last_n=0, purge_older_than_secs=-5),
-        ValueError)
+        ValueError,
+    )
     return found
 
 
@@ -151,8 +210,9 @@ def test_accepted_edge_values(repo: Repository) -> None:
         assert repo.put_artifact(name, b"x").name == name
     for alias in ("a", "A_b", "v1", "_1", "x" * 128, "latest"):
         assert repo.put_alias(long_name, alias, version="1").alias == alias
-    repo.put_alias(long_name, "weights", version=1, secondary_version="LATEST",
-                   secondary_version_weight=99)
+    repo.put_alias(
+        long_name, "weights", version=1, secondary_version="LATEST", secondary_version_weight=99
+    )
 
 
 def test_every_error_class_is_a_versioned_error() -> None:

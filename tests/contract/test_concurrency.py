@@ -219,8 +219,9 @@ def test_put_alias_races_retention(backend: Backend) -> None:
             return True
 
         def purge() -> list[str]:
-            _, deleted = purger.purge_artifact_versions(NAME, keep_last_n=0,
-                                                        purge_older_than_secs=0)
+            _, deleted = purger.purge_artifact_versions(
+                NAME, keep_last_n=0, purge_older_than_secs=0
+            )
             return [artifact.version for artifact in deleted]
 
         aliased, purged = run_threads([put_alias, purge])

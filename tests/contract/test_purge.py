@@ -29,9 +29,7 @@ def test_purge_versions_keeps_latest_last_n_and_aliased(repo: Repository) -> Non
     repo.put_alias(NAME, "canary", version=5, secondary_version=3, secondary_version_weight=10)
     time.sleep(0.05)
     before = datetime.now(timezone.utc)
-    purge_time, deleted = repo.purge_artifact_versions(
-        NAME, keep_last_n=2, purge_older_than_secs=0
-    )
+    purge_time, deleted = repo.purge_artifact_versions(NAME, keep_last_n=2, purge_older_than_secs=0)
     after = datetime.now(timezone.utc)
     assert_aware_utc(purge_time)
     assert before <= purge_time <= after

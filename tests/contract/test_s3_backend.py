@@ -39,8 +39,15 @@ def test_s3dir_with_custom_prefix(make_s3_backend: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "key"), [("LATEST", "LATEST"), (None, "LATEST"), ("5", "000005"), (5, "000005"),
-                         ("000012", "000012"), (1234567, "1234567")]
+    ("version", "key"),
+    [
+        ("LATEST", "LATEST"),
+        (None, "LATEST"),
+        ("5", "000005"),
+        (5, "000005"),
+        ("000012", "000012"),
+        (1234567, "1234567"),
+    ],
 )
 def test_get_artifact_s3path(s3_backend: S3Backend, version: Any, key: str) -> None:
     path = s3_backend.repo.get_artifact_s3path(NAME, version)
@@ -62,8 +69,9 @@ def test_alias_s3_attributes(s3_backend: S3Backend) -> None:
     for content in (b"one", b"two"):
         repo.put_artifact(NAME, content)
         repo.publish_artifact_version(NAME)
-    alias = repo.put_alias(NAME, "prod", version=1, secondary_version=2,
-                           secondary_version_weight=40)
+    alias = repo.put_alias(
+        NAME, "prod", version=1, secondary_version=2, secondary_version_weight=40
+    )
     assert alias.version_s3uri == alias.version_uri == repo.get_artifact_version(NAME, 1).uri
     assert alias.secondary_version_s3uri == alias.secondary_version_uri
     assert alias.secondary_version_uri == repo.get_artifact_version(NAME, 2).uri
@@ -77,8 +85,13 @@ def test_alias_s3_attributes(s3_backend: S3Backend) -> None:
 
 def test_object_attributes(s3_backend: S3Backend) -> None:
     repo = s3_backend.repo
-    repo.put_artifact(NAME, b"zip bytes", content_type="application/zip",
-                      metadata={"build_id": "12345"}, tags={"team": "backend"})
+    repo.put_artifact(
+        NAME,
+        b"zip bytes",
+        content_type="application/zip",
+        metadata={"build_id": "12345"},
+        tags={"team": "backend"},
+    )
     head = s3_backend.s3.head_object(Bucket=s3_backend.bucket, Key=s3_backend.key(NAME, None))
     assert head["ContentType"] == "application/zip"
     assert head["Metadata"]["build_id"] == "12345"
@@ -271,5 +284,8 @@ def test_purge_removes_the_counter_last(s3_backend: S3Backend) -> None:
     repo.purge_artifact("app")
     assert deleted[-1] == ("app", "LATEST")
     assert set(deleted) == {
-        ("__app-alias", "prod"), ("app", "000001"), ("app", "000002"), ("app", "LATEST")
+        ("__app-alias", "prod"),
+        ("app", "000001"),
+        ("app", "000002"),
+        ("app", "LATEST"),
     }

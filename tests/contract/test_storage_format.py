@@ -88,8 +88,12 @@ def legacy(s3_backend: S3Backend) -> S3Backend:
     write_legacy_version(s3_backend, NAME, None, b"latest", at=T0 + timedelta(hours=4))
     for number in (1, 2, 3):
         write_legacy_version(
-            s3_backend, NAME, number, f"v{number}".encode(),
-            at=T0 + timedelta(hours=number), deleted=number == 3,
+            s3_backend,
+            NAME,
+            number,
+            f"v{number}".encode(),
+            at=T0 + timedelta(hours=number),
+            deleted=number == 3,
         )
     write_legacy_alias(s3_backend, NAME, "prod", 2, (1, 20), at=T0 + timedelta(hours=5))
     write_legacy_alias(s3_backend, NAME, "edge", None, at=T0 + timedelta(hours=6))
@@ -100,8 +104,11 @@ def test_reads_legacy_versions(legacy: S3Backend) -> None:
     repo = legacy.repo
     artifacts = repo.list_artifact_versions(NAME)
     assert [a.version for a in artifacts] == ["LATEST", "2", "1"]
-    expected_at = {"LATEST": T0 + timedelta(hours=4), "2": T0 + timedelta(hours=2),
-                   "1": T0 + timedelta(hours=1)}
+    expected_at = {
+        "LATEST": T0 + timedelta(hours=4),
+        "2": T0 + timedelta(hours=2),
+        "1": T0 + timedelta(hours=1),
+    }
     for artifact in artifacts:
         assert artifact.update_at == expected_at[artifact.version]
         content = b"latest" if artifact.version == "LATEST" else f"v{artifact.version}".encode()
@@ -175,7 +182,12 @@ def test_version_order_past_six_digits(s3_backend: S3Backend) -> None:
     assert f"{s3_backend.prefix}/{NAME}/1000001" in keys
     assert f"{s3_backend.prefix}/{NAME}/1000002" in keys
     assert {item["sk"]["S"] for item in s3_backend.partition(NAME)} == {
-        "LATEST", "999998", "999999", "1000000", "1000001", "1000002",
+        "LATEST",
+        "999998",
+        "999999",
+        "1000000",
+        "1000001",
+        "1000002",
     }
     assert versions_of(repo, NAME)[:2] == ["LATEST", "1000002"]
 
@@ -184,8 +196,9 @@ def test_writes_legacy_layout(s3_backend: S3Backend) -> None:
     backend, repo, name = s3_backend, s3_backend.repo, "my-app"
     contents = {1: b"one", 2: b"two", 3: b"three"}
     for content in contents.values():
-        repo.put_artifact(name, content, content_type="application/zip",
-                          metadata={"build_id": "b42"})
+        repo.put_artifact(
+            name, content, content_type="application/zip", metadata={"build_id": "b42"}
+        )
         repo.publish_artifact_version(name)
     latest = repo.put_artifact(name, b"latest", content_type="text/plain")
     repo.put_alias(name, "prod", version=1, secondary_version=2, secondary_version_weight=25)
@@ -243,8 +256,9 @@ def test_writes_unpadded_beyond_six_digits(s3_backend: S3Backend) -> None:
     write_legacy_version(s3_backend, NAME, 999999, b"old")
     repo = s3_backend.repo
     assert repo.publish_artifact_version(NAME).version == "1000000"
-    repo.put_alias(NAME, "prod", version=1000000, secondary_version=999999,
-                   secondary_version_weight=5)
+    repo.put_alias(
+        NAME, "prod", version=1000000, secondary_version=999999, secondary_version_weight=5
+    )
     alias = s3_backend.partition(f"__{NAME}-alias")[0]
     assert alias["version"] == {"S": "1000000"}
     assert alias["secondary_version"] == {"S": "999999"}

@@ -24,9 +24,7 @@ def open_repo(kind: str, where: list[str]) -> Any:
         return LocalRepository(where[0])
     from versioned.s3_and_dynamodb_backend import Repository as S3Repository
 
-    return S3Repository(
-        "us-east-1", where[0], dynamodb_table_name=where[1], download_workers=1
-    )
+    return S3Repository("us-east-1", where[0], dynamodb_table_name=where[1], download_workers=1)
 
 
 def peak_rss_kib() -> int:

@@ -27,8 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from ..engine import in_use, next_version_number, not_found
 from ..exc import BackendError, ConcurrentWriteError
+from ..rules import in_use, next_version_number, not_found
 from ..timestamps import from_storage, to_storage
 from .base import AliasRecord, Backend, LatestWrite, Payload, VersionRecord, iter_chunks
 

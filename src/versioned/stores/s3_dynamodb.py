@@ -40,8 +40,8 @@ from urllib.parse import urlencode
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..arguments import LATEST, version_to_key
-from ..engine import aliases_pointing_at, corrupt, in_use, next_version_number, not_found
 from ..exc import BackendError, ConcurrentWriteError, IntegrityError
+from ..rules import aliases_pointing_at, corrupt, in_use, next_version_number, not_found
 from ..timestamps import from_storage, to_storage, utc_now
 from .aws_calls import AwsClients, Refused, call
 from .base import BLOCK_SIZE, AliasRecord, Backend, BlobStream, LatestWrite, Payload, VersionRecord

@@ -260,9 +260,9 @@ def multipart_copy(
     create: dict[str, Any] = {"Metadata": head.get("Metadata", {})}
     if head.get("ContentType"):
         create["ContentType"] = head["ContentType"]
-    upload_id = call(
-        s3, "create_multipart_upload", Bucket=bucket, Key=target_key, **create
-    )["UploadId"]
+    upload_id = call(s3, "create_multipart_upload", Bucket=bucket, Key=target_key, **create)[
+        "UploadId"
+    ]
 
     def copy(index: int) -> dict[str, Any]:
         start = index * part_size
