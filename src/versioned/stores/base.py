@@ -27,6 +27,11 @@ class VersionRecord:
     sha256: str
     update_at: datetime
     is_deleted: bool
+    #: What the put stored beside the bytes, where the backend keeps it (None: unknown,
+    #: e.g. an item written by versioned 1.0.1).
+    size: int | None = None
+    content_type: str | None = None
+    metadata: dict[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
