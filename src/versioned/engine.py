@@ -20,12 +20,10 @@ from typing import IO, Any, BinaryIO, TypeVar, cast
 from . import arguments as args
 from .exc import (
     AliasNotFoundError,
-    ArtifactNotFoundError,
     BackendError,
     ConcurrentWriteError,
     InvalidArgumentError,
     InvalidArgumentTypeError,
-    VersionInUseError,
 )
 from .rules import (
     corrupt,
@@ -43,6 +41,9 @@ from .stores.base import (
 from .timestamps import utc_now
 
 T = TypeVar("T")
+
+#: Reads of LATEST that find bytes its record does not name look again this often.
+_LATEST_READ_ATTEMPTS = 4
 
 
 class Engine:
@@ -167,15 +168,9 @@ class Engine:
         purge_time = utc_now()
         expire = purge_time - timedelta(seconds=max_age)
         published = [r for r in self.list_versions(name) if r.version is not None]
-        deleted: list[VersionRecord] = []
-        for record in published[keep:]:
-            if record.update_at >= expire:
-                continue
-            try:
-                if self._soft_delete(name, record.version):
-                    deleted.append(record)
-            except (VersionInUseError, ArtifactNotFoundError):
-                continue  # aliased, or removed by someone else meanwhile: keep going
+        expired = {r.version: r for r in published[keep:] if r.update_at < expire}
+        done = self.backend.soft_delete_many(name, list(expired))
+        deleted = sorted((expired[v] for v in done), key=lambda r: -(r.version or 0))
         return purge_time, deleted
 
     # --- aliases -------------------------------------------------------------------------
@@ -314,21 +309,32 @@ class Engine:
         """
         number = args.check_version(version)
         expected = sha256 if sha256 is not None else self._live_record(name, number).sha256
-        with self.backend.open_blob(name, number, expected) as stream:
-            declared = getattr(stream, "declared_sha256", None)
-            actual, result = consume(stream)
-        if actual == expected:
-            return result
-        if number is None and actual == declared:
-            if sha256 is None:
+        for attempt in range(_LATEST_READ_ATTEMPTS):
+            with self.backend.open_blob(name, number, expected) as stream:
+                declared = getattr(stream, "declared_sha256", None)
+                actual, result = consume(stream)
+            if actual == expected:
                 return result
             discard(result)
-            raise ConcurrentWriteError(
-                f"LATEST of artifact {name!r} was replaced since it was read "
-                f"(sha256 {sha256[:12]}…, now {actual[:12]}…): get it again"
-            )
-        discard(result)
-        raise corrupt(name, number, expected, actual)
+            if number is not None or actual != declared:
+                raise corrupt(name, number, expected, actual)
+            if sha256 is not None:
+                raise ConcurrentWriteError(
+                    f"LATEST of artifact {name!r} was replaced since it was read "
+                    f"(sha256 {sha256[:12]}…, now {actual[:12]}…): get it again"
+                )
+            # Intact bytes that LATEST's record does not name: a put committing right
+            # now, or bytes nobody committed (a writer that lost its lease). Only what
+            # the record names is served, so read the record again.
+            current = self._live_record(name, None).sha256
+            if current == expected:
+                time.sleep(0.02 * (attempt + 1))
+            expected = current
+        raise ConcurrentWriteError(
+            f"LATEST of artifact {name!r} holds bytes ({actual[:12]}…) that its record "
+            f"does not name ({expected[:12]}…): a put is in progress or was cut short; "
+            "put it again if this persists"
+        )
 
     # --- helpers -------------------------------------------------------------------------
     def _retry_conflicts(self, step: Callable[[], T]) -> T:

@@ -18,9 +18,9 @@ from . import arguments as args
 from . import model
 from .exc import InvalidArgumentError, InvalidArgumentTypeError
 from .repository import BaseRepository
-from .stores.aws_calls import AwsClients, using_session
-from .stores.s3_dynamodb import S3DynamoBackend
-from .stores.s3_transfer import MAX_SINGLE_COPY, WORKERS
+from .stores.s3 import S3DynamoBackend
+from .stores.s3.calls import AwsClients, using_session
+from .stores.s3.transfer import MAX_SINGLE_COPY, WORKERS
 
 if TYPE_CHECKING:
     from s3pathlib.api import S3Path

@@ -265,22 +265,25 @@ def test_failed_first_put_releases_its_lease(s3_backend: S3Backend) -> None:
 
 
 def test_purge_removes_the_counter_last(s3_backend: S3Backend) -> None:
-    """LATEST holds the version counter: a purge cut short must not leave numbered items
-    behind a counter that would start again at 1 (and copy over their bytes)."""
+    """LATEST holds the version counter (and the purge's fence): a purge cut short must not
+    leave numbered items behind a counter that would start again at 1."""
     repo = s3_backend.repo
     for content in (b"one", b"two"):
         repo.put_artifact("app", content)
         repo.publish_artifact_version("app")
     repo.put_alias("app", "prod", 1)
     deleted: list[tuple[str, str]] = []
-    store = repo._store
-    original = store._delete_items
 
-    def recording(keys: list[dict[str, Any]]) -> None:
-        deleted.extend((k["pk"]["S"], k["sk"]["S"]) for k in keys)
-        original(keys)
+    def record(params: dict[str, Any], **_: Any) -> None:
+        if "Key" in params:  # DeleteItem
+            deleted.append((params["Key"]["pk"]["S"], params["Key"]["sk"]["S"]))
+        for request in params.get("RequestItems", {}).get(s3_backend.table, []):
+            key = request["DeleteRequest"]["Key"]
+            deleted.append((key["pk"]["S"], key["sk"]["S"]))
 
-    store._delete_items = recording
+    events = repo._store.clients.dynamodb.meta.events
+    events.register("provide-client-params.dynamodb.DeleteItem", record)
+    events.register("provide-client-params.dynamodb.BatchWriteItem", record)
     repo.purge_artifact("app")
     assert deleted[-1] == ("app", "LATEST")
     assert set(deleted) == {

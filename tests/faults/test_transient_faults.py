@@ -270,7 +270,7 @@ def test_s3_operations_are_named(
     repo.purge_artifact("named")
     seen = set(fault_proxy.operations())
     expected = {"UpdateItem", "PutObject", "CopyObject", "PutItem", "ListObjectsV2"}
-    assert expected | {"Query", "BatchWriteItem", "DeleteObjects"} <= seen, seen
+    assert expected | {"Query", "BatchWriteItem", "DeleteObject"} <= seen, seen
 
 
 def test_lost_lease_answer_does_not_stall_the_put(

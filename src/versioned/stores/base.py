@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
 
+from ..exc import ArtifactNotFoundError, ConcurrentWriteError, VersionInUseError
+
 
 @dataclass(frozen=True)
 class VersionRecord:
@@ -210,6 +212,21 @@ class Backend(ABC):
         Returns False if it was already deleted. Raises ArtifactNotFoundError,
         VersionInUseError.
         """
+
+    def soft_delete_many(self, name: str, versions: list[int | None]) -> list[int | None]:
+        """Soft-delete each version that no alias points at; return those deleted.
+
+        Versions aliased, missing or already deleted are skipped. Backends that can put
+        several deletes in flight override this one-at-a-time version.
+        """
+        deleted: list[int | None] = []
+        for version in versions:
+            try:
+                if self.soft_delete(name, version):
+                    deleted.append(version)
+            except (VersionInUseError, ArtifactNotFoundError, ConcurrentWriteError):
+                continue  # aliased, or removed or changed by someone else meanwhile
+        return deleted
 
     @abstractmethod
     def restore(self, name: str, version: int | None) -> VersionRecord:

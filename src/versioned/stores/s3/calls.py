@@ -20,7 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..exc import BackendError, InvalidArgumentTypeError, RepositoryNotReadyError
+from ...exc import BackendError, InvalidArgumentTypeError, RepositoryNotReadyError
 
 #: The session the facade was handed for the call in progress (None: the default chain).
 current_session: contextvars.ContextVar[object | None] = contextvars.ContextVar(

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from ..exc import BackendError, ConcurrentWriteError, VersionedError
-from .aws_calls import Refused, call
-from .base import BLOCK_SIZE, Payload
+from ...exc import BackendError, ConcurrentWriteError, VersionedError
+from ..base import BLOCK_SIZE, Payload
+from .calls import Refused, call
 
 T = TypeVar("T")
 
@@ -75,12 +75,19 @@ def upload_parts(
     payload: Payload,
     create_params: dict[str, Any],
     still_ours: Callable[[], bool],
+    *,
+    on_created: Callable[[str], None] | None = None,
+    complete_condition: dict[str, str] | None = None,
+    refusals: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Store ``payload`` at ``key`` as a verified multipart upload; return Complete's answer.
 
-    ``still_ours`` is asked before each part; when it turns False (the put lost its
-    lease) the upload is abandoned with ConcurrentWriteError. Any failure aborts the
-    upload, so no object appears unless every part arrived intact.
+    ``on_created`` gets the upload id before any part is sent (the put records it, so a
+    writer that takes over can abort the upload). ``still_ours`` is asked before each
+    part; when it turns False (the put lost its lease) the upload is abandoned with
+    ConcurrentWriteError. ``complete_condition`` (``IfMatch``/``IfNoneMatch``) goes on the
+    Complete, whose refusal with a code in ``refusals`` is raised as Refused. Any failure
+    aborts the upload, so no object appears unless every part arrived intact.
     """
     part_size = part_size_for(payload.size)
     count = max(1, -(-payload.size // part_size))
@@ -90,6 +97,13 @@ def upload_parts(
         **create_params,
     )  # fmt: skip
     upload_id = created["UploadId"]
+    if on_created is not None:
+        try:
+            on_created(upload_id)
+        except BaseException:
+            with contextlib.suppress(BackendError):
+                call(s3, "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
+            raise
 
     def send(index: int) -> dict[str, Any]:
         if not still_ours():
@@ -108,7 +122,7 @@ def upload_parts(
         )
         return {"PartNumber": index + 1, "ETag": answer["ETag"], "ChecksumSHA256": b64(digest)}
 
-    return _run_parts(s3, bucket, key, upload_id, send, count)
+    return _run_parts(s3, bucket, key, upload_id, send, count, complete_condition or {}, refusals)
 
 
 def _run_parts(
@@ -118,6 +132,8 @@ def _run_parts(
     upload_id: str,
     part: Callable[[int], dict[str, Any]],
     count: int,
+    condition: dict[str, str] | None = None,
+    refusals: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run ``part(0) … part(count - 1)`` in parallel, then complete the upload.
 
@@ -130,6 +146,8 @@ def _run_parts(
         completed: dict[str, Any] = call(
             s3,
             "complete_multipart_upload",
+            expect=refusals,
+            **(condition or {}),
             Bucket=bucket,
             Key=key,
             UploadId=upload_id,
@@ -245,7 +263,14 @@ class RangedReader(io.RawIOBase):
 
 
 def multipart_copy(
-    s3: Any, bucket: str, source_key: str, target_key: str, head: dict[str, Any]
+    s3: Any,
+    bucket: str,
+    source_key: str,
+    target_key: str,
+    head: dict[str, Any],
+    *,
+    complete_condition: dict[str, str] | None = None,
+    refusals: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Copy ``source_key`` (as ``head`` described it) to ``target_key`` in parallel ranges.
 
@@ -280,4 +305,4 @@ def multipart_copy(
         )
         return {"PartNumber": index + 1, "ETag": answer["CopyPartResult"]["ETag"]}
 
-    return _run_parts(s3, bucket, target_key, upload_id, copy, count)
+    return _run_parts(s3, bucket, target_key, upload_id, copy, count, complete_condition, refusals)

@@ -1,0 +1,374 @@
+"""The S3 + DynamoDB backend: reads, aliases, soft deletes, and the parts that write bytes.
+
+Writes of bytes live in their own modules: a put of LATEST under its lease
+(``latest.py``, ``lease.py``), a publish's claim and copy (``claim.py``), purge and gc
+(``purge.py``). What stays here are the metadata-only steps:
+
+- ``put_alias`` is one transaction: the alias item, plus an update of each target version
+  (bumping its ``alias_guard``) on the condition that it is live, plus the condition that
+  no purge has fenced the artifact. A soft delete is conditioned on the guard it read
+  before looking at the aliases, so either side of that race sees the other.
+- Retention soft-deletes many versions with several requests in flight, each conditioned
+  on the guard read with the listing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, BinaryIO, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ...arguments import LATEST, version_to_key
+from ...exc import ArtifactNotFoundError, BackendError, ConcurrentWriteError, VersionInUseError
+from ...rules import aliases_pointing_at, in_use, not_found
+from ..base import AliasRecord, Backend, BlobStream, LatestWrite, Payload, VersionRecord
+from .calls import AwsClients, Refused, call
+from .claim import Publisher
+from .items import (
+    CONDITION_FAILED,
+    EMPTY,
+    FALSE,
+    TRUE,
+    alias_partition,
+    artifact_of_partition,
+    decode_alias,
+    decode_version,
+    encode_alias,
+    item_key,
+    page_start,
+)
+from .latest import LatestWriter
+from .lease import LatestLease
+from .place import MISSING_OBJECT, S3Place
+from .purge import Purger
+from .transfer import MAX_SINGLE_COPY, WORKERS, RangedReader
+
+#: Soft deletes in flight during retention.
+_RETENTION_PARALLEL = 8
+
+
+class S3DynamoBackend(Backend):
+    """Bytes in ``s3://bucket/prefix/``, metadata in one DynamoDB table."""
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        bucket: str,
+        prefix: str,
+        table: str,
+        suffix: str,
+        lease_seconds: float,
+        copy_threshold: int = MAX_SINGLE_COPY,
+        download_workers: int = WORKERS,
+    ) -> None:
+        self.place = S3Place(clients, bucket, prefix.strip("/"), table, suffix, lease_seconds)
+        self.lease = LatestLease(self.place)
+        self.writer = LatestWriter(self.place, self.lease)
+        self.publisher = Publisher(self.place, copy_threshold)
+        self.purger = Purger(self.place, self.lease)
+        #: Parallel ranged GETs per download (1: one streamed GET).
+        self.download_workers = download_workers
+
+    @property
+    def clients(self) -> AwsClients:
+        """The repository's boto3 clients."""
+        return self.place.clients
+
+    @property
+    def copy_threshold(self) -> int:
+        """Objects larger than this publish through a multipart copy."""
+        return self.publisher.copy_threshold
+
+    @copy_threshold.setter
+    def copy_threshold(self, value: int) -> None:
+        self.publisher.copy_threshold = value
+
+    def key(self, name: str, version: int | None) -> str:
+        """The object key of a version (``prefix/name/000005{suffix}``)."""
+        return self.place.key(name, version)
+
+    def version_uri(self, name: str, version: int | None, sha256: str | None) -> str:
+        return self.place.uri(self.place.key(name, version))
+
+    # --- set-up ----------------------------------------------------------------------------
+    def bootstrap(self, write_capacity: int | None, read_capacity: int | None) -> None:
+        place = self.place
+        bucket_options: dict[str, Any] = {}
+        if place.clients.region != "us-east-1":
+            bucket_options["CreateBucketConfiguration"] = {
+                "LocationConstraint": place.clients.region
+            }
+        with contextlib.suppress(Refused):
+            place.s3("create_bucket", expect=("BucketAlreadyOwnedByYou",), **bucket_options)
+        billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
+        if write_capacity is not None and read_capacity is not None:
+            billing = {
+                "BillingMode": "PROVISIONED",
+                "ProvisionedThroughput": {
+                    "ReadCapacityUnits": read_capacity,
+                    "WriteCapacityUnits": write_capacity,
+                },
+            }
+        # an existing table is fine, though it may still be being made by another bootstrap
+        with contextlib.suppress(Refused):
+            place.ddb(
+                "create_table",
+                expect=("ResourceInUseException",),
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                **billing,
+            )
+        waiter = place.clients.dynamodb.get_waiter("table_exists")
+        try:
+            waiter.wait(TableName=place.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        except (BotoCoreError, ClientError) as error:
+            raise BackendError(f"table {place.table!r} did not become ready: {error}") from error
+
+    # --- reads -----------------------------------------------------------------------------
+    def get_version(self, name: str, version: int | None) -> VersionRecord | None:
+        item = self.place.get_item(name, version_to_key(version))
+        return None if item is None else decode_version(item)
+
+    def list_versions(self, name: str) -> list[VersionRecord]:
+        records = (decode_version(item) for item in self.place.query_all(name))
+        return [r for r in records if r is not None]
+
+    def list_names(self) -> list[str]:
+        names: list[str] = []
+        token: str | None = None
+        prefix = self.place.prefix
+        while True:
+            page = self.place.s3(
+                "list_objects_v2",
+                Prefix=f"{prefix}/",
+                Delimiter="/",
+                **page_start("ContinuationToken", token),
+            )
+            names += [p["Prefix"][len(prefix) + 1 : -1] for p in page.get("CommonPrefixes", [])]
+            token = page.get("NextContinuationToken")
+            if not token:
+                return sorted(names)
+
+    def all_names(self) -> list[str]:
+        names = set(self.list_names())
+        start: dict[str, Any] | None = None
+        while True:
+            page = self.place.ddb(
+                "scan", ProjectionExpression="pk", **page_start("ExclusiveStartKey", start)
+            )
+            names.update(artifact_of_partition(item["pk"]["S"]) for item in page.get("Items", []))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return sorted(names)
+
+    def get_alias(self, name: str, alias: str) -> AliasRecord | None:
+        item = self.place.get_item(alias_partition(name), alias)
+        return None if item is None else decode_alias(name, item)
+
+    def list_aliases(self, name: str) -> list[AliasRecord]:
+        items = self.place.query_all(alias_partition(name))
+        return sorted((decode_alias(name, item) for item in items), key=lambda r: r.alias)
+
+    def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
+        key = self.place.key(name, version)
+        s3 = self.place.clients.s3
+        try:
+            first = call(s3, "get_object", expect=MISSING_OBJECT, Bucket=self.place.bucket, Key=key)
+        except Refused as refused:
+            raise not_found(name, version) from refused
+        reader = RangedReader(
+            s3, self.place.bucket, key, first, self.place.uri(key), self.download_workers
+        )
+        stream = BlobStream(reader, buffer_size=1024 * 1024)
+        stream.declared_sha256 = first.get("Metadata", {}).get("artifact_sha256")
+        return cast(BinaryIO, stream)
+
+    # --- LATEST ----------------------------------------------------------------------------
+    def begin_latest_write(self, name: str) -> LatestWrite:
+        return self.writer.begin(name)
+
+    def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
+        return self.writer.touch(write, sha256, now)
+
+    def upload_latest(self, write: LatestWrite, payload: Payload) -> None:
+        self.writer.upload(write, payload)
+
+    def commit_latest(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
+        return self.writer.commit(write, payload, now)
+
+    def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
+        self.writer.abort(write, payload)
+
+    # --- versions --------------------------------------------------------------------------
+    def publish(self, name: str, now: datetime) -> VersionRecord:
+        return self.publisher.publish(name, now)
+
+    def soft_delete(self, name: str, version: int | None) -> bool:
+        item = self.place.get_item(name, version_to_key(version))
+        if item is None or decode_version(item) is None:
+            raise not_found(name, version)
+        if item.get("is_deleted", {}).get("BOOL"):
+            return False
+        users = aliases_pointing_at(self.list_aliases(name), version)
+        if users:
+            raise in_use(name, version, users)
+        return self._mark_deleted(name, version, item.get("alias_guard", {}).get("N"))
+
+    def _mark_deleted(self, name: str, version: int | None, guard: str | None) -> bool:
+        """Soft-delete if no ``put_alias`` touched the version since its guard was read."""
+        if guard is None:
+            guard_condition, values = "attribute_not_exists(alias_guard)", {}
+        else:
+            guard_condition, values = "alias_guard = :g", {":g": {"N": guard}}
+        try:
+            self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(name, version_to_key(version)),
+                UpdateExpression="SET is_deleted = :true",
+                ConditionExpression=f"is_deleted = :false AND {guard_condition}",
+                ExpressionAttributeValues={":true": TRUE, ":false": FALSE, **values},
+            )
+        except Refused as refused:
+            raise ConcurrentWriteError(f"{name!r} changed during the delete") from refused
+        return True
+
+    def soft_delete_many(self, name: str, versions: list[int | None]) -> list[int | None]:
+        """Retention: one listing of items and aliases, then the deletes in parallel.
+
+        A delete refused because the version changed since the listing (a ``put_alias``
+        bumped its guard, say) is retried the careful way, one request at a time.
+        """
+        items = {i["sk"]["S"]: i for i in self.place.query_all(name)}
+        aliased = {t for a in self.list_aliases(name) for t in a.targets()}
+
+        def delete(version: int | None) -> bool:
+            item = items.get(version_to_key(version))
+            record = None if item is None else decode_version(item)
+            if item is None or record is None or record.is_deleted or version in aliased:
+                return False
+            try:
+                return self._mark_deleted(name, version, item.get("alias_guard", {}).get("N"))
+            except ConcurrentWriteError:
+                pass
+            for _ in range(5):
+                try:
+                    return self.soft_delete(name, version)
+                except (VersionInUseError, ArtifactNotFoundError):
+                    return False
+                except ConcurrentWriteError:
+                    continue
+            return False
+
+        with ThreadPoolExecutor(max_workers=_RETENTION_PARALLEL) as pool:
+            # each task runs in a copy of our context: it holds the caller's session
+            futures = [pool.submit(contextvars.copy_context().run, delete, v) for v in versions]
+            done = [f.result() for f in futures]
+        return [v for v, deleted in zip(versions, done, strict=True) if deleted]
+
+    def restore(self, name: str, version: int | None) -> VersionRecord:
+        try:
+            answer = self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(name, version_to_key(version)),
+                UpdateExpression="SET is_deleted = :false",
+                ConditionExpression=(
+                    "attribute_exists(sha256) AND sha256 <> :empty "
+                    "AND attribute_not_exists(pending) AND attribute_not_exists(purging)"
+                ),
+                ExpressionAttributeValues={":false": FALSE, ":empty": EMPTY},
+                ReturnValues="ALL_NEW",
+            )
+        except Refused as refused:
+            raise not_found(name, version) from refused
+        record = decode_version(answer["Attributes"])
+        if record is None:
+            raise not_found(name, version)
+        return record
+
+    # --- aliases ---------------------------------------------------------------------------
+    def put_alias(self, record: AliasRecord) -> AliasRecord:
+        targets = record.targets()
+        live = (
+            "attribute_exists(sha256) AND sha256 <> :empty AND is_deleted = :false "
+            "AND attribute_not_exists(pending) AND attribute_not_exists(purging)"
+        )
+        actions: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.place.table, "Item": encode_alias(record)}}
+        ]
+        for target in targets:
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.place.table,
+                        "Key": item_key(record.name, version_to_key(target)),
+                        "UpdateExpression": (
+                            "SET alias_guard = if_not_exists(alias_guard, :zero) + :one"
+                        ),
+                        "ConditionExpression": live,
+                        "ExpressionAttributeValues": {
+                            ":zero": {"N": "0"},
+                            ":one": {"N": "1"},
+                            ":empty": EMPTY,
+                            ":false": FALSE,
+                        },
+                    }
+                }
+            )
+        if None not in targets:
+            # a purge fences the artifact on LATEST's item (a target already checks it)
+            actions.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.place.table,
+                        "Key": item_key(record.name, LATEST),
+                        "ConditionExpression": "attribute_not_exists(purging)",
+                    }
+                }
+            )
+        try:
+            call(
+                self.place.clients.dynamodb,
+                "transact_write_items",
+                expect=("TransactionCanceledException",),
+                TransactItems=actions,
+            )
+        except Refused as refused:
+            reasons = refused.response.get("CancellationReasons", [])
+            for index, reason in enumerate(reasons):
+                if reason.get("Code") == "ConditionalCheckFailed" and index > 0:
+                    missing = targets[index - 1] if index <= len(targets) else None
+                    raise not_found(record.name, missing) from refused
+            raise ConcurrentWriteError(
+                f"alias {record.alias!r} of {record.name!r}: the transaction was cancelled "
+                f"({', '.join(r.get('Code', '?') for r in reasons)})"
+            ) from refused
+        return record
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.place.ddb("delete_item", Key=item_key(alias_partition(name), alias))
+
+    # --- hard deletes and cleanup ----------------------------------------------------------
+    def purge_artifact(self, name: str) -> None:
+        self.purger.purge_artifact(name)
+
+    def find_orphans(self, older_than: datetime) -> list[str]:
+        return sorted(
+            self.place.uri(self.place.key(name, None if sk == LATEST else int(sk)))
+            for name, sk, _ in self.purger.find_orphans(older_than)
+        )
+
+    def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
+        return sorted(self.purger.remove_orphans(uris, older_than))

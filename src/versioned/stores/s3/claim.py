@@ -1,0 +1,350 @@
+"""Publishing: claim a number, claim its key, copy the bytes, commit.
+
+1. The number comes from a counter on LATEST's item (an atomic increment that also
+   returns LATEST's item: its hash, size and description). The claim carries a token, so
+   a claim botocore resends after a lost answer finds its own number. It is refused while
+   a purge fences the artifact.
+2. The number's *key* is claimed by writing the version item hidden (``pending``, marked
+   deleted, no hash) with ``attribute_not_exists``: a number another tool already wrote
+   (versioned 1.0.1 numbers by the highest item, not by our counter) is never copied
+   over, and purge and gc see the publish in flight.
+3. The copy asks S3 for the SHA-256 of what it copied, which proves which bytes were
+   frozen. They must be the bytes LATEST's item names; if LATEST changed meanwhile, its
+   item must name the copied bytes now, or the publish undoes its copy and retries.
+4. The commit turns the claim into the version, on the condition that the claim is still
+   ours and no purge began. A crash anywhere leaves a hidden claim (a gap in the numbers)
+   whose object, if any, gc removes once the claim has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import time
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from ...arguments import LATEST, version_to_key
+from ...exc import BackendError, ConcurrentWriteError, IntegrityError
+from ...rules import next_version_number, not_found
+from ...timestamps import to_storage, utc_now
+from ..base import VersionRecord
+from .calls import Refused
+from .items import (
+    CONDITION_FAILED,
+    EMPTY,
+    FALSE,
+    TRUE,
+    copy_description,
+    decode_version,
+    integer,
+    item_key,
+    names_bytes,
+    number_of,
+    text,
+)
+from .place import PRECONDITION_FAILED, S3Place
+from .transfer import multipart_copy
+
+#: How long a publish's claim on a number protects its copy from gc (renewal is not
+#: needed: a single copy takes seconds; a multipart copy of a huge object renews it).
+CLAIM_SECONDS = 3600.0
+#: Copies a publish makes before giving up on a LATEST that keeps changing.
+_RECOPY_ATTEMPTS = 12
+
+
+class Publisher:
+    """Publishes LATEST of one repository's artifacts as numbered versions."""
+
+    def __init__(self, place: S3Place, copy_threshold: int) -> None:
+        self.place = place
+        #: Objects larger than this publish through a multipart copy (S3 allows 5 GiB).
+        self.copy_threshold = copy_threshold
+
+    def publish(self, name: str, now: datetime) -> VersionRecord:
+        """Freeze LATEST as the next number. Raises ArtifactNotFoundError, ConcurrentWriteError."""
+        token = uuid.uuid4().hex
+        number, latest = self._claim_number(name)
+        for _ in range(10):
+            if self._claim_key(name, number, token):
+                break
+            number, latest = self._skip_taken_numbers(name, number)
+        else:
+            raise ConcurrentWriteError(f"could not claim a free version number for {name!r}")
+        copied_etag: str | None = None
+        try:
+            sha256, copied_etag = self._copy(name, number, latest)
+            for attempt in range(_RECOPY_ATTEMPTS):
+                if sha256 == text(latest, "sha256"):
+                    break
+                # LATEST changed since the claim, or a put has landed bytes it has not
+                # committed yet: freeze only bytes LATEST's item names, copying again
+                # (the key is ours) until the copy and the item agree
+                latest = self._latest_now(name)
+                if sha256 == text(latest, "sha256") and "lease_until" not in latest:
+                    break
+                time.sleep(min(0.02 * 2**attempt, 0.5))
+                sha256, copied_etag = self._copy(name, number, latest)
+            else:
+                raise ConcurrentWriteError(
+                    f"LATEST of {name!r} kept changing, or its object differs from its "
+                    "record: nothing was published"
+                )
+            self._commit(name, number, token, sha256, now, latest)
+        except BaseException:
+            self._undo(name, number, token, copied_etag)
+            raise
+        described = decode_version({**latest, **item_key(name, version_to_key(number))})
+        return VersionRecord(
+            name,
+            number,
+            sha256,
+            now,
+            False,
+            size=None if described is None else described.size,
+            content_type=None if described is None else described.content_type,
+            metadata=None if described is None else described.metadata,
+        )
+
+    # --- 1. the number ---------------------------------------------------------------------
+    def _claim_number(self, name: str) -> tuple[int, dict[str, Any]]:
+        claim = {":c": {"S": uuid.uuid4().hex}}
+        live = "is_deleted = :false AND sha256 <> :empty AND attribute_not_exists(purging)"
+        values = {":false": FALSE, ":empty": EMPTY, **claim}
+        not_mine = "(attribute_not_exists(last_claim) OR last_claim <> :c)"
+        for _ in range(10):
+            try:
+                answer = self.place.ddb(
+                    "update_item",
+                    expect=(CONDITION_FAILED,),
+                    Key=item_key(name, LATEST),
+                    UpdateExpression="SET last_version = last_version + :one, last_claim = :c",
+                    ConditionExpression=f"attribute_exists(last_version) AND {live} AND {not_mine}",
+                    ExpressionAttributeValues={":one": {"N": "1"}, **values},
+                    ReturnValues="ALL_NEW",
+                    # a refusal then shows the item, which saves a GetItem
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                item = answer["Attributes"]
+                return int(item["last_version"]["N"]), item
+            except Refused as refused:
+                latest = cast("dict[str, Any] | None", refused.response.get("Item"))
+            if latest is None:  # no item, or a store that does not return it
+                latest = self.place.get_item(name, LATEST)
+            if latest is not None and latest.get("last_claim") == claim[":c"]:
+                return int(latest["last_version"]["N"]), latest
+            if (
+                latest is None
+                or not names_bytes(latest)
+                or latest.get("is_deleted", {}).get("BOOL")
+            ):
+                raise not_found(name, None)
+            if "last_version" in latest:
+                continue  # someone else initialised the counter meanwhile
+            # Data written by 1.0.1 has no counter: start it after the highest number.
+            number = next_version_number(self._numbers(name))
+            try:
+                answer = self.place.ddb(
+                    "update_item",
+                    expect=(CONDITION_FAILED,),
+                    Key=item_key(name, LATEST),
+                    UpdateExpression="SET last_version = :n, last_claim = :c",
+                    ConditionExpression=f"attribute_not_exists(last_version) AND {live}",
+                    ExpressionAttributeValues={":n": {"N": str(number)}, **values},
+                    ReturnValues="ALL_NEW",
+                )
+                return number, answer["Attributes"]
+            except Refused:
+                continue
+        raise ConcurrentWriteError(f"could not claim a version number for {name!r}")
+
+    def _numbers(self, name: str) -> list[int]:
+        items = self.place.query_all(name, ProjectionExpression="sk")
+        return [n for n in (number_of(i["sk"]["S"]) for i in items) if n]
+
+    def _skip_taken_numbers(self, name: str, taken: int) -> tuple[int, dict[str, Any]]:
+        """Move the counter past numbers another tool used, then claim again."""
+        highest = max([taken, *self._numbers(name)])
+        with contextlib.suppress(Refused):
+            self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(name, LATEST),
+                UpdateExpression="SET last_version = :n",
+                ConditionExpression="last_version < :n",
+                ExpressionAttributeValues={":n": {"N": str(highest)}},
+            )
+        return self._claim_number(name)
+
+    # --- 2. the key ------------------------------------------------------------------------
+    def _claim_key(self, name: str, number: int, token: str) -> bool:
+        """Write the hidden claim item; False when the number is someone else's."""
+        try:
+            self.place.ddb(
+                "put_item",
+                expect=(CONDITION_FAILED,),
+                Item={
+                    **item_key(name, version_to_key(number)),
+                    "update_at": {"S": to_storage(utc_now())},
+                    "is_deleted": TRUE,
+                    "sha256": EMPTY,
+                    "pending": {"S": token},
+                    "claim_until": {"N": repr(time.time() + CLAIM_SECONDS)},
+                },
+                # our own token too: the resend of a put whose answer was lost
+                ConditionExpression="attribute_not_exists(sk) OR pending = :t",
+                ExpressionAttributeValues={":t": {"S": token}},
+            )
+        except Refused:
+            return False
+        return True
+
+    # --- 3. the copy -----------------------------------------------------------------------
+    def _copy(self, name: str, number: int, latest: dict[str, Any]) -> tuple[str, str]:
+        """Copy LATEST's object to the number's key; return (frozen sha256, copy's ETag)."""
+        size = integer(latest, "object_size")
+        if size is not None and size > self.copy_threshold:
+            return self._copy_in_parts(name, number)
+        try:
+            copied = self.place.s3(
+                "copy_object",
+                expect=("NoSuchKey", "InvalidRequest"),
+                Key=self.place.key(name, number),
+                CopySource={"Bucket": self.place.bucket, "Key": self.place.key(name, None)},
+                MetadataDirective="COPY",
+                ChecksumAlgorithm="SHA256",
+            )
+        except Refused as refused:
+            if refused.code != "InvalidRequest":
+                raise not_found(name, None) from refused
+            # over 5 GiB, put by a tool that did not record the size: copy in parts
+            return self._copy_in_parts(name, number)
+        result = copied.get("CopyObjectResult", {})
+        etag = str(result.get("ETag"))
+        encoded = result.get("ChecksumSHA256")
+        if encoded:
+            return base64.b64decode(encoded).hex(), etag
+        # a store that computes no checksum of a copy: trust the metadata S3 verified on put
+        head = self.place.head(self.place.key(name, number)) or {}
+        declared = str(head.get("Metadata", {}).get("artifact_sha256", ""))
+        if not declared:
+            raise ConcurrentWriteError(f"could not tell which bytes of {name!r} were copied")
+        return declared, etag
+
+    def _copy_in_parts(self, name: str, number: int) -> tuple[str, str]:
+        """Copy LATEST with UploadPartCopy; return the frozen sha256 and the copy's ETag.
+
+        No checksum of a whole multipart copy exists, so what is frozen is proven
+        differently: one HeadObject names the source's ETag and ``artifact_sha256``; every
+        part is copied only if the source still has that ETag (S3 enforces it; moto does
+        not), the Complete only if nothing is at the key (``If-None-Match: *``), and the
+        copy must come out with every part, the same size and the same metadata.
+        """
+        source, target = self.place.key(name, None), self.place.key(name, number)
+        head = self.place.head(source)
+        if head is None:
+            raise not_found(name, None)
+        declared = str(head.get("Metadata", {}).get("artifact_sha256", ""))
+        if not declared:
+            raise IntegrityError(
+                f"artifact {name!r}: LATEST's object does not say its sha256",
+                name=name,
+                version=LATEST,
+                expected="",
+                actual="",
+            )
+        stale = self.place.head(target)
+        if stale is not None:  # left by a publish of a purged incarnation: the key is ours now
+            self.place.delete_if_unchanged(target, str(stale.get("ETag")))
+        try:
+            completed = multipart_copy(
+                self.place.clients.s3,
+                self.place.bucket,
+                source,
+                target,
+                head,
+                complete_condition={"IfNoneMatch": "*"},
+                refusals=PRECONDITION_FAILED,
+            )
+        except Refused as refused:
+            raise ConcurrentWriteError(
+                f"version {number} of {name!r} was written by someone else during the copy"
+            ) from refused
+        except BackendError as error:
+            if "PreconditionFailed" in str(error):
+                raise ConcurrentWriteError(f"LATEST of {name!r} changed during the copy") from error
+            raise
+        copy = self.place.head(target) or {}
+        same_size = copy.get("ContentLength") == head.get("ContentLength")
+        if not same_size or copy.get("Metadata", {}).get("artifact_sha256") != declared:
+            raise IntegrityError(
+                f"artifact {name!r}: the multipart copy to version {number} differs from LATEST",
+                name=name,
+                version=str(number),
+                expected=declared,
+                actual=str(copy.get("Metadata", {}).get("artifact_sha256")),
+            )
+        return declared, str(completed.get("ETag"))
+
+    def _latest_now(self, name: str) -> dict[str, Any]:
+        """LATEST's item now. Raises ArtifactNotFoundError if it was deleted meanwhile."""
+        latest = self.place.get_item(name, LATEST)
+        if latest is None or not names_bytes(latest) or latest.get("is_deleted", {}).get("BOOL"):
+            raise not_found(name, None)
+        return latest
+
+    # --- 4. the commit ---------------------------------------------------------------------
+    def _commit(
+        self,
+        name: str,
+        number: int,
+        token: str,
+        sha256: str,
+        now: datetime,
+        latest: dict[str, Any],
+    ) -> None:
+        description, values = copy_description(latest)
+        clause = "SET sha256 = :s, update_at = :now, is_deleted = :false"
+        if description:
+            clause += ", " + description
+        try:
+            self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(name, version_to_key(number)),
+                UpdateExpression=f"{clause} REMOVE pending, claim_until",
+                ConditionExpression="pending = :t AND attribute_not_exists(purging)",
+                ExpressionAttributeValues={
+                    ":s": {"S": sha256},
+                    ":now": {"S": to_storage(now)},
+                    ":false": FALSE,
+                    ":t": {"S": token},
+                    **values,
+                },
+            )
+        except Refused as refused:
+            # botocore resends an update whose answer was lost; the resend then meets the
+            # item the first one committed, which is our success, not a conflict
+            mine = self.place.get_item(name, version_to_key(number))
+            record = None if mine is None else decode_version(mine)
+            if record is None or record.sha256 != sha256 or mine is None or "purging" in mine:
+                raise ConcurrentWriteError(
+                    f"the claim on version {number} of {name!r} was taken over (a purge or gc)"
+                ) from refused
+
+    def _undo(self, name: str, number: int, token: str, copied_etag: str | None) -> None:
+        """Remove our copy and our claim, as far as they are still ours (best effort)."""
+        with contextlib.suppress(Exception):
+            mine = self.place.get_item(name, version_to_key(number))
+            if mine is None or text(mine, "pending") != token:
+                return  # committed after all, or taken over: not ours to undo
+            if copied_etag:
+                self.place.delete_if_unchanged(self.place.key(name, number), copied_etag)
+            self.place.ddb(
+                "delete_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(name, version_to_key(number)),
+                ConditionExpression="pending = :t",
+                ExpressionAttributeValues={":t": {"S": token}},
+            )

@@ -1,0 +1,242 @@
+"""The lease on LATEST: who may write LATEST's object, and until when.
+
+A put, a purge and gc each hold LATEST's item while they touch LATEST's object: a
+conditional update writes a random token and an expiry into the item and returns the old
+item (what dedup, the object's precondition and a takeover need to know). The lease is
+renewed while a long upload runs and released by a conditional update that also commits
+what the holder did. A purge additionally leaves ``purging`` on the item: from then on no
+put, publish or alias write can start on the artifact.
+
+A lease only tells holders apart; it cannot stop a holder that froze past its expiry from
+sending requests later. What stops its bytes is the S3 condition on every write of LATEST's
+object (``latest.py``), and what stops a frozen multipart upload is the new holder
+aborting it (its ``upload_id`` is recorded here before any part is sent).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ...arguments import LATEST
+from ...exc import BackendError, ConcurrentWriteError
+from ...timestamps import to_storage, utc_now
+from ..base import LatestWrite
+from .calls import Refused, call
+from .items import CONDITION_FAILED, EMPTY, TRUE, item_key, seconds, text
+from .place import S3Place
+
+#: Who takes the lease: a put (creates a placeholder item if there is none), gc (the same)
+#: or a purge (which also fences the artifact with ``purging``).
+Holder = Literal["put", "gc", "purge"]
+
+
+@dataclass
+class S3LatestWrite(LatestWrite):
+    """A lease on LATEST and what its holder learnt and did under it."""
+
+    #: LATEST's item as it was before the lease was taken (None: there was none).
+    old: dict[str, Any] | None = None
+    #: The ETag LATEST's object must have for our write to land (None: no object may
+    #: exist); ``expect_known`` False: unknown yet, look the object up first.
+    expect_etag: str | None = None
+    expect_known: bool = False
+    #: The ETag our bytes got once they landed at LATEST's key.
+    landed_etag: str | None = None
+
+
+def interrupted_purge(name: str) -> ConcurrentWriteError:
+    """The error for an artifact whose purge was cut short and is not running any more."""
+    return ConcurrentWriteError(
+        f"a purge of {name!r} was interrupted; run purge_artifact({name!r}) again to finish it"
+    )
+
+
+class LatestLease:
+    """Takes, renews and releases leases on the LATEST items of one repository."""
+
+    def __init__(self, place: S3Place) -> None:
+        self.place = place
+
+    def take(self, name: str, holder: Holder = "put", *, patient: bool = True) -> S3LatestWrite:
+        """Wait for LATEST to be free, then hold it; return what it held before.
+
+        Raises ConcurrentWriteError when another holder keeps it past the lease time plus
+        10 s (at once when not ``patient``), or when a purge was interrupted (only another
+        purge may take over then).
+        """
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.place.lease_seconds + 10
+        delay = 0.02
+        while True:
+            now = time.time()
+            try:
+                answer = self.place.ddb(
+                    "update_item",
+                    expect=(CONDITION_FAILED,),
+                    Key=item_key(name, LATEST),
+                    **self._taking(token, now, holder),
+                    ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except Refused as refused:
+                held = refused.response.get("Item") or {}
+                until = seconds(held, "lease_until")
+                if holder != "purge" and "purging" in held and (until is None or until < now):
+                    raise interrupted_purge(name) from None
+                if not patient or time.monotonic() > deadline:
+                    raise ConcurrentWriteError(
+                        f"LATEST of {name!r} was held by another writer for over "
+                        f"{self.place.lease_seconds} s"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            old = answer.get("Attributes")
+            write = S3LatestWrite(name=name, current=None, token=token, old=old)
+            write.created_item = not old or not text(old, "sha256")
+            upload_id = None if old is None else text(old, "upload_id")
+            if upload_id and "lease_until" in (old or {}):
+                # a holder that lost its lease may still be uploading: its Complete must fail
+                self.place.abort_upload(self.place.key(name, None), upload_id)
+            return write
+
+    def _taking(self, token: str, now: float, holder: Holder) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            ":t": {"S": token},
+            ":u": {"N": repr(now + self.place.lease_seconds)},
+            ":clock": {"N": repr(now)},
+        }
+        # our own token too: botocore may resend an update whose answer was lost
+        free = "(attribute_not_exists(lease_until) OR lease_until < :clock OR lease_token = :t)"
+        if holder == "purge":
+            # another purge's fence may be taken over: purges only ever remove, so two
+            # finishing the same purge is safe, and one cut short is finished at once
+            return {
+                "UpdateExpression": "SET lease_token = :t, lease_until = :u, purging = :t",
+                "ConditionExpression": f"{free} OR attribute_exists(purging)",
+                "ExpressionAttributeValues": values,
+            }
+        values.update({":true": TRUE, ":empty": EMPTY, ":now": {"S": to_storage(utc_now())}})
+        return {
+            "UpdateExpression": (
+                "SET lease_token = :t, lease_until = :u, "
+                "is_deleted = if_not_exists(is_deleted, :true), "
+                "sha256 = if_not_exists(sha256, :empty), "
+                "update_at = if_not_exists(update_at, :now)"
+            ),
+            "ConditionExpression": f"{free} AND attribute_not_exists(purging)",
+            "ExpressionAttributeValues": values,
+        }
+
+    def renew(self, write: LatestWrite, **extra: str) -> bool:
+        """Extend the lease (and SET ``extra`` string attributes); False if it is lost."""
+        assignments = ["lease_until = :u", *(f"{k} = :{k}" for k in extra)]
+        try:
+            self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(write.name, LATEST),
+                UpdateExpression="SET " + ", ".join(assignments),
+                ConditionExpression="lease_token = :t",
+                ExpressionAttributeValues={
+                    ":t": {"S": str(write.token)},
+                    ":u": {"N": repr(time.time() + self.place.lease_seconds)},
+                    **{f":{k}": {"S": v} for k, v in extra.items()},
+                },
+            )
+        except Refused:
+            return False
+        return True
+
+    def release(
+        self,
+        write: LatestWrite,
+        assignments: str = "",
+        values: dict[str, Any] | None = None,
+        removals: tuple[str, ...] = (),
+    ) -> None:
+        """End the lease, applying ``assignments`` (a ``SET …`` clause) in the same update.
+
+        Raises ConcurrentWriteError when the lease was lost (another holder took over).
+        """
+        removed = ", ".join(("lease_token", "lease_until", "upload_id", *removals))
+        try:
+            self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(write.name, LATEST),
+                UpdateExpression=f"{assignments} REMOVE {removed}",
+                ConditionExpression="lease_token = :t",
+                ExpressionAttributeValues={":t": {"S": str(write.token)}, **(values or {})},
+            )
+        except Refused as refused:
+            raise ConcurrentWriteError(
+                f"the write of {write.name!r} outlived its lease; another writer took over"
+            ) from refused
+        write.token = None
+
+    def drop(self, write: LatestWrite) -> None:
+        """Release without changing anything; never raises (the lease expires anyway)."""
+        if write.token is not None:
+            with contextlib.suppress(Exception):
+                self.release(write)
+
+    def delete_placeholder(self, write: LatestWrite) -> None:
+        """Remove a LATEST item that names no bytes, if we still hold it (best effort)."""
+        with contextlib.suppress(Exception):
+            self.place.ddb(
+                "delete_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(write.name, LATEST),
+                ConditionExpression="lease_token = :t AND sha256 = :empty",
+                ExpressionAttributeValues={":t": {"S": str(write.token)}, ":empty": EMPTY},
+            )
+            write.token = None
+
+    @contextlib.contextmanager
+    def heartbeat(self, write: LatestWrite) -> Iterator[Callable[[], bool]]:
+        """Renew the lease every third of ``lease_seconds`` while the block runs.
+
+        Yields a function telling whether the lease is still ours. A short upload ends
+        before the first beat and costs no request.
+        """
+        dynamodb = self.place.clients.dynamodb  # the thread does not inherit the session
+        stop = threading.Event()
+        lost = threading.Event()
+        period = self.place.lease_seconds / 3
+
+        def beat() -> None:
+            while not stop.wait(period):
+                try:
+                    call(
+                        dynamodb,
+                        "update_item",
+                        expect=(CONDITION_FAILED,),
+                        TableName=self.place.table,
+                        Key=item_key(write.name, LATEST),
+                        UpdateExpression="SET lease_until = :u",
+                        ConditionExpression="lease_token = :t",
+                        ExpressionAttributeValues={
+                            ":t": {"S": str(write.token)},
+                            ":u": {"N": repr(time.time() + self.place.lease_seconds)},
+                        },
+                    )
+                except Refused:
+                    lost.set()  # another writer took over: stop sending parts
+                    return
+                except BackendError:
+                    continue  # a missed beat; two thirds of the lease are left
+
+        thread = threading.Thread(target=beat, name="versioned-lease", daemon=True)
+        thread.start()
+        try:
+            yield lambda: not lost.is_set()
+        finally:
+            stop.set()
+            thread.join()
