@@ -183,15 +183,21 @@ def worker(load: Load, deadline: float, seed: int) -> None:
             load.stats.record(kind, name, seed, start, None)
 
 
-def check(load: Load, when: str) -> None:
-    """Run the invariant checker; remember every violation with when it was seen."""
+#: the kinds that never run during a check (see Gate): "running" means waiting for it
+GATED = frozenset({"purge_artifact", "gc"})
+
+
+def check(load: Load, label: str = "") -> None:
+    """Run the invariant checker; remember every violation with when it was seen
+    (``label``, or by default the time into the run the check began)."""
     with load.gate.checking():
+        when = label or f"t={time.monotonic() - load.stats.started:.1f}s"
         try:
             problems = load.raw.violations()
         except Exception as error:
             problems = [f"the checker failed: {error!r}"]
         # while no purge or gc can start: what ran on the artifact up to this finding
-        load.stats.found(when, problems)
+        load.stats.found(when, problems, waiting=GATED)
 
 
 def run(
@@ -225,7 +231,7 @@ def run(
     while any(t.is_alive() for t in threads):
         time.sleep(0.1)
         if time.monotonic() >= next_check:
-            check(load, f"t={time.monotonic() - load.stats.started:.1f}s")
+            check(load)
             next_check = time.monotonic() + check_every
     for thread in threads:
         thread.join()

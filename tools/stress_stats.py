@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
+from collections.abc import Collection
 
 from versioned import exc
 
@@ -23,7 +24,7 @@ EXPECTED = (
     exc.ConcurrentWriteError,
 )
 #: how many finished operations per artifact the report can show beside a violation
-HISTORY = 40
+HISTORY = 60
 
 
 class Stats:
@@ -75,24 +76,29 @@ class Stats:
             entry = (start - since, end - since, worker, kind, outcome)
             self.history.setdefault(name, deque(maxlen=HISTORY)).append(entry)
 
-    def found(self, when: str, problems: list[str]) -> None:
-        """Keep what a check found, with what was going on for each new problem's artifact."""
+    def found(self, when: str, problems: list[str], waiting: Collection[str] = ()) -> None:
+        """Keep what a check found, with what was going on for each new problem's artifact.
+
+        Operations of the ``waiting`` kinds cannot run during a check: those begun are
+        shown as waiting for it.
+        """
         with self.lock:
             self.checks += 1
             self.violations += [(when, p) for p in problems]
             for problem in problems:
                 name = problem.split(" ", 1)[0].rstrip(":")  # each line starts with it
                 if problem not in self.context:
-                    self.context[problem] = self._operations_on(name)
+                    self.context[problem] = self._operations_on(name, waiting)
 
-    def _operations_on(self, name: str) -> list[str]:
+    def _operations_on(self, name: str, waiting: Collection[str]) -> list[str]:
         """The finished and running operations on ``name``, one readable line each."""
         lines = [
             f"{start:7.2f}-{end:7.2f}  w{who:<3} {kind:16} {outcome}"
             for start, end, who, kind, outcome in self.history.get(name, ())
         ]
         lines += [
-            f"{start:7.2f}-  still  w{who:<3} {kind:16} running"
+            f"{start:7.2f}-  still  w{who:<3} {kind:16} "
+            + ("waiting for the check" if kind in waiting else "running")
             for who, (kind, target, start) in sorted(self.running.items())
             if target == name
         ]
