@@ -1,4 +1,5 @@
-"""The test harness itself: moto is reached on loopback only, and nothing leaves the machine."""
+"""The test harness itself: moto is started only by its launcher and reached on loopback
+only, and nothing leaves the machine."""
 
 from __future__ import annotations
 
