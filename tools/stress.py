@@ -257,7 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"change how often an operation runs (kinds: {', '.join(OPERATIONS)})",
     )
     options = parser.parse_args(argv)
-    frequencies = {k: float(w) for k, _, w in (f.partition("=") for f in options.frequency)}
+    try:
+        frequencies = {k: float(w) for k, _, w in (f.partition("=") for f in options.frequency)}
+    except ValueError:
+        parser.error("--frequency takes KIND=WEIGHT, WEIGHT a number")
+    if set(frequencies) - set(OPERATIONS):
+        parser.error(f"--frequency: unknown kinds {sorted(set(frequencies) - set(OPERATIONS))}")
     with contextlib.ExitStack() as stack:
         uri = options.repo
         if uri is None and options.backend == "s3":
