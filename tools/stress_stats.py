@@ -138,12 +138,12 @@ def report(stats: Stats) -> int:
         if problem in shown:
             continue
         shown.add(problem)
-        print(f"  first seen {when}, {distinct[problem]}x: {problem}")
+        print(f"  found by the check begun {when} ({distinct[problem]}x): {problem}")
         context = stats.context[problem]
         if context and context == before:
             print("    (operations on that artifact as above)")
         elif context:
-            print("    operations on that artifact until then (start-end s, worker, kind, end):")
+            print("    operations on it until that check ended (start-end s, worker, kind, end):")
             for line in context:
                 print(f"      {line}")
         before = context
