@@ -1,10 +1,13 @@
-"""The test harness itself: moto is reached on loopback only, and nothing leaves the machine."""
+"""The test harness itself: moto is started only by its launcher and reached on loopback
+only, and nothing leaves the machine."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -23,3 +26,26 @@ def test_moto_session_environment(moto_endpoint: str) -> None:
 def test_non_loopback_connections_are_refused(address: tuple[str, int]) -> None:
     with pytest.raises(RuntimeError, match="non-loopback"):
         socket.create_connection(address, timeout=1)
+
+
+#: what starting or embedding moto looks like in Python source
+_STARTS_MOTO = re.compile(
+    r"""^\s*(from|import)\s+moto\b|["']moto\.server["']|mock_aws|ThreadedMotoServer""",
+    re.MULTILINE,
+)
+
+
+def test_the_launcher_is_the_one_place_that_starts_moto() -> None:
+    root = Path(__file__).resolve().parents[1]
+    allowed = {root / "tools" / "moto_server.py", Path(__file__).resolve()}
+    sources = [
+        path
+        for folder in ("src", "tools", "tests", "scripts")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path.resolve() not in allowed
+    ]
+    assert len(sources) > 10
+    offenders = [
+        str(path.relative_to(root)) for path in sources if _STARTS_MOTO.search(path.read_text())
+    ]
+    assert offenders == [], "start moto through tools/moto_server.py"

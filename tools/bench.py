@@ -5,7 +5,9 @@ prints, per metadata operation, its latency (median / p90 over N runs) and reque
 next to one raw boto3 round trip (GetItem) times that count, with the ratio against
 design.md's 1.3x target; put and download throughput of a large file next to boto3's
 upload_file / download_file; and the local backend next to raw sqlite3 and
-shutil.copyfile. The figures are also written as JSON with ``--json``.
+shutil.copyfile; and retention (soft-deleting N versions with purge_artifact_versions)
+next to as many raw UpdateItem / sqlite3 UPDATE writes (``tools/bench_retention.py``;
+``--retention-only`` runs just that). The figures are also written as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from tools.bench_retention import bench_retention_local, bench_retention_s3, show_retention
 from tools.moto_server import moto_server
 
 MIB = 1024 * 1024
@@ -272,6 +275,14 @@ def show(figures: dict[str, Any]) -> None:
     """Print the figures as aligned tables."""
     info = figures["machine"]
     print(f"machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}")
+    if "s3" in figures:
+        show_operations(figures)
+    show_retention("S3 + DynamoDB (moto)", figures["retention"]["s3"], "raw boto3 UpdateItem x N")
+    show_retention("the local backend", figures["retention"]["local"], "raw sqlite3 UPDATE x N")
+
+
+def show_operations(figures: dict[str, Any]) -> None:
+    """Print the per-operation and transfer tables of both backends."""
     s3 = figures["s3"]
     print(f"\nS3 + DynamoDB on moto (raw boto3 GetItem round trip {s3['raw_get_item_ms']:.2f} ms)")
     print(
@@ -302,15 +313,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs, a 256 MiB file")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--retention-s3", type=int, default=100, metavar="N")
+    parser.add_argument("--retention-local", type=int, default=500, metavar="N")
+    parser.add_argument("--retention-only", action="store_true", help="only the retention part")
     options = parser.parse_args()
     runs = 20 if options.quick else 100
     size = (256 if options.quick else 1024) * MIB
     figures: dict[str, Any] = {"machine": machine(), "runs": runs, "size_mib": size // MIB}
+    retention: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder:
         scratch = Path(folder)
         with moto_server():
-            figures["s3"] = bench_s3(runs, size, scratch)
-        figures["local"] = bench_local(runs, size, scratch)
+            if not options.retention_only:
+                figures["s3"] = bench_s3(runs, size, scratch)
+            retention["s3"] = bench_retention_s3(options.retention_s3)
+        if not options.retention_only:
+            figures["local"] = bench_local(runs, size, scratch)
+        retention["local"] = bench_retention_local(options.retention_local, scratch)
+    figures["retention"] = retention
     show(figures)
     if options.json:
         options.json.write_text(json.dumps(figures, indent=2))

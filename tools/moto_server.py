@@ -10,12 +10,15 @@ its threaded server lets concurrent requests interleave inside one operation (se
 500s such as "dictionary changed size during iteration" on concurrent S3 PUTs, and a
 version counter handing one number to two conditional updates). AWS makes every single
 request atomic; to model that, this launcher runs the same application and server but
-lets one request at a time into moto's code. Connections, keep-alive and response
-streaming stay concurrent.
+lets one request at a time into moto's code. Each request's body is read in full before
+that (:func:`read_body`), so a client that pauses mid-upload holds up only itself; the
+answer is built inside, since moto may build it lazily. Connections and keep-alive stay
+concurrent.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
@@ -24,9 +27,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 def free_loopback_port() -> int:
@@ -116,6 +120,40 @@ def moto_server() -> Iterator[str]:
             stop(server)
 
 
+def read_body(environ: dict[str, Any]) -> bytes | None:
+    """The whole body of the request ``environ`` describes, or None if it is incomplete.
+
+    werkzeug's server hands the socket itself to the application for a Content-Length
+    body (which must then be read exactly), and a de-chunking stream that ends at the
+    last chunk for ``Transfer-Encoding: chunked`` (botocore's aws-chunked uploads travel
+    that way; their inner framing is moto's to decode). None means the client went away
+    mid-body, sent a broken chunk or an unreadable Content-Length.
+    """
+    stream = environ["wsgi.input"]
+    try:
+        if environ.get("wsgi.input_terminated"):
+            whole: bytes = stream.read()
+            return whole
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body: bytes = stream.read(length) if length > 0 else b""
+    except (OSError, ValueError):
+        return None
+    return body if len(body) == length else None
+
+
+def with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """``environ`` for the same request with ``body`` already read: a Content-Length request.
+
+    The transfer encoding goes: it described the wire, and werkzeug ignores a
+    Content-Length beside ``chunked``.
+    """
+    ready = {k: v for k, v in environ.items() if k != "HTTP_TRANSFER_ENCODING"}
+    ready.pop("wsgi.input_terminated", None)
+    ready["wsgi.input"] = io.BytesIO(body)
+    ready["CONTENT_LENGTH"] = str(len(body))
+    return ready
+
+
 def serve(host: str, port: int) -> None:
     """Run moto's server application on ``host:port``, one request at a time inside moto."""
     import threading
@@ -130,12 +168,16 @@ def serve(host: str, port: int) -> None:
     application = DomainDispatcherApplication(create_backend_app)
     one_at_a_time = threading.Lock()
 
-    def atomic(environ: dict[str, object], start_response: object) -> object:
+    def atomic(environ: dict[str, Any], start_response: Callable[..., object]) -> list[bytes]:
+        body = read_body(environ)  # outside the lock: the client sets the pace here
+        if body is None:
+            start_response("400 Bad Request", [("Content-Length", "0"), ("Connection", "close")])
+            return []
         with one_at_a_time:
             # read the whole answer inside the lock: moto may build it lazily
-            return list(application(environ, start_response))
+            return list(application(with_body(environ, body), start_response))
 
-    run_simple(host, port, atomic, threaded=True, request_handler=MotoRequestHandler)  # type: ignore[arg-type]
+    run_simple(host, port, atomic, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

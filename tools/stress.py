@@ -3,12 +3,14 @@
     python tools/stress.py --backend local|s3 [--repo URI] --workers 16 --seconds 30
 
 Each worker loops over random operations (put, publish, alias set/split/delete, soft
-delete, restore, retention purge, reads with content verification) on a few shared
-artifact names. Expected refusals (a version in use, a version gone meanwhile, a lost
-race) are counted apart from unexpected errors. The invariant checker
-(``tests/invariants.py``) runs every ``--check-every`` seconds and at the end. Exit status
-is 1 on any invariant violation or unexpected error. For ``s3`` without ``--repo`` a moto
-server is started on a free loopback port for the run.
+delete, restore, retention, purge of a whole artifact, gc with no grace, reads with
+content verification) on a few shared artifact names, so every purge hits an artifact
+other workers are busy with. Expected refusals (a version in use, a version or artifact
+gone meanwhile, a lost race) are counted apart from unexpected errors. The invariant
+checker (``tests/invariants.py``) runs every ``--check-every`` seconds and at the end; the
+report lists each violation with the recent operations on that artifact. Exit status is 1
+on any invariant violation or unexpected error. For ``s3`` without ``--repo`` a moto
+server is started (``tools/moto_server.py``) on a free loopback port for the run.
 """
 
 from __future__ import annotations
@@ -18,18 +20,13 @@ import contextlib
 import hashlib
 import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
-import urllib.request
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,41 +36,71 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 from tests.invariants import RawStore, raw_store_for  # noqa: E402
 
 import versioned  # noqa: E402
-from versioned import exc  # noqa: E402
+from tools.moto_server import moto_server  # noqa: E402
+from tools.stress_stats import Stats, report  # noqa: E402
 
 NAMES = ["alpha", "beta", "gamma"]
 ALIASES = ["prod", "canary", "dev"]
-#: refusals the rules promise under contention: not failures of the library
-EXPECTED = (
-    exc.VersionInUseError,
-    exc.ArtifactNotFoundError,
-    exc.AliasNotFoundError,
-    exc.ConcurrentWriteError,
-)
 
 
-class Stats:
-    """Thread-safe counters of operations, expected refusals and unexpected errors."""
+class Gate:
+    """Lets purges and gcs run together, and an invariant check only while none runs.
+
+    The checker reads an item and then the bytes it names in a separate request; a purge
+    or gc in between may rightly remove both (metadata first), which the checker would
+    misread as metadata naming missing bytes. Purge and gc still race every other kind
+    of operation (and each other) freely.
+    """
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.done: Counter[str] = Counter()
-        self.refused: Counter[str] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.samples: list[str] = []
-        self.violations: list[str] = []
+        self._state = threading.Condition()
+        self._destroying = 0
+        self._checking = False
 
-    def record(self, kind: str, error: BaseException | None) -> None:
-        """Count one operation of ``kind`` and how it ended."""
-        with self.lock:
-            if error is None:
-                self.done[kind] += 1
-            elif isinstance(error, EXPECTED):
-                self.refused[f"{kind}: {type(error).__name__}"] += 1
-            else:
-                self.errors[f"{kind}: {type(error).__name__}"] += 1
-                if len(self.samples) < 5:
-                    self.samples.append("".join(traceback.format_exception(error)))
+    @contextlib.contextmanager
+    def destructive(self) -> Iterator[None]:
+        """Hold off checks for the duration of the block."""
+        with self._state:
+            self._state.wait_for(lambda: not self._checking)
+            self._destroying += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._destroying -= 1
+                self._state.notify_all()
+
+    @contextlib.contextmanager
+    def checking(self) -> Iterator[None]:
+        """Wait for running purges and gcs to end; start no new one during the block."""
+        with self._state:
+            self._state.wait_for(lambda: not self._checking)
+            self._checking = True
+            self._state.wait_for(lambda: self._destroying == 0)
+        try:
+            yield
+        finally:
+            with self._state:
+                self._checking = False
+                self._state.notify_all()
+
+
+@dataclass
+class Load:
+    """What the operations of one run share."""
+
+    repo: Any
+    raw: RawStore
+    stats: Stats = field(default_factory=Stats)
+    gate: Gate = field(default_factory=Gate)
+    #: kind -> relative frequency (default: OPERATIONS')
+    frequencies: dict[str, float] = field(default_factory=dict)
+
+    def forget(self, name: str) -> None:
+        """Drop what checks remember of ``name``: purged, its numbers start again at 1."""
+        with self.stats.lock:
+            for key in [k for k in self.raw.seen if k[0] == name]:
+                del self.raw.seen[key]
 
 
 def _version_of(repo: Any, name: str, rng: random.Random) -> str | None:
@@ -82,11 +109,11 @@ def _version_of(repo: Any, name: str, rng: random.Random) -> str | None:
     return rng.choice(versions) if versions else None
 
 
-def _read_verified(repo: Any, name: str, rng: random.Random) -> None:
-    version = _version_of(repo, name, rng)
+def _read_verified(load: Load, name: str, rng: random.Random) -> None:
+    version = _version_of(load.repo, name, rng)
     if version is None:
         return
-    artifact = repo.get_artifact_version(name, version)
+    artifact = load.repo.get_artifact_version(name, version)
     data = artifact.get_content()
     # LATEST may change between the lookup and the read: its reader then returns (verified)
     # newer bytes, so only a published version's bytes must match the looked-up sha256
@@ -94,110 +121,109 @@ def _read_verified(repo: Any, name: str, rng: random.Random) -> None:
         raise AssertionError(f"{name} {version}: content does not hash to its sha256")
 
 
-def _put_alias(repo: Any, name: str, rng: random.Random) -> None:
-    primary = _version_of(repo, name, rng)
-    secondary = _version_of(repo, name, rng)
+def _put_alias(load: Load, name: str, rng: random.Random) -> None:
+    primary = _version_of(load.repo, name, rng)
+    secondary = _version_of(load.repo, name, rng)
     if primary is None:
         return
     if secondary is not None and secondary != primary and rng.random() < 0.5:
-        repo.put_alias(name, rng.choice(ALIASES), primary, secondary, rng.randint(0, 99))
+        load.repo.put_alias(name, rng.choice(ALIASES), primary, secondary, rng.randint(0, 99))
     else:
-        repo.put_alias(name, rng.choice(ALIASES), primary)
+        load.repo.put_alias(name, rng.choice(ALIASES), primary)
 
 
-def _restore(repo: Any, name: str, rng: random.Random) -> None:
-    repo.restore_artifact_version(name, rng.randint(1, 12))
+def _purge_artifact(load: Load, name: str, rng: random.Random) -> None:
+    with load.gate.destructive():
+        try:
+            load.repo.purge_artifact(name)
+        finally:  # even a purge cut short may have removed published versions
+            load.forget(name)
 
 
-OPERATIONS: dict[str, tuple[int, Callable[[Any, str, random.Random], object]]] = {
-    "put": (6, lambda r, n, g: r.put_artifact(n, g.randbytes(g.randint(1, 64 * 1024)))),
-    "put_same": (1, lambda r, n, g: r.put_artifact(n, b"same content")),
-    "publish": (4, lambda r, n, g: r.publish_artifact_version(n)),
+def _gc(load: Load, name: str, rng: random.Random) -> None:
+    with load.gate.destructive():
+        load.repo.gc(dry_run=False, grace_seconds=0)
+
+
+Operation = Callable[[Load, str, random.Random], object]
+#: kind -> (relative frequency, what it does). Purge and gc are rare, so between two purges
+#: of an artifact the others publish, alias and read a good number of versions of it.
+OPERATIONS: dict[str, tuple[float, Operation]] = {
+    "put": (6, lambda s, n, g: s.repo.put_artifact(n, g.randbytes(g.randint(1, 64 * 1024)))),
+    "put_same": (1, lambda s, n, g: s.repo.put_artifact(n, b"same content")),
+    "publish": (4, lambda s, n, g: s.repo.publish_artifact_version(n)),
     "put_alias": (3, _put_alias),
-    "delete_alias": (1, lambda r, n, g: r.delete_alias(n, g.choice(ALIASES))),
-    "delete": (2, lambda r, n, g: r.delete_artifact_version(n, _version_of(r, n, g))),
-    "restore": (2, _restore),
+    "delete_alias": (1, lambda s, n, g: s.repo.delete_alias(n, g.choice(ALIASES))),
+    "delete": (2, lambda s, n, g: s.repo.delete_artifact_version(n, _version_of(s.repo, n, g))),
+    "restore": (2, lambda s, n, g: s.repo.restore_artifact_version(n, g.randint(1, 12))),
     "purge_versions": (
         1,
-        lambda r, n, g: r.purge_artifact_versions(n, keep_last_n=3, purge_older_than_secs=0),
+        lambda s, n, g: s.repo.purge_artifact_versions(n, keep_last_n=3, purge_older_than_secs=0),
     ),
+    "purge_artifact": (0.3, _purge_artifact),
+    "gc": (0.5, _gc),
     "read": (6, _read_verified),
 }
 
 
-def worker(repo: Any, stats: Stats, deadline: float, seed: int) -> None:
+def worker(load: Load, deadline: float, seed: int) -> None:
     """Run random operations until ``deadline``, recording each outcome."""
     rng = random.Random(seed)
     kinds = list(OPERATIONS)
-    weights = [OPERATIONS[k][0] for k in kinds]
+    weights = [load.frequencies.get(k, OPERATIONS[k][0]) for k in kinds]
     while time.monotonic() < deadline:
         kind = rng.choices(kinds, weights)[0]
+        name = rng.choice(NAMES)
+        start = load.stats.begin(kind, name, seed)
         try:
-            OPERATIONS[kind][1](repo, rng.choice(NAMES), rng)
+            OPERATIONS[kind][1](load, name, rng)
         except BaseException as error:
-            stats.record(kind, error)
+            load.stats.record(kind, name, seed, start, error)
         else:
-            stats.record(kind, None)
+            load.stats.record(kind, name, seed, start, None)
 
 
-def check(raw: RawStore, stats: Stats, when: str) -> None:
-    """Run the invariant checker; remember every violation with when it was seen."""
-    try:
-        problems = raw.violations()
-    except Exception as error:
-        problems = [f"the checker failed: {error!r}"]
-    with stats.lock:
-        stats.violations += [f"{when}: {p}" for p in problems]
+#: the kinds that never run during a check (see Gate): "running" means waiting for it
+GATED = frozenset({"purge_artifact", "gc"})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def check(load: Load, label: str = "") -> None:
+    """Run the invariant checker; remember every violation with when it was seen
+    (``label``, or by default the time into the run the check began)."""
+    with load.gate.checking():
+        when = label or f"t={time.monotonic() - load.stats.started:.1f}s"
+        try:
+            problems = load.raw.violations()
+        except Exception as error:
+            problems = [f"the checker failed: {error!r}"]
+        # while no purge or gc can start: what ran on the artifact up to this finding
+        load.stats.found(when, problems, waiting=GATED)
 
 
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """Start moto's server on a free loopback port; point AWS variables at it."""
-    port = _free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("moto server did not start")
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-        yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+def run(
+    repo_uri: str,
+    workers: int,
+    seconds: float,
+    check_every: float,
+    first_seed: int = 0,
+    frequencies: dict[str, float] | None = None,
+) -> Stats:
+    """Run the load against ``repo_uri``; returns the counts and violations.
 
-
-def run(repo_uri: str, workers: int, seconds: float, check_every: float) -> Stats:
-    """Run the load against ``repo_uri``; returns the counts and violations."""
+    Worker ``i`` draws its operations from ``random.Random(first_seed + i)``;
+    ``frequencies`` overrides some kinds' relative frequencies. Raises KeyError for a
+    kind that does not exist.
+    """
+    unknown = set(frequencies or ()) - set(OPERATIONS)
+    if unknown:
+        raise KeyError(f"no such operations: {sorted(unknown)}")
     repo = versioned.open_repository(repo_uri)
     repo.bootstrap()
-    raw = raw_store_for(repo)
-    stats = Stats()
+    load = Load(repo, raw_store_for(repo), frequencies=dict(frequencies or {}))
     deadline = time.monotonic() + seconds
     threads = [
-        threading.Thread(target=worker, args=(repo, stats, deadline, seed), daemon=True)
-        for seed in range(workers)
+        threading.Thread(target=worker, args=(load, deadline, seed), daemon=True)
+        for seed in range(first_seed, first_seed + workers)
     ]
     for thread in threads:
         thread.start()
@@ -205,31 +231,13 @@ def run(repo_uri: str, workers: int, seconds: float, check_every: float) -> Stat
     while any(t.is_alive() for t in threads):
         time.sleep(0.1)
         if time.monotonic() >= next_check:
-            check(raw, stats, f"during the run (t={seconds - (deadline - time.monotonic()):.0f}s)")
+            check(load)
             next_check = time.monotonic() + check_every
     for thread in threads:
         thread.join()
-    check(raw, stats, "at the end")
-    return stats
-
-
-def report(stats: Stats) -> int:
-    """Print the counts; return the exit status (1 on violations or unexpected errors)."""
-    print("operations done:")
-    for kind, count in sorted(stats.done.items()):
-        print(f"  {kind:16} {count}")
-    print(f"expected refusals: {sum(stats.refused.values())}")
-    for kind, count in sorted(stats.refused.items()):
-        print(f"  {kind:44} {count}")
-    print(f"unexpected errors: {sum(stats.errors.values())}")
-    for kind, count in sorted(stats.errors.items()):
-        print(f"  {kind:44} {count}")
-    for sample in stats.samples:
-        print(sample)
-    print(f"invariant violations: {len(stats.violations)}")
-    for line in stats.violations[:50]:
-        print(f"  {line}")
-    return 1 if stats.errors or stats.violations else 0
+    load.stats.seconds = time.monotonic() - load.stats.started
+    check(load, "at the end")
+    return load.stats
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,7 +248,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--check-every", type=float, default=5.0)
+    parser.add_argument("--seed", type=int, default=0, help="first worker's random seed")
+    parser.add_argument(
+        "--frequency",
+        action="append",
+        default=[],
+        metavar="KIND=WEIGHT",
+        help=f"change how often an operation runs (kinds: {', '.join(OPERATIONS)})",
+    )
     options = parser.parse_args(argv)
+    try:
+        frequencies = {k: float(w) for k, _, w in (f.partition("=") for f in options.frequency)}
+    except ValueError:
+        parser.error("--frequency takes KIND=WEIGHT, WEIGHT a number")
+    if set(frequencies) - set(OPERATIONS):
+        parser.error(f"--frequency: unknown kinds {sorted(set(frequencies) - set(OPERATIONS))}")
     with contextlib.ExitStack() as stack:
         uri = options.repo
         if uri is None and options.backend == "s3":
@@ -250,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
             uri = f"s3://stress-{tag}/artifacts?table=stress-{tag}"
         elif uri is None:
             uri = str(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "repo")
-        stats = run(uri, options.workers, options.seconds, options.check_every)
+        print(f"stress: {options.backend} at {uri}, {options.workers} workers")
+        stats = run(
+            uri, options.workers, options.seconds, options.check_every, options.seed, frequencies
+        )
     return report(stats)
 
 
