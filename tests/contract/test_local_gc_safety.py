@@ -201,11 +201,6 @@ def test_gc_between_upload_and_commit_keeps_the_staged_bytes(
     assert_sound(LocalRawStore(root=root))
 
 
-def _remove_staged(root: Path) -> None:
-    for path in (root / "tmp").iterdir():
-        path.unlink()
-
-
 def test_staged_bytes_removed_behind_a_puts_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -213,13 +208,24 @@ def test_staged_bytes_removed_behind_a_puts_back(
     _make(root)
     store = Store(root)
     repo = BaseRepository(store)
-    _before_commit(store, lambda: _remove_staged(root), monkeypatch)
+    commits: list[int] = []
+
+    def remove_staged_once() -> None:
+        commits.append(1)
+        if len(commits) == 1:
+            for path in (root / "tmp").iterdir():
+                path.unlink()
+
+    _before_commit(store, remove_staged_once, monkeypatch)
     # bytes in memory are simply staged again
     repo.put_artifact(NAME, b"from memory")
+    assert len(commits) == 2
     assert repo.get_artifact_version(NAME).get_content() == b"from memory"
     # a stream cannot be read twice: the put refuses, and LATEST stays as it was
+    commits.clear()
     with raises_versioned(exc.BackendError) as info:
         repo.put_artifact(NAME, io.BytesIO(b"from a stream"))
     assert "staged" in str(info.value)
     assert repo.get_artifact_version(NAME).get_content() == b"from memory"
+    assert list((root / "tmp").iterdir()) == []
     assert_sound(LocalRawStore(root=root))

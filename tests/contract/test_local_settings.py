@@ -137,8 +137,10 @@ def test_new_repository_records_its_settings(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     BaseRepository(Store(root, suffix=".bin")).put_artifact(NAME, b"x")
     assert _stored_suffix(root) == ".bin"
-    assert BaseRepository(Store(root)).get_artifact_version(NAME).uri.endswith(
-        f"{sha256_hex(b'x')}.bin"
+    assert (
+        BaseRepository(Store(root))
+        .get_artifact_version(NAME)
+        .uri.endswith(f"{sha256_hex(b'x')}.bin")
     )
 
 
