@@ -16,7 +16,8 @@ What is checked:
 - LATEST's bytes may disagree with its sha256 only while its item carries a lease
   (an in-doubt put): unexpired, or expired too when ``allow_expired_leases`` is set
   (a crashed writer: the next put repairs it);
-- local: the database is in WAL mode.
+- local: the database is in WAL mode, and the suffix it records is the expected one
+  (blobs are looked up with the recorded suffix unless one is given).
 """
 
 from __future__ import annotations
@@ -67,11 +68,24 @@ class LocalRawStore(RawStore):
     """The local backend's folder: SQLite rows and content-addressed blob files."""
 
     root: Path = Path()
-    suffix: str = ""
+    #: None: the suffix the repository recorded in its settings (``""`` if none)
+    suffix: str | None = None
+
+    def recorded_suffix(self) -> str | None:
+        """The suffix recorded in the repository's settings (None: not recorded)."""
+        conn = self.connect()
+        try:
+            row = conn.execute("SELECT value FROM settings WHERE key = 'suffix'").fetchone()
+        except sqlite3.OperationalError:
+            return None  # made before settings were recorded
+        finally:
+            conn.close()
+        return None if row is None else str(row[0])
 
     def blob_path(self, sha256: str) -> Path:
         """Where the local backend keeps the bytes with this hash."""
-        return self.root / "blobs" / sha256[:2] / f"{sha256}{self.suffix}"
+        suffix = self.suffix if self.suffix is not None else self.recorded_suffix() or ""
+        return self.root / "blobs" / sha256[:2] / f"{sha256}{suffix}"
 
     def connect(self) -> sqlite3.Connection:
         """A plain connection to the repository's database (no library code)."""
@@ -83,6 +97,9 @@ class LocalRawStore(RawStore):
         self, *, allow_expired_leases: bool = False, names: Collection[str] | None = None
     ) -> list[str]:
         problems: list[str] = []
+        recorded = self.recorded_suffix()
+        if self.suffix is not None and recorded is not None and recorded != self.suffix:
+            problems.append(f"settings record suffix {recorded!r}, expected {self.suffix!r}")
         conn = self.connect()
         try:
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]

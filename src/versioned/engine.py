@@ -38,6 +38,7 @@ from .stores.base import (
     VersionRecord,
     iter_chunks,
 )
+from .stores.local.staging import create_staged
 from .timestamps import utc_now
 
 T = TypeVar("T")
@@ -438,7 +439,13 @@ def _block_digest(block: bytes) -> bytes:
 def _spooled(stream: IO[Any], staging_dir: str | None) -> Payload:
     # One pass: hash while copying into a file that later reads can seek in (the local
     # backend renames it into place; S3 uploads its parts from it in parallel).
-    handle, spool_path = tempfile.mkstemp(prefix="versioned-spool-", dir=staging_dir)
+    release: Callable[[], None] = lambda: None  # noqa: E731
+    if staging_dir is None:
+        handle, spool_path = tempfile.mkstemp(prefix="versioned-spool-")
+    else:
+        # locked for the put's whole life, so the local backend's gc leaves it alone
+        staged = create_staged(staging_dir, "spool")
+        handle, spool_path, release = staged.fd, staged.path, staged.release
     try:
         with os.fdopen(handle, "wb") as spool:
             digest, size, _ = _digest(stream, spool)
@@ -447,6 +454,7 @@ def _spooled(stream: IO[Any], staging_dir: str | None) -> Payload:
                 os.fsync(spool.fileno())  # it may become a blob by a mere rename
     except BaseException:
         os.unlink(spool_path)
+        release()
         raise
     payload = Payload(
         digest,
@@ -455,7 +463,12 @@ def _spooled(stream: IO[Any], staging_dir: str | None) -> Payload:
         path=spool_path,
         private_copy=staging_dir is not None,
     )
-    payload.cleanup = lambda: _remove(spool_path)
+
+    def cleanup() -> None:
+        _remove(spool_path)
+        release()
+
+    payload.cleanup = cleanup
     return payload
 
 

@@ -12,6 +12,9 @@ them; errors about bad arguments also subclass the builtin the seed API document
     ├── ConcurrentWriteError         another writer held or took the write; retry
     ├── BackendError                 the storage service failed (original as __cause__)
     │   └── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    ├── RepositoryNotFoundError      no repository at that path (opened without creating)
+    ├── RepositoryMismatchError (ValueError) opened with settings the repository was
+    │                                not made with (suffix), or a newer storage format
     ├── InvalidArgumentError (ValueError)   a name, alias, version, weight... is wrong
     └── InvalidArgumentTypeError (TypeError) an argument has the wrong type
 
@@ -30,6 +33,8 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
+    "RepositoryMismatchError",
+    "RepositoryNotFoundError",
     "RepositoryNotReadyError",
     "VersionInUseError",
     "VersionedError",
@@ -91,6 +96,14 @@ class BackendError(VersionedError):
 
 class RepositoryNotReadyError(BackendError):
     """The bucket, table or folder does not exist yet: call ``bootstrap()`` first."""
+
+
+class RepositoryNotFoundError(VersionedError):
+    """No repository exists where one was opened for reading; a write would create it."""
+
+
+class RepositoryMismatchError(VersionedError, ValueError):
+    """The repository was made with other settings than it was opened with (say which)."""
 
 
 class InvalidArgumentError(VersionedError, ValueError):

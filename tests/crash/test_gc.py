@@ -63,7 +63,8 @@ def test_local_gc_removes_only_old_orphans(local_backend: LocalBackend) -> None:
     for blob in (root / "blobs").rglob("*"):
         if blob.is_file():
             _age(blob)  # old enough to be collected, if gc wrongly thought them orphans
-    crashed_upload = root / "tmp" / "crashed.part"
+    # staging files are named versioned-<kind>-<32 hex>; gc leaves other names alone
+    crashed_upload = root / "tmp" / f"versioned-part-{'c' * 32}"
     crashed_upload.write_bytes(b"half an upload")
     _age(crashed_upload)
     lost = b"bytes renamed into place, then the process died before the commit"
@@ -71,7 +72,7 @@ def test_local_gc_removes_only_old_orphans(local_backend: LocalBackend) -> None:
     lost_blob.parent.mkdir(exist_ok=True)
     lost_blob.write_bytes(lost)
     _age(lost_blob)
-    in_flight = root / "tmp" / "in-flight.part"
+    in_flight = root / "tmp" / f"versioned-part-{'f' * 32}"
     in_flight.write_bytes(b"an upload in progress")
     check_gc(repo, {crashed_upload.as_uri(), lost_blob.as_uri()}, GRACE)
     assert in_flight.exists() and not crashed_upload.exists() and not lost_blob.exists()

@@ -1,16 +1,17 @@
-"""The embedded backend: bytes as content-addressed files, metadata in SQLite.
+"""The local backend: bytes as content-addressed files, metadata in SQLite.
 
 Layout under ``root``::
 
-    versioned.sqlite3          metadata (WAL mode)
+    versioned.sqlite3          metadata (WAL mode) and the repository's settings
     blobs/ab/abcdef…{suffix}   one read-only file per distinct SHA-256
-    tmp/                       uploads in flight (written, fsynced, then renamed)
+    tmp/versioned-*            bytes of puts in flight (locked by their put)
 
 Every version row names a blob by its hash, so publishing copies no bytes and identical
 content is stored once. Each write is one ``BEGIN IMMEDIATE`` transaction; a blob is
 renamed into place inside the transaction that first refers to it, so a concurrent purge
-can never remove bytes that a commit is about to name. A killed process leaves at most
-a temporary file (``gc`` removes it) and never a lock: SQLite's locks die with it.
+or gc can never remove bytes that a commit is about to name. A killed process leaves at
+most an unlocked staging file or an unnamed blob (``gc`` removes them) and never a lock:
+SQLite's locks and ``flock`` die with it. No path is followed through a symbolic link.
 """
 
 from __future__ import annotations
@@ -19,45 +20,24 @@ import contextlib
 import json
 import os
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
-from ..exc import BackendError, ConcurrentWriteError
-from ..rules import in_use, next_version_number, not_found
-from ..timestamps import from_storage, to_storage
-from .base import AliasRecord, Backend, LatestWrite, Payload, VersionRecord, iter_chunks
+from ...exc import BackendError, ConcurrentWriteError
+from ...rules import in_use, next_version_number, not_found
+from ...timestamps import from_storage, to_storage
+from ..base import AliasRecord, Backend, LatestWrite, Payload, VersionRecord, iter_chunks
+from .db import Database, local_errors
+from .files import BlobTree, opened_dir
+from .gc import orphans
+from .staging import StagedFile, create_staged
+from .steps import _step
 
 #: LATEST's row number: published versions start at 1.
 _LATEST = 0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    name TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    update_at TEXT NOT NULL,
-    is_deleted INTEGER NOT NULL DEFAULT 0,
-    size INTEGER,
-    content_type TEXT,
-    metadata TEXT,
-    PRIMARY KEY (name, version)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS versions_by_sha256 ON versions (sha256);
-CREATE TABLE IF NOT EXISTS aliases (
-    name TEXT NOT NULL,
-    alias TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    secondary_version INTEGER,
-    secondary_version_weight INTEGER,
-    update_at TEXT NOT NULL,
-    PRIMARY KEY (name, alias)
-) WITHOUT ROWID;
-"""
 
 
 def _to_row(version: int | None) -> int:
@@ -78,97 +58,39 @@ def _record(name: str, row: sqlite3.Row) -> VersionRecord:
     )
 
 
-@contextmanager
-def _local_errors(what: str) -> Iterator[None]:
-    """Turn SQLite and filesystem failures into BackendError (the original as __cause__)."""
-    try:
-        yield
-    except sqlite3.Error as error:
-        raise BackendError(f"{what} failed: SQLite: {error}") from error
-    except OSError as error:
-        raise BackendError(f"{what} failed: {error}") from error
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class LocalBackend(Backend):
     """Files under ``root`` plus one SQLite database there."""
 
-    def __init__(self, root: str | os.PathLike[str], suffix: str = "") -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], suffix: str | None = None, *, create: bool = True
+    ) -> None:
+        """A repository in the folder ``root``; nothing is touched until first use.
+
+        ``suffix`` None adopts the suffix the repository recorded (``""`` for a new one);
+        another suffix than the recorded one is refused with RepositoryMismatchError on
+        first use. With ``create`` False no repository is ever made: every operation
+        raises RepositoryNotFoundError while ``root`` holds none.
+        """
         self.root = Path(root).expanduser().resolve()
-        self.suffix = suffix
-        self.blob_dir = self.root / "blobs"
-        self.tmp_dir = self.root / "tmp"
-        self.db_path = self.root / "versioned.sqlite3"
-        self._local = threading.local()
-        self._ready = False
-        self._ready_lock = threading.Lock()
+        self._tree = BlobTree(self.root)
+        self.blob_dir = self._tree.blob_dir
+        self.tmp_dir = self._tree.tmp_dir
+        self._db = Database(self._tree, suffix, create)
+        self.db_path = self._db.path
+        #: staging files this process's puts wrote themselves, by token, with their lock
+        self._held: dict[str, StagedFile] = {}
 
-    # --- connections ---------------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        # One connection per thread and process: sqlite3 objects are not shared across
-        # threads, and a connection inherited through fork must never be used.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn
-        self._ensure_ready()
-        conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA synchronous = FULL")
-        self._local.conn = conn
-        self._local.pid = os.getpid()
-        return conn
-
-    def _ensure_ready(self) -> None:
-        if self._ready:
-            return
-        with self._ready_lock:
-            if self._ready:
-                return
-            with _local_errors(f"opening the repository at {self.root}"):
-                for folder in (self.root, self.blob_dir, self.tmp_dir):
-                    folder.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.db_path, timeout=60.0, isolation_level=None)
-                try:
-                    conn.execute("PRAGMA busy_timeout = 60000")
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.executescript(_SCHEMA)
-                finally:
-                    conn.close()
-            self._ready = True
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the write lock up front, so every read inside the
-        # transaction sees the state the write will apply to.
-        with _local_errors("a write transaction"):
-            conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                # a failed COMMIT leaves the transaction open: end it, or every later
-                # BEGIN on this thread's connection would fail too
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-                raise
-
-    def _query(self, sql: str, *params: object) -> list[sqlite3.Row]:
-        with _local_errors("a read"):
-            return self._connection().execute(sql, params).fetchall()
+    @property
+    def suffix(self) -> str:
+        """The suffix of blob file names (the recorded one). Raises what opening raises."""
+        self._db.ensure_ready()
+        return self._tree.suffix
 
     # --- paths ---------------------------------------------------------------------------
     def blob_path(self, sha256: str) -> Path:
         """Where the bytes with this hash live."""
-        return self.blob_dir / sha256[:2] / f"{sha256}{self.suffix}"
+        self._db.ensure_ready()
+        return self._tree.path(sha256)
 
     def version_uri(self, name: str, version: int | None, sha256: str | None) -> str:
         if sha256 is None:
@@ -180,29 +102,29 @@ class LocalBackend(Backend):
 
     # --- set-up -------------------------------------------------------------------------------
     def bootstrap(self, write_capacity: int | None, read_capacity: int | None) -> None:
-        self._ensure_ready()
+        self._db.ensure_ready()
 
     # --- reads ---------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
-        rows = self._query(
+        rows = self._db.query(
             "SELECT * FROM versions WHERE name = ? AND version = ?", name, _to_row(version)
         )
         return _record(name, rows[0]) if rows else None
 
     def list_versions(self, name: str) -> list[VersionRecord]:
         return [
-            _record(name, r) for r in self._query("SELECT * FROM versions WHERE name = ?", name)
+            _record(name, r) for r in self._db.query("SELECT * FROM versions WHERE name = ?", name)
         ]
 
     def list_names(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT DISTINCT name FROM versions ORDER BY name")]
+        return [r[0] for r in self._db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
 
     def all_names(self) -> list[str]:
-        rows = self._query("SELECT name FROM versions UNION SELECT name FROM aliases ORDER BY 1")
+        rows = self._db.query("SELECT name FROM versions UNION SELECT name FROM aliases ORDER BY 1")
         return [r[0] for r in rows]
 
     def _alias_records(self, where: str, *params: object) -> list[AliasRecord]:
-        rows = self._query(
+        rows = self._db.query(
             "SELECT a.*, p.sha256 AS p_sha, s.sha256 AS s_sha FROM aliases a "
             "LEFT JOIN versions p ON p.name = a.name AND p.version = a.version "
             "LEFT JOIN versions s ON s.name = a.name AND s.version = a.secondary_version "
@@ -233,8 +155,9 @@ class LocalBackend(Backend):
         return self._alias_records("a.name = ?", name)
 
     def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
+        self._db.ensure_ready()
         try:
-            return cast(BinaryIO, open(self.blob_path(sha256), "rb"))
+            return self._tree.open(sha256)
         except FileNotFoundError as error:
             raise not_found(name, version) from error
         except OSError as error:
@@ -247,8 +170,8 @@ class LocalBackend(Backend):
         return LatestWrite(name=name, current=self.get_version(name, None))
 
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
-        with self._transaction() as conn:
-            if not self.blob_path(sha256).exists():
+        with self._db.transaction() as conn:
+            if not self._tree.present(sha256):
                 return None  # removed behind our back: upload it again
             changed = conn.execute(
                 "UPDATE versions SET update_at = ?, is_deleted = 0 "
@@ -262,38 +185,50 @@ class LocalBackend(Backend):
     @property
     def staging_dir(self) -> str:  # type: ignore[override]
         """Puts copy their content here while hashing it (see ``engine.make_payload``)."""
-        self._ensure_ready()
+        self._db.ensure_ready()
         return str(self.tmp_dir)
 
     def upload_latest(self, write: LatestWrite, payload: Payload) -> None:
-        if self.blob_path(payload.sha256).exists():
-            write.token = None  # stored already (another artifact or version has it)
-            return
-        temp = self.tmp_dir / f"{uuid.uuid4().hex}.part"
-        write.token = str(temp)  # set first, so abort_latest removes a half-written file
-        with _local_errors(f"storing the bytes of {write.name!r}"):
-            if payload.private_copy and payload.path is not None:
-                # The content was copied (and fsynced) here while it was hashed: a hard
-                # link stores it without touching a byte, and keeps the copy for a retry.
-                os.chmod(payload.path, 0o444)
-                os.link(payload.path, temp)
+        with local_errors(f"storing the bytes of {write.name!r}"):
+            if self._tree.present(payload.sha256):
+                write.token = None  # stored already (another artifact or version has it)
                 return
-            with payload.open() as source, open(temp, "wb") as out:
+            if payload.private_copy and payload.path is not None:
+                self._link_spool(write, payload.path)
+                return
+            staged = create_staged(self.tmp_dir, "part")
+            write.token = staged.name  # set first, so abort_latest removes a half-written file
+            self._held[staged.name] = staged
+            _step("write part")
+            with os.fdopen(staged.fd, "wb") as out, payload.open() as source:
                 for chunk in iter_chunks(source):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            os.chmod(temp, 0o444)
+                os.fchmod(out.fileno(), 0o444)
+
+    def _link_spool(self, write: LatestWrite, spool: str) -> None:
+        # The content was copied (and fsynced) into tmp/ while it was hashed, in a file
+        # the put keeps locked: a hard link stores it without touching a byte, shares
+        # that lock, and keeps the copy for a retry.
+        name = f"versioned-part-{uuid.uuid4().hex}"
+        _step("link part")
+        try:
+            with opened_dir(self.tmp_dir) as tmp:
+                os.chmod(spool, 0o444)
+                os.link(spool, name, dst_dir_fd=tmp, follow_symlinks=False)
+        except FileNotFoundError as error:
+            raise BackendError(
+                f"the staged copy of the content of {write.name!r} was removed from "
+                f"{self.tmp_dir} during the put, which cannot read it again: put it again"
+            ) from error
+        write.token = name
 
     def commit_latest(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
-        target = self.blob_path(payload.sha256)
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             if write.token is not None:
-                target.parent.mkdir(exist_ok=True)
-                os.replace(write.token, target)
-                _fsync_dir(target.parent)
-                write.token = None
-            elif not target.exists():
+                self._install(write, payload.sha256)
+            elif not self._tree.present(payload.sha256):
                 # the blob we meant to share was purged meanwhile: the engine retries
                 raise ConcurrentWriteError(f"bytes of {write.name!r} vanished during the put")
             conn.execute(
@@ -312,15 +247,39 @@ class LocalBackend(Backend):
             )
         return VersionRecord(write.name, None, payload.sha256, now, False)
 
+    def _install(self, write: LatestWrite, sha256: str) -> None:
+        token = write.token
+        assert token is not None
+        try:
+            self._tree.install(token, sha256)
+        except FileNotFoundError as error:
+            if os.path.lexists(self.tmp_dir / token):
+                raise
+            # removed behind the put's back: nothing was written, so the engine retries
+            # (bytes in memory are staged again; a spool that is gone too is refused)
+            raise ConcurrentWriteError(
+                f"the staged bytes of {write.name!r} were removed before the commit"
+            ) from error
+        write.token = None
+        self._release(token)
+
+    def _release(self, token: str) -> None:
+        staged = self._held.pop(token, None)
+        if staged is not None:
+            staged.release()
+
     def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
-        if write.token is not None:
-            with contextlib.suppress(OSError):  # gc removes what is left
-                os.unlink(write.token)
-            write.token = None
+        token, write.token = write.token, None
+        if token is None:
+            return
+        with contextlib.suppress(OSError), opened_dir(self.tmp_dir) as tmp:  # gc removes the rest
+            _step("unlink staging")
+            os.unlink(token, dir_fd=tmp)
+        self._release(token)
 
     # --- versions ------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             latest = conn.execute(
                 "SELECT * FROM versions WHERE name = ? AND version = ?", (name, _LATEST)
             ).fetchone()
@@ -351,7 +310,7 @@ class LocalBackend(Backend):
         return VersionRecord(name, number, latest["sha256"], now, False)
 
     def soft_delete(self, name: str, version: int | None) -> bool:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             row = conn.execute(
                 "SELECT is_deleted FROM versions WHERE name = ? AND version = ?",
                 (name, _to_row(version)),
@@ -378,7 +337,7 @@ class LocalBackend(Backend):
         return True
 
     def restore(self, name: str, version: int | None) -> VersionRecord:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             changed = conn.execute(
                 "UPDATE versions SET is_deleted = 0 WHERE name = ? AND version = ?",
                 (name, _to_row(version)),
@@ -390,7 +349,7 @@ class LocalBackend(Backend):
 
     # --- aliases -------------------------------------------------------------------------
     def put_alias(self, record: AliasRecord) -> AliasRecord:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             hashes: list[str] = []
             for target in record.targets():
                 row = conn.execute(
@@ -422,12 +381,12 @@ class LocalBackend(Backend):
         )
 
     def delete_alias(self, name: str, alias: str) -> None:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
 
     # --- hard deletes and cleanup --------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             hashes = {
                 r[0] for r in conn.execute("SELECT sha256 FROM versions WHERE name = ?", (name,))
             }
@@ -438,40 +397,12 @@ class LocalBackend(Backend):
                     "SELECT 1 FROM versions WHERE sha256 = ? LIMIT 1", (sha256,)
                 ).fetchone()
                 if not still_used:
-                    self.blob_path(sha256).unlink(missing_ok=True)
-
-    def _orphan_candidates(self, older_than: datetime) -> Iterator[Path]:
-        cutoff = older_than.timestamp()
-        for folder in (self.blob_dir, self.tmp_dir):
-            if not folder.exists():
-                continue
-            for path in folder.rglob("*"):
-                # a put may rename or remove a staged file while we look
-                with contextlib.suppress(FileNotFoundError):
-                    if path.is_file() and path.stat().st_mtime < cutoff:
-                        yield path
-
-    def _is_orphan(self, conn: sqlite3.Connection, path: Path) -> bool:
-        if path.parent == self.tmp_dir:
-            return True
-        sha256 = path.name[: len(path.name) - len(self.suffix)] if self.suffix else path.name
-        used = conn.execute("SELECT 1 FROM versions WHERE sha256 = ? LIMIT 1", (sha256,))
-        return used.fetchone() is None
+                    self._tree.remove(sha256)
 
     def find_orphans(self, older_than: datetime) -> list[str]:
-        with _local_errors("looking for orphaned bytes"):
-            conn = self._connection()
-            return sorted(
-                p.as_uri() for p in self._orphan_candidates(older_than) if self._is_orphan(conn, p)
-            )
+        with local_errors("looking for orphaned bytes"):
+            return orphans(self._tree, self._db.connection(), older_than, None)
 
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
-        wanted = set(uris)
-        removed: list[str] = []
-        # inside one write transaction, so no commit can start naming a blob we remove
-        with self._transaction() as conn:
-            for path in self._orphan_candidates(older_than):
-                if path.as_uri() in wanted and self._is_orphan(conn, path):
-                    path.unlink(missing_ok=True)
-                    removed.append(path.as_uri())
-        return sorted(removed)
+        with self._db.transaction() as conn:
+            return orphans(self._tree, conn, older_than, set(uris))

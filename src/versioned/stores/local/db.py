@@ -1,0 +1,126 @@
+"""The local repository's SQLite database: one connection per thread, opened lazily.
+
+Opening checks (or, for a new repository, records) the repository's settings once per
+:class:`Database` object; every write is one ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+from ...exc import BackendError, RepositoryNotFoundError
+from .files import BlobTree
+from .settings import SCHEMA, settle
+from .steps import _step
+
+
+@contextmanager
+def local_errors(what: str) -> Iterator[None]:
+    """Turn SQLite and filesystem failures into BackendError (the original as __cause__)."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise BackendError(f"{what} failed: SQLite: {error}") from error
+    except OSError as error:
+        raise BackendError(f"{what} failed: {error}") from error
+
+
+class Database:
+    """``versioned.sqlite3`` under the tree's root; sets ``tree.suffix`` when opened."""
+
+    def __init__(self, tree: BlobTree, wanted_suffix: str | None, create: bool) -> None:
+        self.tree = tree
+        self.root = tree.root
+        self.path = tree.root / "versioned.sqlite3"
+        self._wanted_suffix = wanted_suffix
+        self._create = create
+        self._local = threading.local()
+        self._ready = False
+        self._ready_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        # mode=rw: a database removed behind our back is an error, never silently remade
+        conn = sqlite3.connect(
+            f"file:{quote(str(self.path))}?mode=rw",
+            uri=True,
+            timeout=60.0,
+            isolation_level=None,
+        )
+        conn.execute("PRAGMA busy_timeout = 60000")
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        # One connection per thread and process: sqlite3 objects are not shared across
+        # threads, and a connection inherited through fork must never be used.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        self.ensure_ready()
+        conn = self._connect()
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous = FULL")
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        return conn
+
+    def ensure_ready(self) -> None:
+        if self._ready:
+            return
+        with self._ready_lock:
+            if self._ready:
+                return
+            if not self._create and not self.path.is_file():
+                raise RepositoryNotFoundError(
+                    f"there is no repository at {self.root}: `versioned init` "
+                    "(or any write) creates one"
+                )
+            with local_errors(f"opening the repository at {self.root}"):
+                for folder in (self.root, self.tree.blob_dir, self.tree.tmp_dir):
+                    folder.mkdir(parents=True, exist_ok=True)
+                if self._create and not self.path.exists():
+                    sqlite3.connect(self.path).close()
+                conn = self._connect()
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    conn.executescript(SCHEMA)
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        self.tree.suffix = settle(conn, self.tree, self._wanted_suffix)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                finally:
+                    conn.close()
+            self._ready = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE takes the write lock up front, so every read inside the
+        # transaction sees the state the write will apply to.
+        with local_errors("a write transaction"):
+            conn = self.connection()
+            _step("begin")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                _step("commit")
+                conn.execute("COMMIT")
+            except BaseException:
+                # a failed COMMIT leaves the transaction open: end it, or every later
+                # BEGIN on this thread's connection would fail too
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                _step("rolled back")
+                raise
+            _step("committed")
+
+    def query(self, sql: str, *params: object) -> list[sqlite3.Row]:
+        with local_errors("a read"):
+            return self.connection().execute(sql, params).fetchall()
