@@ -129,6 +129,23 @@ class LocalRawStore(RawStore):
         return problems
 
 
+def query_partition(
+    dynamodb: Any, table: str, pk: str, *, newest_first: bool = False
+) -> list[dict[str, Any]]:
+    """Every item with partition key ``pk`` in raw DynamoDB JSON (consistent query),
+    in sort key order (reversed with ``newest_first``)."""
+    found: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+        ScanIndexForward=not newest_first,
+    ):
+        found.extend(page["Items"])
+    return found
+
+
 def _is_alias_partition(pk: str) -> bool:
     return pk.startswith("__") and pk.endswith("-alias")
 
@@ -162,21 +179,18 @@ class S3RawStore(RawStore):
             found.extend(page["Items"])
         return found
 
-    def object_bytes(self, key: str) -> bytes | None:
-        """The object's bytes, or None if there is no such object."""
-        try:
-            body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None
-        return body
+    def partition(self, pk: str) -> list[dict[str, Any]]:
+        """Every item with partition key ``pk`` (consistent query)."""
+        return query_partition(self.dynamodb, self.table, pk)
 
     def violations(
         self, *, allow_expired_leases: bool = False, names: Collection[str] | None = None
     ) -> list[str]:
         problems: list[str] = []
-        items = self.items()
-        if names is not None:
-            items = [i for i in items if _artifact_of(i["pk"]["S"]) in names]
+        if names is None:
+            items = self.items()
+        else:  # a table shared by many tests: read only these artifacts' partitions
+            items = [i for n in names for pk in (n, f"__{n}-alias") for i in self.partition(pk)]
         versions = [i for i in items if not _is_alias_partition(i["pk"]["S"])]
         live: set[tuple[str, str]] = set()
         highest: dict[str, int] = {}

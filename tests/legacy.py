@@ -44,6 +44,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.invariants import query_partition
+
 LATEST = "LATEST"
 #: 1.0.1 stores ``update_at`` in pynamodb's UTCDateTimeAttribute text form.
 UPDATE_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
@@ -137,15 +139,7 @@ class Legacy:
 
     # --- 1.0.1's reader view -----------------------------------------------------------
     def _partition(self, pk: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for page in self.dynamodb.get_paginator("query").paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": pk}},
-            ScanIndexForward=False,
-        ):
-            found.extend(page["Items"])
-        return found
+        return query_partition(self.dynamodb, self.table, pk, newest_first=True)
 
     def list_versions(self, name: str) -> list[dict[str, Any]]:
         """The items 1.0.1 lists as versions, newest first (LATEST first)."""

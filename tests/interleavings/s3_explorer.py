@@ -86,20 +86,21 @@ class World:
 
     @classmethod
     def make(cls, backend: S3Backend, proxy: FaultProxy, **held_options: Any) -> World:
-        proxy.arm(None)
-        held = repository_through(proxy.url, backend.bucket, backend.table, **held_options)
-        return cls(backend, proxy, held, backend.s3, backend.dynamodb)
+        world = cls(backend, proxy, None, backend.s3, backend.dynamodb)
+        world.held = world.held_with(**held_options)
+        return world
 
     @property
     def direct(self) -> Repository:
         return self.backend.repo
 
     def held_with(self, **options: Any) -> Repository:
-        """Another held repository on the same storage, with other options."""
+        """A held repository on this storage (another one, with other options)."""
         self.proxy.arm(None)
-        return repository_through(
-            self.proxy.url, self.backend.bucket, self.backend.table, **options
-        )
+        backend = self.backend
+        options.setdefault("s3_prefix", backend.prefix)
+        options.setdefault("suffix", backend.suffix)
+        return repository_through(self.proxy.url, backend.bucket, backend.table, **options)
 
     def store(self, name: str) -> S3RawStore:
         if name not in self.stores:
@@ -111,7 +112,10 @@ class World:
 
     @property
     def legacy(self) -> Legacy:
-        return Legacy(self.s3, self.dynamodb, self.backend.bucket, self.backend.table)
+        backend = self.backend
+        return Legacy(
+            self.s3, self.dynamodb, backend.bucket, backend.table, backend.prefix, backend.suffix
+        )
 
     def key(self, name: str, version: int | None) -> str:
         return self.backend.key(name, version)
@@ -147,6 +151,8 @@ class Outcome:
     """How an interleaving went: whether the hold caught a request, how A and B ended."""
 
     held: bool
+    #: the operation of the request the hold caught (None: it caught none)
+    held_operation: str | None
     b_waited_for_a: bool
     a_error: BaseException | None
     b_error: BaseException | None
@@ -198,13 +204,101 @@ def interleave(
         second.start()
         second.join(120)
     assert not first.is_alive() and not second.is_alive(), "an operation never finished"
+    caught = world.proxy.held_operation
     world.proxy.arm(None)
-    return Outcome(held, waited, first.error, second.error)
+    return Outcome(held, caught, waited, first.error, second.error)
 
 
-def check_artifact(world: World, name: str, *, allow_expired_leases: bool = False) -> list[str]:
-    """Every violation for ``name``: raw invariants, public reads, aliases, 1.0.1's view."""
+def _partitions(world: World, name: str) -> list[dict[str, Any]]:
+    store = world.store(name)
+    return store.partition(name) + store.partition(f"__{name}-alias")
+
+
+def _objects(world: World, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in world.s3.get_paginator("list_objects_v2").paginate(
+        Bucket=world.backend.bucket, Prefix=prefix
+    ):
+        keys += [entry["Key"] for entry in page.get("Contents", [])]
+    return keys
+
+
+@dataclass
+class Template:
+    """An artifact prepared once through the API, to be cloned as raw storage."""
+
+    world: World
+    name: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+    #: object key under the artifact's folder -> its HeadObject answer
+    heads: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def freeze(self) -> None:
+        """Read the template's items and objects once (clones copy what was read)."""
+        self.items = _partitions(self.world, self.name)
+        folder = f"{self.world.backend.prefix}/{self.name}/"
+        for key in _objects(self.world, folder):
+            head = self.world.s3.head_object(Bucket=self.world.backend.bucket, Key=key)
+            self.heads[key[len(folder) :]] = head
+
+    def clone(self, target: World, new_name: str) -> None:
+        """Copy every item and object to ``new_name`` in ``target`` (same bucket and
+        table): whatever the library keeps there comes along."""
+        requests = []
+        for item in self.items:
+            pk = item["pk"]["S"]
+            renamed = {**item, "pk": {"S": new_name if pk == self.name else f"__{new_name}-alias"}}
+            requests.append({"PutRequest": {"Item": renamed}})
+        _batch_write(target, requests)
+        bucket = self.world.backend.bucket
+        for leaf, head in self.heads.items():
+            metadata = dict(head.get("Metadata", {}))
+            if "artifact_name" in metadata:
+                metadata["artifact_name"] = new_name
+            source = f"{self.world.backend.prefix}/{self.name}/{leaf}"
+            target.s3.copy_object(
+                Bucket=bucket,
+                Key=f"{target.backend.prefix}/{new_name}/{leaf}",
+                CopySource={"Bucket": bucket, "Key": source},
+                MetadataDirective="REPLACE",
+                Metadata=metadata,
+                **({"ContentType": head["ContentType"]} if "ContentType" in head else {}),
+            )
+
+
+def _batch_write(world: World, requests: list[dict[str, Any]]) -> None:
+    for start in range(0, len(requests), 25):
+        pending = {world.backend.table: requests[start : start + 25]}
+        while pending:
+            pending = world.dynamodb.batch_write_item(RequestItems=pending)["UnprocessedItems"]
+
+
+def remove_artifact(world: World, name: str) -> None:
+    """Delete every item and object of ``name`` behind the library's back."""
+    keys = [{"pk": i["pk"], "sk": i["sk"]} for i in _partitions(world, name)]
+    _batch_write(world, [{"DeleteRequest": {"Key": key}} for key in keys])
+    objects = _objects(world, f"{world.backend.prefix}/{name}/")
+    if objects:
+        world.s3.delete_objects(
+            Bucket=world.backend.bucket, Delete={"Objects": [{"Key": k} for k in objects]}
+        )
+    world.stores.pop(name, None)
+
+
+def check_artifact(
+    world: World, name: str, *, allow_expired_leases: bool = False, reads: bool = True
+) -> list[str]:
+    """Every violation for ``name``: raw invariants, 1.0.1's view and (``reads``) verified
+    reads of every listed version and every alias through the public API."""
     problems = world.store(name).violations(names=[name], allow_expired_leases=allow_expired_leases)
+    problems += world.legacy.violations(name)
+    if reads:
+        problems += _read_problems(world, name)
+    return problems
+
+
+def _read_problems(world: World, name: str) -> list[str]:
+    problems: list[str] = []
     repo = world.direct
     listed: set[str] = set()
     for artifact in repo.list_artifact_versions(name):
@@ -226,11 +320,12 @@ def check_artifact(world: World, name: str, *, allow_expired_leases: bool = Fals
                 alias.get_secondary_version_content()
         except exc.VersionedError as error:
             problems.append(f"{name} alias {alias.alias}: read raised {type(error).__name__}")
-    return problems + world.legacy.violations(name)
+    return problems
 
 
-def heal_problems(world: World, name: str) -> list[str]:
-    """Put new content and publish it, as a user would next; list what goes wrong."""
+def heal_problems(world: World, name: str, *, reads: bool = True) -> list[str]:
+    """Put new content and publish it, as a user would next; list what goes wrong then
+    (see :func:`check_artifact` for ``reads``)."""
     content = os.urandom(200)
     try:
         world.direct.put_artifact(name, content)
@@ -239,4 +334,4 @@ def heal_problems(world: World, name: str) -> list[str]:
             return [f"{name}: the next publish froze other bytes than the put's"]
     except exc.VersionedError as error:
         return [f"{name}: the next put + publish raised {type(error).__name__}: {error}"]
-    return check_artifact(world, name)
+    return check_artifact(world, name, reads=reads)
