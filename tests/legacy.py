@@ -177,12 +177,13 @@ class Legacy:
             return None
         return body
 
-    def violations(self, name: str) -> list[str]:
+    def violations(self, name: str, *, allow_expired_leases: bool = False) -> list[str]:
         """What a 1.0.1 reader of ``name`` would get wrong, one line each.
 
         Every version it lists must carry a sha256 and an object hashing to it (LATEST may
-        disagree only under an unexpired put lease: a put in progress); an item marked
-        ``pending`` must never be listed; every alias must route to versions it lists.
+        disagree only under a put's lease: a put in progress, or with
+        ``allow_expired_leases`` a crashed one); an item marked ``pending`` must never be
+        listed; every alias must route to versions it lists.
         """
         problems: list[str] = []
         listed: set[str] = set()
@@ -196,7 +197,10 @@ class Legacy:
                 problems.append(f"1.0.1 lists {name} {sk} with no sha256")
                 continue
             data = self.read(name, sk)
-            in_doubt = sk == LATEST and float(item.get("lease_until", {}).get("N", 0)) > time.time()
+            lease = item.get("lease_until", {}).get("N")
+            in_doubt = sk == LATEST and (
+                lease is not None and (allow_expired_leases or float(lease) > time.time())
+            )
             if data is None:
                 problems.append(f"1.0.1 lists {name} {sk} (sha256 {sha256[:12]}) with no object")
             elif _sha256(data) != sha256 and not in_doubt:

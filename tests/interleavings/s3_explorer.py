@@ -291,7 +291,7 @@ def check_artifact(
     """Every violation for ``name``: raw invariants, 1.0.1's view and (``reads``) verified
     reads of every listed version and every alias through the public API."""
     problems = world.store(name).violations(names=[name], allow_expired_leases=allow_expired_leases)
-    problems += world.legacy.violations(name)
+    problems += world.legacy.violations(name, allow_expired_leases=allow_expired_leases)
     if reads:
         problems += _read_problems(world, name)
     return problems

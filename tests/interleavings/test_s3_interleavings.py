@@ -53,8 +53,9 @@ OPS: dict[str, Op] = {
     "purge_artifact": lambda repo, name: repo.purge_artifact(name),
     "gc": lambda repo, name: repo.gc(dry_run=False, grace_seconds=0),
 }
-#: Pairs run without ``--runslow``-style selection (``-m "not slow"``): the ones that
-#: touch bytes from both sides, where races have bitten before.
+#: The pairs left when slow tests are deselected (``-m "not slow"``): those that touch
+#: bytes from both sides, where races have bitten before. The full set takes about 3.5
+#: minutes on 2 busy cores (``-n 2``), this subset about 1.5 minutes on one.
 QUICK = {
     ("put_new", "purge_artifact"),
     ("purge_artifact", "put_new"),
@@ -225,7 +226,9 @@ def test_put_frozen_past_its_lease_against(stage: Stage, b_name: str, dies: bool
     )
     assert outcome.held, "the put never reached its PutObject"
     problems = [] if dies else outcome.problems()
-    problems += check_artifact(world, name)
+    # a writer that died in doubt may leave its expired lease: the storage convention for
+    # a crashed put (the next put repairs it); reads must still work meanwhile
+    problems += check_artifact(world, name, allow_expired_leases=dies)
     if b_name == "purge_artifact":
         world.stores.pop(name, None)
     problems += [f"next put + publish: {p}" for p in heal_problems(world, name)]
