@@ -99,23 +99,40 @@ class Fault:
     persistent: bool = False
 
 
+#: Every DynamoDB request that writes (for holds such as "its next write after X").
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
 @dataclass
 class Hold:
-    """Hold the ``at``-th request after arming (1-based), or the ``occurrence``-th request
-    of ``operation``, in ``mode`` (:data:`HOLD_MODES`); ``die``: kill the client at release.
+    """Which request to hold, how (``mode``: :data:`HOLD_MODES`), and whether the client
+    dies at the release.
+
+    Either ``at``: the at-th request after arming (1-based); or ``operation`` (one name
+    or several): the ``occurrence``-th request of it, counted from the first request of
+    ``after`` when that is given (e.g. the first DynamoDB write after the CopyObject).
     """
 
     at: int | None = None
-    operation: str | None = None
+    operation: str | tuple[str, ...] | None = None
     occurrence: int = 1
+    after: str | None = None
     mode: str = "before"
     die: bool = False
 
-    def matches(self, index: int, operation: str, seen: int) -> bool:
-        """Whether the ``index``-th request, the ``seen``-th of ``operation``, is the one."""
-        if self.operation is not None:
-            return operation == self.operation and seen == self.occurrence
-        return index == self.at
+    def matches(self, operations: list[str]) -> bool:
+        """Whether the last of ``operations`` (every request since arming) is the one."""
+        if self.operation is None:
+            return len(operations) == self.at
+        names = (self.operation,) if isinstance(self.operation, str) else self.operation
+        if operations[-1] not in names:
+            return False
+        start = 0
+        if self.after is not None:
+            if self.after not in operations[:-1]:
+                return False
+            start = operations.index(self.after) + 1
+        return sum(1 for op in operations[start:] if op in names) == self.occurrence
 
 
 class FaultProxy:
@@ -216,7 +233,7 @@ class FaultProxy:
                 if kind is not None and not kind.startswith("hold:")
             ]
 
-    def _hold_decision(self, operation: str, index: int) -> str | None:
+    def _hold_decision(self, operation: str) -> str | None:
         """What the armed hold does with this request (caller holds the lock):
         ``dead`` (drop it), a hold mode (this is the held request), ``frozen`` (a later
         request of a frozen client), or None."""
@@ -226,8 +243,7 @@ class FaultProxy:
         if hold is None:
             return None
         if not self._hold_hit:
-            seen = sum(1 for op, _ in self.log if op == operation)
-            if hold.matches(index, operation, seen):
+            if hold.matches([op for op, _ in self.log]):
                 self._hold_hit = True
                 self.held_operation = operation
                 return hold.mode
@@ -241,7 +257,7 @@ class FaultProxy:
             fault = self._fault
             self.log.append((operation, None))
             index = len(self.log)
-            action = self._hold_decision(operation, index)
+            action = self._hold_decision(operation)
             if action is not None:
                 self.log[-1] = (operation, f"hold:{action}")
                 return f"hold:{action}"

@@ -188,6 +188,7 @@ def interleave(
     while first.is_alive() and not world.proxy.wait_held(0.01):
         pass
     held = world.proxy.is_held()
+    assert held or world.proxy.operations(), "the held repository's requests miss its proxy"
     started = time.monotonic()
     second = Worker(lambda: b(world.direct))
     if held:
