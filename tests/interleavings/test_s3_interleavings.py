@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -139,13 +140,23 @@ def _shape(problem: str, name: str) -> str:
     return re.sub(r'"[0-9a-f-]+"', "<etag>", text)
 
 
-def explore(stage: Stage, a_name: str, b_name: str) -> tuple[int, int, list[Finding]]:
-    """Run every interleaving of the pair; returns (explored, held, findings)."""
+@dataclass
+class Tally:
+    """What the interleavings of one pair did."""
+
+    explored: int = 0
+    held: int = 0
+    #: "A ConcurrentWriteError", "B VersionInUseError"...: allowed errors, counted
+    errors: Counter[str] = field(default_factory=Counter)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def explore(stage: Stage, a_name: str, b_name: str) -> Tally:
+    """Run every interleaving of the pair."""
     a, b = OPS[a_name], OPS[b_name]
     world, name = stage.world, stage.fresh()
     recorded = world.record(lambda repo: a(repo, name))
-    explored = held = 0
-    findings: list[Finding] = []
+    tally = Tally()
     for k in range(1, len(recorded) + 1):
         for mode in MODES:
             name = stage.fresh()
@@ -155,8 +166,11 @@ def explore(stage: Stage, a_name: str, b_name: str) -> tuple[int, int, list[Find
                 lambda repo, n=name: b(repo, n),  # type: ignore[misc]
                 Hold(at=k, mode=mode),
             )
-            explored += 1
-            held += outcome.held
+            tally.explored += 1
+            tally.held += outcome.held
+            for who, error in (("A", outcome.a_error), ("B", outcome.b_error)):
+                if error is not None:
+                    tally.errors[f"{who} {type(error).__name__}"] += 1
             problems = outcome.problems() + check_artifact(world, name)
             if "purge_artifact" in (a_name, b_name):
                 world.stores.pop(name, None)  # a purged artifact's numbers may be given out again
@@ -165,9 +179,9 @@ def explore(stage: Stage, a_name: str, b_name: str) -> tuple[int, int, list[Find
             if problems:
                 shaped = [_shape(p, name) for p in problems]
                 found = Finding(f"{a_name}-{b_name}", k, mode, outcome.held_operation, shaped)
-                findings.append(found)
-    _report(findings)
-    return explored, held, findings
+                tally.findings.append(found)
+    _report(tally.findings)
+    return tally
 
 
 def _report(findings: list[Finding]) -> None:
@@ -200,12 +214,13 @@ PAIRS = [
 
 @pytest.mark.parametrize("a_name, b_name", PAIRS)
 def test_pair_interleavings(stage: Stage, a_name: str, b_name: str) -> None:
-    explored, held, findings = explore(stage, a_name, b_name)
-    print(f"{a_name} x {b_name}: {explored} interleavings, {held} held")
-    assert explored >= 2 and held >= explored // 2, (explored, held)
-    assert not findings, (
-        f"{len(findings)} of {explored} interleavings of {a_name} x {b_name} broke:\n"
-        + _summary(findings)
+    tally = explore(stage, a_name, b_name)
+    errors = ", ".join(f"{kind} x{count}" for kind, count in sorted(tally.errors.items()))
+    print(f"{a_name} x {b_name}: {tally.explored} interleavings, {tally.held} held; {errors}")
+    assert tally.explored >= 2 and tally.held >= tally.explored // 2, tally
+    assert not tally.findings, (
+        f"{len(tally.findings)} of {tally.explored} interleavings of {a_name} x {b_name} "
+        f"broke:\n{_summary(tally.findings)}"
     )
 
 
