@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from tests.invariants import query_partition
 from versioned import exc
 
 #: The repositories under test have no common static type yet; both follow docs/api.md.
@@ -293,16 +294,7 @@ class S3Backend(Backend):
 
     def partition(self, pk: str) -> list[dict[str, Any]]:
         """Every item with this partition key, in raw DynamoDB JSON."""
-        found: list[dict[str, Any]] = []
-        paginator = self.dynamodb.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": pk}},
-            ConsistentRead=True,
-        ):
-            found.extend(page["Items"])
-        return found
+        return query_partition(self.dynamodb, self.table, pk)
 
     def raw_state(self) -> object:
         items = sorted(json.dumps(item, sort_keys=True) for item in self.items())

@@ -15,7 +15,12 @@ What is checked:
 - a published version's sha256 never changes between checks (same checker object);
 - LATEST's bytes may disagree with its sha256 only while its item carries a lease
   (an in-doubt put): unexpired, or expired too when ``allow_expired_leases`` is set
-  (a crashed writer: the next put repairs it);
+  (a crashed writer: the next put repairs it); outside a lease, LATEST's object also
+  has the ``object_etag`` its item recorded, when it recorded one;
+- S3: items that name no bytes yet or any more (a put's placeholder, a publish's
+  ``pending`` claim, a ``purging`` item of a purge in progress) skip the bytes check,
+  but must be soft-deleted (1.0.1 would list them otherwise); every numbered item,
+  committed or not, counts for the counter check;
 - local: the database is in WAL mode, and the suffix it records is the expected one
   (blobs are looked up with the recorded suffix unless one is given).
 """
@@ -34,6 +39,8 @@ from typing import Any
 import boto3
 
 LATEST_KEY = "LATEST"
+#: S3 item attributes marking a version whose bytes are not (or no longer) settled.
+_UNSETTLED = ("pending", "purging")
 
 
 def _sha256(data: bytes) -> str:
@@ -139,6 +146,23 @@ class LocalRawStore(RawStore):
         return problems
 
 
+def query_partition(
+    dynamodb: Any, table: str, pk: str, *, newest_first: bool = False
+) -> list[dict[str, Any]]:
+    """Every item with partition key ``pk`` in raw DynamoDB JSON (consistent query),
+    in sort key order (reversed with ``newest_first``)."""
+    found: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+        ScanIndexForward=not newest_first,
+    ):
+        found.extend(page["Items"])
+    return found
+
+
 def _is_alias_partition(pk: str) -> bool:
     return pk.startswith("__") and pk.endswith("-alias")
 
@@ -172,21 +196,18 @@ class S3RawStore(RawStore):
             found.extend(page["Items"])
         return found
 
-    def object_bytes(self, key: str) -> bytes | None:
-        """The object's bytes, or None if there is no such object."""
-        try:
-            body: bytes = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey:
-            return None
-        return body
+    def partition(self, pk: str) -> list[dict[str, Any]]:
+        """Every item with partition key ``pk`` (consistent query)."""
+        return query_partition(self.dynamodb, self.table, pk)
 
     def violations(
         self, *, allow_expired_leases: bool = False, names: Collection[str] | None = None
     ) -> list[str]:
         problems: list[str] = []
-        items = self.items()
-        if names is not None:
-            items = [i for i in items if _artifact_of(i["pk"]["S"]) in names]
+        if names is None:
+            items = self.items()
+        else:  # a table shared by many tests: read only these artifacts' partitions
+            items = [i for n in names for pk in (n, f"__{n}-alias") for i in self.partition(pk)]
         versions = [i for i in items if not _is_alias_partition(i["pk"]["S"])]
         live: set[tuple[str, str]] = set()
         highest: dict[str, int] = {}
@@ -194,24 +215,21 @@ class S3RawStore(RawStore):
         for item in versions:
             name, sk = item["pk"]["S"], item["sk"]["S"]
             sha256 = item.get("sha256", {}).get("S", "")
+            deleted = item.get("is_deleted", {}).get("BOOL", False)
             if sk == LATEST_KEY and "last_version" in item:
                 counters[name] = int(item["last_version"]["N"])
-            if not sha256 or "update_at" not in item:
-                continue  # a put's placeholder: names no bytes yet
-            if sk != LATEST_KEY:
+            if sk != LATEST_KEY and sk.isdigit():
                 highest[name] = max(highest.get(name, 0), int(sk))
+            unsettled = [mark for mark in _UNSETTLED if mark in item]
+            if unsettled and not deleted:
+                problems.append(f"{name} {sk}: {unsettled[0]} item is not soft-deleted")
+            if not sha256 or "update_at" not in item or unsettled:
+                continue  # names no bytes yet, or bytes a purge may have removed
+            if sk != LATEST_KEY:
                 self._remember(name, int(sk), sha256, problems)
-            if not item.get("is_deleted", {}).get("BOOL", False):
+            if not deleted:
                 live.add((name, sk))
-            data = self.object_bytes(self.key(name, sk))
-            if data is None:
-                problems.append(f"{name} {sk}: item names sha256 {sha256} but has no object")
-            elif (
-                _sha256(data) != sha256
-                and not self._in_doubt(item, allow_expired_leases)
-                and not self._changed_since(item)
-            ):
-                problems.append(f"{name} {sk}: object hashes to {_sha256(data)}, item {sha256}")
+            problems += self._bytes_problems(item, allow_expired_leases)
         for name, top in highest.items():
             if name in counters and counters[name] < top:
                 problems.append(f"{name}: counter {counters[name]} behind version {top}")
@@ -231,6 +249,26 @@ class S3RawStore(RawStore):
                     )
         return problems
 
+    def _bytes_problems(self, item: dict[str, Any], allow_expired: bool) -> list[str]:
+        """The item's object must exist and hash to its sha256 (LATEST: outside a lease,
+        and with the ETag it recorded)."""
+        name, sk, sha256 = item["pk"]["S"], item["sk"]["S"], item["sha256"]["S"]
+        key = self.key(name, sk)
+        try:
+            answer = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except self.s3.exceptions.NoSuchKey:
+            return [f"{name} {sk}: item names sha256 {sha256} but has no object"]
+        actual = _sha256(answer["Body"].read())
+        recorded_etag = item.get("object_etag", {}).get("S")
+        wrong: str | None = None
+        if actual != sha256:
+            wrong = f"{name} {sk}: object hashes to {actual}, item {sha256}"
+        elif recorded_etag is not None and answer["ETag"] != recorded_etag:
+            wrong = f"{name} {sk}: object ETag {answer['ETag']}, item recorded {recorded_etag}"
+        if wrong is None or self._in_doubt(item, allow_expired) or self._changed_since(item):
+            return []
+        return [wrong]
+
     def _changed_since(self, item: dict[str, Any]) -> bool:
         """LATEST's item changed after the scan (a put ran during the check): not a fault."""
         if item["sk"]["S"] != LATEST_KEY:
@@ -238,7 +276,8 @@ class S3RawStore(RawStore):
         now = self.dynamodb.get_item(
             TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]}, ConsistentRead=True
         ).get("Item")
-        return now is None or any(now.get(k) != item.get(k) for k in ("sha256", "lease_token"))
+        watched = ("sha256", "lease_token", "object_etag")
+        return now is None or any(now.get(k) != item.get(k) for k in watched)
 
     @staticmethod
     def _in_doubt(item: dict[str, Any], allow_expired: bool) -> bool:

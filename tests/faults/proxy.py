@@ -13,6 +13,19 @@ server, naming each one by its AWS operation (:func:`operation_of`). Armed with 
 A fault hits the ``at``-th request (1-based) seen after arming; ``persistent`` faults then
 keep failing every later request of that same operation, ``transient`` ones fail only that
 request. Every request passing through is logged as ``(operation, failed_or_None)``.
+
+Armed with a :class:`Hold`, it instead pauses one request of its client at a chosen point
+until the test calls :meth:`FaultProxy.release` (a test gives the client it wants to pause a
+proxy of its own and lets every other client talk to moto directly):
+
+- ``before``: the request is held before it is forwarded, then forwarded and answered;
+- ``lost``: it is forwarded and applied, held, then its connection is closed unanswered,
+  so botocore sends it again (the resend passes);
+- ``freeze``: it and every later request are held before being forwarded, as if the
+  whole process stopped (its lease heartbeat included), then all go on.
+
+With ``die`` the client is killed at the release: the held request still lands (it was
+on the wire) but its answer is lost, and every later request is dropped unapplied.
 """
 
 from __future__ import annotations
@@ -25,6 +38,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost")
+HOLD_MODES = ("before", "lost", "freeze")
+#: A held request is let go after this long even if the test never releases it.
+MAX_HOLD_SECONDS = 120.0
 
 _DYNAMODB_ERRORS = {
     "500": (500, "com.amazonaws.dynamodb.v20120810#InternalServerError"),
@@ -83,6 +99,42 @@ class Fault:
     persistent: bool = False
 
 
+#: Every DynamoDB request that writes (for holds such as "its next write after X").
+DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
+
+
+@dataclass
+class Hold:
+    """Which request to hold, how (``mode``: :data:`HOLD_MODES`), and whether the client
+    dies at the release.
+
+    Either ``at``: the at-th request after arming (1-based); or ``operation`` (one name
+    or several): the ``occurrence``-th request of it, counted from the first request of
+    ``after`` when that is given (e.g. the first DynamoDB write after the CopyObject).
+    """
+
+    at: int | None = None
+    operation: str | tuple[str, ...] | None = None
+    occurrence: int = 1
+    after: str | None = None
+    mode: str = "before"
+    die: bool = False
+
+    def matches(self, operations: list[str]) -> bool:
+        """Whether the last of ``operations`` (every request since arming) is the one."""
+        if self.operation is None:
+            return len(operations) == self.at
+        names = (self.operation,) if isinstance(self.operation, str) else self.operation
+        if operations[-1] not in names:
+            return False
+        start = 0
+        if self.after is not None:
+            if self.after not in operations[:-1]:
+                return False
+            start = operations.index(self.after) + 1
+        return sum(1 for op in operations[start:] if op in names) == self.occurrence
+
+
 class FaultProxy:
     """The proxy server; ``url`` is what ``AWS_ENDPOINT_URL`` should be set to."""
 
@@ -94,6 +146,13 @@ class FaultProxy:
         self.log: list[tuple[str, str | None]] = []
         self._fault: Fault | None = None
         self._failing_operation: str | None = None
+        self._hold: Hold | None = None
+        self._held = threading.Event()
+        self._released = threading.Event()
+        self._hold_hit = False
+        self._dead = False
+        #: the operation of the held request, once it is held
+        self.held_operation: str | None = None
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,12 +187,37 @@ class FaultProxy:
         self._server.server_close()
 
     # --- arming --------------------------------------------------------------------------
-    def arm(self, fault: Fault | None) -> None:
-        """Start a fresh log and fail requests according to ``fault`` (None: no faults)."""
+    def arm(self, fault: Fault | None, hold: Hold | None = None) -> None:
+        """Start a fresh log; fail requests according to ``fault`` and hold one according
+        to ``hold`` (None: neither). A request still held from before is released."""
+        if hold is not None and hold.mode not in HOLD_MODES:
+            raise ValueError(f"unknown hold mode {hold.mode!r}")
         with self._lock:
+            self._released.set()  # nothing from an earlier arming may stay blocked
             self.log = []
             self._fault = fault
             self._failing_operation = None
+            self._hold = hold
+            self._held = threading.Event()
+            self._released = threading.Event()
+            self._hold_hit = False
+            self._dead = False
+            self.held_operation = None
+
+    def wait_held(self, timeout: float) -> bool:
+        """Wait until the armed hold has caught its request; False after ``timeout`` s."""
+        return self._held.wait(timeout)
+
+    def is_held(self) -> bool:
+        """Whether the armed hold has caught its request (released or not)."""
+        return self._held.is_set()
+
+    def release(self) -> None:
+        """Let the held request (and, when freezing, every later one) go on."""
+        with self._lock:
+            if self._hold is not None and self._hold.die and self._hold_hit:
+                self._dead = True
+            self._released.set()
 
     def operations(self) -> list[str]:
         """The operations seen since arming, in order."""
@@ -143,13 +227,40 @@ class FaultProxy:
     def injected(self) -> list[tuple[str, str]]:
         """The (operation, kind) of every request failed since arming."""
         with self._lock:
-            return [(op, kind) for op, kind in self.log if kind is not None]
+            return [
+                (op, kind)
+                for op, kind in self.log
+                if kind is not None and not kind.startswith("hold:")
+            ]
+
+    def _hold_decision(self, operation: str) -> str | None:
+        """What the armed hold does with this request (caller holds the lock):
+        ``dead`` (drop it), a hold mode (this is the held request), ``frozen`` (a later
+        request of a frozen client), or None."""
+        hold = self._hold
+        if self._dead:
+            return "dead"
+        if hold is None:
+            return None
+        if not self._hold_hit:
+            if hold.matches([op for op, _ in self.log]):
+                self._hold_hit = True
+                self.held_operation = operation
+                return hold.mode
+            return None
+        if hold.mode == "freeze" and not self._released.is_set():
+            return "frozen"
+        return None
 
     def _decide(self, operation: str) -> str | None:
         with self._lock:
             fault = self._fault
             self.log.append((operation, None))
             index = len(self.log)
+            action = self._hold_decision(operation)
+            if action is not None:
+                self.log[-1] = (operation, f"hold:{action}")
+                return f"hold:{action}"
             if fault is None:
                 return None
             hit = index == fault.at or (fault.persistent and operation == self._failing_operation)
@@ -167,6 +278,9 @@ class FaultProxy:
         body = _read_body(request, headers)
         operation = operation_of(request.command, request.path, headers)
         kind = self._decide(operation)
+        if kind is not None and kind.startswith("hold:"):
+            self._serve_held(request, headers, body, kind[len("hold:") :])
+            return
         if kind == "drop":
             request.close_connection = True
             return
@@ -177,14 +291,35 @@ class FaultProxy:
         if kind == "lost":
             request.close_connection = True
             return
-        request.send_response(status, reason)
-        for name, value in answer_headers:
-            if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
-                request.send_header(name, value)
-        request.send_header("Content-Length", str(len(answer)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(answer)
+        _answer(request, status, reason, answer_headers, answer)
+
+    def _serve_held(
+        self, request: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes, action: str
+    ) -> None:
+        """Serve a request the armed hold caught (see :meth:`_hold_decision`)."""
+        if action == "dead":
+            request.close_connection = True
+            return
+        released = self._released
+        if action == "lost":
+            self._forward(request, headers, body)
+            self._held.set()
+            released.wait(MAX_HOLD_SECONDS)
+            request.close_connection = True
+            return
+        if action != "frozen":
+            self._held.set()
+        released.wait(MAX_HOLD_SECONDS)
+        with self._lock:
+            dead = self._dead
+        if dead and action == "frozen":
+            request.close_connection = True  # the process died before sending it
+            return
+        answer = self._forward(request, headers, body)
+        if dead:
+            request.close_connection = True  # it landed, but nobody is left to hear
+            return
+        _answer(request, *answer)
 
     def _forward(
         self, request: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes
@@ -212,6 +347,24 @@ def _read_body(request: BaseHTTPRequestHandler, headers: dict[str, str]) -> byte
             chunks.append(request.rfile.read(size))
             request.rfile.readline()
     return request.rfile.read(int(headers.get("content-length", "0") or 0))
+
+
+def _answer(
+    request: BaseHTTPRequestHandler,
+    status: int,
+    reason: str,
+    answer_headers: list[tuple[str, str]],
+    answer: bytes,
+) -> None:
+    """Send moto's answer back to the client."""
+    request.send_response(status, reason)
+    for name, value in answer_headers:
+        if name.lower() not in _HOP_BY_HOP and name.lower() != "content-length":
+            request.send_header(name, value)
+    request.send_header("Content-Length", str(len(answer)))
+    request.end_headers()
+    if request.command != "HEAD":
+        request.wfile.write(answer)
 
 
 def _answer_error(request: BaseHTTPRequestHandler, kind: str, *, is_dynamodb: bool) -> None:

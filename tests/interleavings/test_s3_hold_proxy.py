@@ -1,0 +1,83 @@
+"""The holding proxy does what the interleaving tests rely on (plain boto3 through it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from tests.faults.proxy import DYNAMODB_WRITES, FaultProxy, Hold
+from tests.helpers import REGION, S3Backend
+from tests.interleavings.s3_explorer import Worker, hold_proxy
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
+    with hold_proxy(moto_endpoint) as held:
+        yield held
+
+
+@pytest.fixture
+def table(make_s3_backend: Callable[[], S3Backend]) -> tuple[str, Any]:
+    backend = make_s3_backend()
+    return backend.table, backend.dynamodb
+
+
+def _through(proxy: FaultProxy) -> Any:
+    config = Config(retries={"total_max_attempts": 3, "mode": "standard"})  # type: ignore[typeddict-item]
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=proxy.url, config=config)
+
+
+def _put(client: Any, table: str, sk: str) -> Callable[[], object]:
+    item = {"pk": {"S": "p"}, "sk": {"S": sk}}
+    return lambda: client.put_item(TableName=table, Item=item)
+
+
+def _exists(direct: Any, table: str, sk: str) -> bool:
+    key = {"pk": {"S": "p"}, "sk": {"S": sk}}
+    return "Item" in direct.get_item(TableName=table, Key=key, ConsistentRead=True)
+
+
+@pytest.mark.parametrize("mode, applied_while_held", [("before", False), ("lost", True)])
+def test_a_held_request_lands_when_its_mode_says(
+    proxy: FaultProxy, table: tuple[str, Any], mode: str, applied_while_held: bool
+) -> None:
+    name, direct = table
+    client = _through(proxy)
+    proxy.arm(None, Hold(operation="PutItem", mode=mode))
+    worker = Worker(_put(client, name, "a"))
+    worker.start()
+    assert proxy.wait_held(10)
+    assert _exists(direct, name, "a") == applied_while_held
+    assert worker.is_alive(), "the client got an answer while its request was held"
+    proxy.release()
+    worker.join(30)
+    assert worker.error is None and _exists(direct, name, "a")
+    # a lost answer makes botocore send the request again; the resend is not held
+    assert proxy.operations() == ["PutItem"] * (2 if mode == "lost" else 1)
+
+
+def test_freeze_holds_every_later_request_and_die_drops_them(
+    proxy: FaultProxy, table: tuple[str, Any]
+) -> None:
+    name, direct = table
+    client = _through(proxy)
+    proxy.arm(None, Hold(operation=DYNAMODB_WRITES, after="GetItem", mode="freeze", die=True))
+    client.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "x"}})
+    first, second = Worker(_put(client, name, "b")), Worker(_put(client, name, "c"))
+    first.start()
+    assert proxy.wait_held(10) and proxy.held_operation == "PutItem"
+    second.start()
+    second.join(0.5)
+    assert second.is_alive(), "a later request of a frozen client went through"
+    proxy.release()
+    first.join(60)
+    second.join(60)
+    assert _exists(direct, name, "b"), "the held request was on the wire: it lands"
+    assert not _exists(direct, name, "c"), "a dead client's later request landed"
+    for worker in (first, second):
+        assert isinstance(worker.error, (BotoCoreError, ClientError)), worker.error
