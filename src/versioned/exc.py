@@ -12,6 +12,7 @@ them; errors about bad arguments also subclass the builtin the seed API document
     ├── ConcurrentWriteError         another writer held or took the write; retry
     ├── BackendError                 the storage service failed (original as __cause__)
     │   └── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    ├── RepositoryNotFoundError      opened without create: no repository there
     ├── InvalidArgumentError (ValueError)   a name, alias, version, weight... is wrong
     └── InvalidArgumentTypeError (TypeError) an argument has the wrong type
 
@@ -30,6 +31,7 @@ __all__ = [
     "IntegrityError",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
+    "RepositoryNotFoundError",
     "RepositoryNotReadyError",
     "VersionInUseError",
     "VersionedError",
@@ -91,6 +93,10 @@ class BackendError(VersionedError):
 
 class RepositoryNotReadyError(BackendError):
     """The bucket, table or folder does not exist yet: call ``bootstrap()`` first."""
+
+
+class RepositoryNotFoundError(VersionedError):
+    """A repository opened with ``create=False`` does not exist at its location."""
 
 
 class InvalidArgumentError(VersionedError, ValueError):
