@@ -101,7 +101,7 @@ def get(ctx: Context, args: argparse.Namespace) -> Result:
     """
     kind, target = output_kind(args.output or "-")  # a bad -o fails before any request
     artifact = _chosen(ctx, args, pick=True)
-    meter = Meter("receiving", _known_size(artifact))
+    meter = Meter("receiving", _known_size(ctx, artifact) if ctx.shows_progress else None)
     try:
         with ctx.progress(f"get {artifact.name}", meter):
             if kind == "file":
@@ -141,14 +141,19 @@ def _chosen(ctx: Context, args: argparse.Namespace, *, pick: bool) -> Artifact:
         return ctx.repo.get_artifact_version(args.name, version, ctx.bsm)
 
 
-def _known_size(artifact: Artifact) -> int | None:
-    """The artifact's size: recorded with it, or for a local file, the file's."""
+def _known_size(ctx: Context, artifact: Artifact) -> int | None:
+    """The artifact's size, for the bar's total: recorded with it, else the local file's,
+    else (a version whose item predates sizes) one HEAD of its S3 object."""
     if artifact.size is not None:
         return artifact.size
     uri = urlparse(artifact.uri)
     if uri.scheme == "file":
         with contextlib.suppress(OSError):
             return os.path.getsize(unquote(uri.path))
+    path = getattr(artifact, "s3path", None)
+    if path is not None:
+        with contextlib.suppress(Exception):  # only the bar's total is at stake
+            return int(path.head_object(bsm=ctx.bsm)["ContentLength"])
     return None
 
 

@@ -9,11 +9,10 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from .progress import Meter, ProgressBar
-
 if TYPE_CHECKING:
     from ..local_backend import Repository as LocalRepository
     from ..s3_and_dynamodb_backend import Repository as S3Repository
+    from .progress import Meter
 
 Repository: TypeAlias = "LocalRepository | S3Repository"
 
@@ -49,10 +48,17 @@ class Context:
         if not self.quiet:
             print(f"versioned: {message}", file=sys.stderr, flush=True)
 
+    @property
+    def shows_progress(self) -> bool:
+        """True when transfers draw a bar: stderr is a terminal, no --quiet, no --verbose."""
+        return not self.quiet and not self.args.verbose and sys.stderr.isatty()
+
     def progress(self, label: str, meter: Meter) -> contextlib.AbstractContextManager[object]:
         """A bar drawing ``meter`` on a terminal; nothing with --quiet, --verbose, a pipe."""
-        if self.quiet or self.args.verbose or not sys.stderr.isatty():
+        if not self.shows_progress:
             return contextlib.nullcontext()
+        from .progress import ProgressBar
+
         return ProgressBar(label, meter)
 
     def confirm(self, question: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -43,16 +44,25 @@ class Arg:
 class Command:
     """A row of the command table.
 
+    ``handler`` is ``"module:function"`` in this package, imported when the command runs.
     ``opens``: ``"create"`` opens (and makes) the repository, ``"existing"`` opens it only
     if it exists, ``"none"`` opens nothing.
     """
 
     path: tuple[str, ...]
-    run: Callable[[Context, argparse.Namespace], Result]
+    handler: str
     summary: str
     examples: str
     arguments: tuple[Arg, ...] = ()
     opens: str = "existing"
+
+    def run(self, ctx: Context, args: argparse.Namespace) -> Result:
+        """Import the handler and run it."""
+        module, function = self.handler.split(":")
+        found: Callable[[Context, argparse.Namespace], Result] = getattr(
+            importlib.import_module(f"{__package__}.{module}"), function
+        )
+        return found(ctx, args)
 
 
 def positional(name: str, help: str, **options: Any) -> Arg:
@@ -200,7 +210,9 @@ def _add_command(group: argparse._SubParsersAction[Parser], command: Command) ->
     for argument in command.arguments:
         target: Any = parser
         if argument.group is not None:
-            target = exclusive.setdefault(argument.group, parser.add_mutually_exclusive_group())
+            if argument.group not in exclusive:
+                exclusive[argument.group] = parser.add_mutually_exclusive_group()
+            target = exclusive[argument.group]
         target.add_argument(*argument.flags, **argument.options)
     _global_options(parser, top=False)
     parser.set_defaults(command=command)

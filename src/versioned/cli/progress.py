@@ -114,10 +114,11 @@ def render(label: str, phase: str, done: int, total: int | None, started: float,
         pieces += [(1, human_size(done)), (2, f"{human_size(rate)}/s")]
     limit = max(width - 1, 1)
     kept = list(pieces)
-    while kept and len("  ".join([head, *(text for _, text in kept)])) > limit:
+    while len(kept) > 1 and len("  ".join([head, *(text for _, text in kept)])) > limit:
         kept.remove(max(kept, key=lambda piece: piece[0]))
-    line = "  ".join([head, *(text for _, text in kept)])
-    return line[:limit]
+    tail = "  ".join(text for _, text in kept)
+    room = limit - len(tail) - 1  # the label gives way last, down to nothing
+    return (f"{head[:room]} {tail}" if room > 0 else tail)[:limit]
 
 
 def _columns() -> int:

@@ -1,9 +1,17 @@
-"""The command table: every command, its handler, its arguments and its help."""
+"""The command table: every command, its handler, its arguments and its help.
+
+Handlers are named ``"module:function"`` (modules of this package) and imported only
+when their command runs, so that ``versioned --help`` loads none of them.
+"""
 
 from __future__ import annotations
 
-from . import aliases, artifacts, upkeep
 from .parser import Arg, Command, count, duration, key_value, option, positional, weight
+
+#: the library's retention defaults
+KEEP_LAST, OLDER_THAN = 10, 90 * 86400
+#: on a terminal, purge asks before removing a version younger than this many days
+CONFIRM_YOUNGER_DAYS = 7
 
 NAME = positional("NAME", "the artifact name (A-Z a-z 0-9 . _ -)")
 ALIAS = positional("ALIAS", "the alias name (A-Z a-z 0-9 _, not all digits)")
@@ -27,14 +35,14 @@ def _pairs(flag: str, what: str) -> Arg:
 COMMANDS: tuple[Command, ...] = (
     Command(
         ("init",),
-        upkeep.init,
+        "upkeep:init",
         "create the bucket and table (or the local folder)",
         "versioned init\nversioned --repo 's3://my-bucket/artifacts?table=artifacts' init",
         opens="create",
     ),
     Command(
         ("put",),
-        artifacts.put,
+        "artifacts:put",
         "store FILE as the LATEST version of NAME",
         "versioned put model ./model.bin --metadata git_sha=1a2b3c\n"
         "tar c conf | versioned put conf - --content-type application/x-tar --tag team=ml",
@@ -49,7 +57,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("publish",),
-        artifacts.publish,
+        "artifacts:publish",
         "freeze LATEST as a new numbered version; prints its number",
         "versioned publish model\nversioned publish model --if-changed",
         (
@@ -63,7 +71,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("get",),
-        artifacts.get,
+        "artifacts:get",
         "write the bytes of a version to -o PATH or standard output",
         "versioned get model --version 3 -o model.bin\n"
         "versioned get model --alias prod > model.bin",
@@ -84,14 +92,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("show",),
-        artifacts.show,
+        "artifacts:show",
         "show one version in full: hash, size, type, metadata, aliases",
         "versioned show model\nversioned show model --alias prod --json",
         (NAME, *_which("the version an alias points at (its primary one)")),
     ),
     Command(
         ("versions",),
-        artifacts.versions,
+        "artifacts:versions",
         "list the versions of NAME, LATEST first",
         "versioned versions model\nversioned versions model --deleted\n"
         "versioned versions model --json",
@@ -101,24 +109,24 @@ COMMANDS: tuple[Command, ...] = (
             option("--all", action="store_true", group="which", help="live and soft-deleted"),
         ),
     ),
-    Command(("names",), artifacts.names, "list the artifact names", "versioned names"),
+    Command(("names",), "artifacts:names", "list the artifact names", "versioned names"),
     Command(
         ("delete",),
-        artifacts.delete,
+        "artifacts:delete",
         "soft-delete a version (restore undoes it)",
         "versioned delete model --version 2",
         (NAME, VERSION),
     ),
     Command(
         ("restore",),
-        artifacts.restore,
+        "artifacts:restore",
         "bring back a soft-deleted version ('versions --deleted' lists them)",
         "versioned restore model --version 2",
         (NAME, VERSION),
     ),
     Command(
         ("alias", "set"),
-        aliases.alias_set,
+        "aliases:alias_set",
         "point ALIAS at a version, optionally sending a share of the picks to a second one",
         "versioned alias set model prod --version 3\n"
         "versioned alias set model prod --version 3 --secondary-version 4 --weight 20",
@@ -137,28 +145,28 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("alias", "get"),
-        aliases.alias_get,
+        "aliases:alias_get",
         "show an alias",
         "versioned alias get model prod",
         (NAME, ALIAS),
     ),
     Command(
         ("alias", "list"),
-        aliases.alias_list,
+        "aliases:alias_list",
         "list the aliases of NAME",
         "versioned alias list model",
         (NAME,),
     ),
     Command(
         ("alias", "delete"),
-        aliases.alias_delete,
+        "aliases:alias_delete",
         "delete an alias",
         "versioned alias delete model prod",
         (NAME, ALIAS),
     ),
     Command(
         ("purge",),
-        upkeep.purge,
+        "upkeep:purge",
         "soft-delete old versions (LATEST and aliased ones stay), "
         "or with --all --yes erase NAME for good",
         "versioned purge model --keep-last 5 --older-than 30d --dry-run\n"
@@ -169,7 +177,7 @@ COMMANDS: tuple[Command, ...] = (
                 "--keep-last",
                 metavar="N",
                 type=count,
-                help=f"keep the N newest versions (default: {upkeep.KEEP_LAST})",
+                help=f"keep the N newest versions (default: {KEEP_LAST})",
             ),
             option(
                 "--older-than",
@@ -183,13 +191,13 @@ COMMANDS: tuple[Command, ...] = (
                 "--yes",
                 action="store_true",
                 help="confirm --all; on a terminal, skip the question before removing "
-                f"versions younger than {upkeep.CONFIRM_YOUNGER_THAN.days} days",
+                f"versions younger than {CONFIRM_YOUNGER_DAYS} days",
             ),
         ),
     ),
     Command(
         ("gc",),
-        upkeep.gc,
+        "upkeep:gc",
         "remove stored bytes that no version needs (left by interrupted puts)",
         "versioned gc --dry-run\nversioned gc --grace 1h",
         (
@@ -205,7 +213,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         ("completion",),
-        upkeep.completion,
+        "upkeep:completion",
         "print shell code that completes versioned commands (needs argcomplete)",
         'versioned completion bash >> ~/.bashrc\neval "$(versioned completion zsh)"\n'
         "versioned completion fish | source",

@@ -10,11 +10,9 @@ from .artifacts import require_artifact
 from .context import Context, Failure
 from .output import Done, Result
 from .parser import UsageError
+from .table import CONFIRM_YOUNGER_DAYS, KEEP_LAST, OLDER_THAN
 
-#: the library's retention defaults
-KEEP_LAST, OLDER_THAN = 10, 90 * 86400
-#: on a terminal, purge asks before removing a version younger than this
-CONFIRM_YOUNGER_THAN = timedelta(days=7)
+CONFIRM_YOUNGER_THAN = timedelta(days=CONFIRM_YOUNGER_DAYS)
 
 
 def init(ctx: Context, args: argparse.Namespace) -> Result:
