@@ -143,3 +143,31 @@ def test_get_to_a_stream_fails_when_the_bytes_are_wrong(backend: Backend, tmp_pa
     assert stderr.count("\n") == 1
     failed = cli.run("get", NAME, "-o", "out.bin", code=1)  # a file never shows them
     assert b"expected" in failed.stderr and not (tmp_path / "out.bin").exists()
+
+
+def test_show_prints_one_version_with_its_aliases(cli: Cli) -> None:
+    cli.run("put", NAME, "-", stdin=b"v1")
+    cli.run("publish", NAME)
+    cli.run("alias", "set", NAME, "prod", "--version", "1")
+    cli.run("alias", "set", NAME, "canary", "--version", "LATEST", "--secondary-version", "1",
+            "--weight", "10")  # fmt: skip
+    shown = cli.json("show", NAME, "--version", "1")
+    assert shown["version"] == "1" and shown["aliases"] == ["canary", "prod"]
+    assert set(shown) == {"name", "version", "sha256", "size", "content_type", "metadata",
+                          "update_at", "uri", "deleted", "aliases"}  # fmt: skip
+    assert cli.json("show", NAME, "--alias", "prod") == shown
+    assert cli.json("show", NAME)["aliases"] == ["canary"]
+    text = cli.text("show", NAME, "--version", "1")
+    assert "sha256" in text and "canary, prod" in text
+
+
+def test_show_and_versions_carry_what_was_stored(cli: Cli) -> None:
+    cli.run("put", NAME, "-", "--content-type", "application/zip", "--metadata", "build=7",
+            stdin=b"12345")  # fmt: skip
+    shown = cli.json("show", NAME)
+    assert (shown["size"], shown["content_type"], shown["metadata"]) == (
+        5, "application/zip", {"build": "7"}
+    )  # fmt: skip
+    assert "5 B" in cli.text("show", NAME)
+    table = cli.text("versions", NAME).splitlines()
+    assert table[0].split()[2] == "SIZE" and table[1].split()[3:5] == ["5", "B"]
