@@ -7,6 +7,7 @@ normalised value, so callers can validate everything first and write afterwards.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -121,13 +122,24 @@ def check_string_map(value: object, what: str) -> dict[str, str]:
     return result
 
 
+def _printable(text: str) -> bool:
+    """True for printable ASCII (space to ``~``): what an HTTP header value can carry."""
+    return all(" " <= c <= "~" for c in text)
+
+
 def check_metadata(value: object) -> dict[str, str]:
-    """Return user metadata S3 will accept (ASCII, at most 2 KB in all), else raise."""
+    """Return user metadata S3 will accept (printable ASCII, at most 2 KB in all), else
+    raise."""
     metadata = check_string_map(value, "metadata")
     size = 0
     for key, item in metadata.items():
         if not key.isascii() or not item.isascii():
             raise InvalidArgumentError(f"metadata {key!r} must be ASCII (an S3 rule)")
+        if not _printable(item):
+            # S3 sends metadata as HTTP headers: a control character cannot travel
+            raise InvalidArgumentError(
+                f"metadata {key!r} has a control character in its value {item!r}"
+            )
         if not key or not all(c.isalnum() or c in "-_." for c in key):
             raise InvalidArgumentError(
                 f"metadata key {key!r} is invalid: use letters, digits, '-', '_' and '.'"
@@ -174,8 +186,25 @@ def check_content_type(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidArgumentTypeError(f"content_type must be a str, got {type(value).__name__}")
-    if not value or not value.isascii() or any(c in value for c in "\r\n"):
-        raise InvalidArgumentError(f"content_type {value!r} is invalid")
+    if not value or not _printable(value):
+        raise InvalidArgumentError(
+            f"content_type {value!r} is invalid: use printable ASCII, such as 'text/plain'"
+        )
+    return value
+
+
+def check_path(value: object, what: str) -> str:
+    """Return a filesystem path (``str`` or ``os.PathLike``) as ``str``, else raise."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(
+            f"{what} must be a str or os.PathLike path, got {type(value).__name__}"
+        )
+    if not value:
+        raise InvalidArgumentError(f"{what} must not be empty")
+    if "\0" in value:
+        raise InvalidArgumentError(f"{what} {value!r} contains a NUL character")
     return value
 
 

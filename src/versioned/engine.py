@@ -78,8 +78,13 @@ class Engine:
         content_type: object = None,
         metadata: object = None,
         tags: object = None,
+        progress: Callable[[int], None] | None = None,
     ) -> VersionRecord:
-        """Make ``content`` the LATEST of ``name``; identical content uploads nothing."""
+        """Make ``content`` the LATEST of ``name``; identical content uploads nothing.
+
+        ``progress`` is told the size of each piece of content the backend reads to store
+        it (after the hashing pass, which reads ``content`` itself).
+        """
         name = args.check_name(name)
         checked_type = args.check_content_type(content_type)
         checked_metadata = args.check_metadata(metadata)
@@ -89,6 +94,7 @@ class Engine:
         payload.content_type = checked_type
         payload.metadata = checked_metadata
         payload.tags = checked_tags
+        payload.progress = progress
         try:
             return self._retry_conflicts(lambda: self._write_latest(name, payload))
         finally:
@@ -125,10 +131,12 @@ class Engine:
             raise not_found(name, number)
         return record
 
-    def list_versions(self, name: str) -> list[VersionRecord]:
-        """Live records, LATEST first, then newest number first."""
+    def list_versions(self, name: str, include_deleted: bool = False) -> list[VersionRecord]:
+        """Live records (and soft-deleted ones with ``include_deleted``), LATEST first, then
+        newest number first."""
         name = args.check_name(name)
-        return sort_versions([r for r in self.backend.list_versions(name) if not r.is_deleted])
+        records = self.backend.list_versions(name)
+        return sort_versions([r for r in records if include_deleted or not r.is_deleted])
 
     def list_names(self) -> list[str]:
         """Every artifact name with stored bytes, sorted."""
@@ -156,12 +164,17 @@ class Engine:
         return self.backend.restore(name, number)
 
     def purge_versions(
-        self, name: str, keep_last_n: object = 10, purge_older_than_secs: object = 7776000
+        self,
+        name: str,
+        keep_last_n: object = 10,
+        purge_older_than_secs: object = 7776000,
+        dry_run: bool = False,
     ) -> tuple[datetime, list[VersionRecord]]:
         """Soft-delete published versions beyond the newest ``keep_last_n`` that are older
         than ``purge_older_than_secs``; LATEST and aliased versions are always kept.
 
-        Returns the time the policy was applied at and the records it deleted.
+        Returns the time the policy was applied at and the records it deleted (with
+        ``dry_run``: would delete now, deleting nothing).
         """
         name = args.check_name(name)
         keep = args.check_non_negative_int(keep_last_n, "keep_last_n")
@@ -169,7 +182,11 @@ class Engine:
         purge_time = utc_now()
         expire = purge_time - timedelta(seconds=max_age)
         published = [r for r in self.list_versions(name) if r.version is not None]
-        expired = {r.version: r for r in published[keep:] if r.update_at < expire}
+        candidates = [r for r in published[keep:] if r.update_at < expire]
+        if dry_run:
+            aliased = {v for a in self.backend.list_aliases(name) for v in a.targets()}
+            return purge_time, [r for r in candidates if r.version not in aliased]
+        expired = {r.version: r for r in candidates}
         done = self.backend.soft_delete_many(name, list(expired))
         deleted = sorted((expired[v] for v in done), key=lambda r: -(r.version or 0))
         return purge_time, deleted
@@ -252,13 +269,45 @@ class Engine:
         """The verified bytes of a version (see :meth:`_verified`)."""
         return self._verified(name, version, sha256, _read_all)
 
+    def write_version(
+        self,
+        name: str,
+        version: str,
+        sha256: str | None,
+        out: BinaryIO,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write a version's bytes into ``out`` as they arrive, hashing them on the way.
+
+        The check comes at the end, so ``out`` has received the bytes by the time
+        IntegrityError (or ConcurrentWriteError) is raised. ``progress`` is told the size
+        of each piece read. Raises what reads raise.
+        """
+
+        def into_stream(stream: BinaryIO) -> tuple[str, None]:
+            digest = hashlib.sha256()
+            for chunk in iter_chunks(stream):
+                digest.update(chunk)
+                out.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            return digest.hexdigest(), None
+
+        self._verified(name, version, sha256, into_stream)
+
     def download_version(
-        self, name: str, version: str, sha256: str | None, path: str | os.PathLike[str]
+        self,
+        name: str,
+        version: str,
+        sha256: str | None,
+        path: str | os.PathLike[str],
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         """Stream a version into ``path``; the file appears only once verified.
 
-        Raises InvalidArgumentError for a path that cannot be a file (a folder, or in a
-        missing folder), BackendError when writing it fails, and what reads raise.
+        ``progress`` is told the size of each piece read. Raises InvalidArgumentError for
+        a path that cannot be a file (a folder, or in a missing folder), BackendError when
+        writing it fails, and what reads raise.
         """
         target = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(target))
@@ -276,6 +325,8 @@ class Engine:
                     for chunk in iter_chunks(stream):
                         digest.update(chunk)
                         out.write(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
                 # mkstemp makes the file private; give it the mode any new file gets
                 os.chmod(temp, 0o666 & ~_umask())
                 return digest.hexdigest(), temp

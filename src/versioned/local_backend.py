@@ -1,15 +1,16 @@
 """The embedded backend: a repository in a local folder, nothing to set up.
 
 Bytes are files under ``root`` (content-addressed, read-only), metadata is SQLite in the
-same folder. Same methods and rules as :mod:`versioned.s3_and_dynamodb_backend`, without
-the session argument; URIs are ``file://…``.
+same folder. Same methods and rules as :mod:`versioned.s3_and_dynamodb_backend`; the
+``bsm`` session argument is accepted and ignored. URIs are ``file://…``.
 """
 
 from __future__ import annotations
 
 import os
 
-from .exc import InvalidArgumentTypeError
+from . import arguments as args
+from .exc import InvalidArgumentTypeError, RepositoryNotFoundError
 from .model import Alias, Artifact
 from .repository import BaseRepository
 from .stores.local import LocalBackend
@@ -17,15 +18,28 @@ from .stores.local import LocalBackend
 __all__ = ["Alias", "Artifact", "Repository"]
 
 
-class Repository(BaseRepository):
-    """A repository in the folder ``root`` (made on first use)."""
+class Repository(BaseRepository[Artifact, Alias]):
+    """A repository in the folder ``root``.
 
-    def __init__(self, root: str | os.PathLike[str], suffix: str = "") -> None:
+    With ``create`` (the default) the folder and database are made on first use; with
+    ``create=False`` a missing repository raises RepositoryNotFoundError instead, so a
+    mistyped path creates nothing. Raises InvalidArgumentTypeError / InvalidArgumentError
+    for a ``root`` that is not a usable path.
+    """
+
+    artifact_class = Artifact
+    alias_class = Alias
+
+    def __init__(
+        self, root: str | os.PathLike[str], suffix: str = "", *, create: bool = True
+    ) -> None:
         if not isinstance(suffix, str):
             raise InvalidArgumentTypeError("suffix must be a str")
-        self.root = os.fspath(root)
+        self.root = args.check_path(root, "root")
         self.suffix = suffix
-        self._local = LocalBackend(root, suffix)
+        self._local = LocalBackend(self.root, suffix)
+        if not create and not self._local.db_path.is_file():
+            raise RepositoryNotFoundError(f"no repository at {self._local.root}")
         super().__init__(self._local)
 
     def __repr__(self) -> str:
@@ -36,6 +50,6 @@ class Repository(BaseRepository):
         """The repository's URI, as :func:`versioned.open_repository` takes it."""
         return self._local.root.as_uri()
 
-    def bootstrap(self) -> None:
+    def bootstrap(self, bsm: object = None) -> None:
         """Create the folder and database if missing; safe to call again."""
         self._engine.bootstrap()

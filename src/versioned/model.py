@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from .exc import InvalidArgumentError
 
@@ -37,8 +38,21 @@ class ContentReader(Protocol):
         sha256: str | None,
         path: str | os.PathLike[str],
         session: object | None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         """Stream the verified bytes of ``name``/``version`` into the file ``path``."""
+        ...
+
+    def write_version(
+        self,
+        name: str,
+        version: str,
+        sha256: str | None,
+        out: BinaryIO,
+        session: object | None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write the bytes of ``name``/``version`` into ``out``, checked at the end."""
         ...
 
 
@@ -48,6 +62,12 @@ class Artifact:
 
     ``update_at`` is timezone-aware UTC; ``uri`` says where the bytes are
     (``s3://…`` or ``file://…``); ``sha256`` is the lowercase hex hash of the bytes.
+
+    ``size`` (bytes), ``content_type`` and ``metadata`` are what ``put_artifact`` stored,
+    read with the version's own record (on S3: attributes of its DynamoDB item; no extra
+    request). They are ``None`` when the record does not hold them, e.g. a version written
+    by versioned 1.0.1 (its object's HEAD has them: ``s3path.head_object()``).
+    ``is_deleted`` is True for a soft-deleted version (listed with ``include_deleted``).
     """
 
     name: str
@@ -55,6 +75,10 @@ class Artifact:
     update_at: datetime
     uri: str
     sha256: str
+    size: int | None = field(default=None, compare=False)
+    content_type: str | None = field(default=None, compare=False)
+    metadata: dict[str, str] | None = field(default=None, compare=False)
+    is_deleted: bool = field(default=False, compare=False)
     _reader: ContentReader | None = field(default=None, repr=False, compare=False)
 
     def get_content(self, bsm: object | None = None) -> bytes:
@@ -65,12 +89,39 @@ class Artifact:
         """
         return self._require_reader().read_version(self.name, self.version, self.sha256, bsm)
 
-    def download(self, path: str | os.PathLike[str], bsm: object | None = None) -> None:
+    def download(
+        self,
+        path: str | os.PathLike[str],
+        bsm: object | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
         """Stream the bytes of this version into the file ``path``, verifying ``sha256``.
 
-        The file appears only once complete and verified. Raises IntegrityError.
+        The file appears only once complete and verified. ``progress``, if given, is told
+        the size of each piece as it arrives. Raises IntegrityError.
         """
-        self._require_reader().download_version(self.name, self.version, self.sha256, path, bsm)
+        self._require_reader().download_version(
+            self.name, self.version, self.sha256, path, bsm, progress
+        )
+
+    def write_to(
+        self,
+        out: BinaryIO,
+        bsm: object | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Write the bytes of this version into the binary stream ``out`` as they arrive.
+
+        They are hashed on the way and checked against ``sha256`` at the end: by the
+        time IntegrityError is raised, ``out`` has received them (a download to a file
+        never shows wrong bytes; a stream cannot take them back). ``progress`` as for
+        :meth:`download`.
+        """
+        self._require_reader().write_version(
+            self.name, self.version, self.sha256, out, bsm, progress
+        )
 
     def _require_reader(self) -> ContentReader:
         if self._reader is None:
@@ -94,29 +145,39 @@ class Alias:
     secondary_version_weight: int | None
     version_uri: str
     secondary_version_uri: str | None
+    #: The targets' sha256 where the alias record carries them (published versions only:
+    #: LATEST's bytes can change). A read that knows the hash skips the version lookup.
+    _version_sha256: str | None = field(default=None, repr=False, compare=False)
+    _secondary_version_sha256: str | None = field(default=None, repr=False, compare=False)
     _reader: ContentReader | None = field(default=None, repr=False, compare=False)
 
     def get_version_content(self, bsm: object | None = None) -> bytes:
         """Return the verified bytes of the primary version (ignores the traffic split)."""
-        return self._require_reader().read_version(self.name, self.version, None, bsm)
+        return self._require_reader().read_version(
+            self.name, self.version, self._version_sha256, bsm
+        )
 
     def get_secondary_version_content(self, bsm: object | None = None) -> bytes:
         """Return the verified bytes of the secondary version.
 
         Raises InvalidArgumentError (a ValueError) when no secondary version is set.
         """
-        return self._require_reader().read_version(self.name, self._require_secondary(), None, bsm)
+        return self._require_reader().read_version(
+            self.name, self._require_secondary(), self._secondary_version_sha256, bsm
+        )
 
     def download_version(self, path: str | os.PathLike[str], bsm: object | None = None) -> None:
         """Stream the primary version into ``path``, verified."""
-        self._require_reader().download_version(self.name, self.version, None, path, bsm)
+        self._require_reader().download_version(
+            self.name, self.version, self._version_sha256, path, bsm
+        )
 
     def download_secondary_version(
         self, path: str | os.PathLike[str], bsm: object | None = None
     ) -> None:
         """Stream the secondary version into ``path``, verified; ValueError if none."""
         self._require_reader().download_version(
-            self.name, self._require_secondary(), None, path, bsm
+            self.name, self._require_secondary(), self._secondary_version_sha256, path, bsm
         )
 
     def random_version(self) -> str:

@@ -1,28 +1,35 @@
 """The repository API shared by every backend's facade.
 
-A facade turns the engine's records into the public value objects and nothing more;
-the S3 + DynamoDB facade adds the optional ``bsm`` session argument on top.
+A facade turns the engine's records into the public value objects and nothing more.
+Every method takes the optional ``bsm`` session argument of the S3 + DynamoDB backend
+(a ``BotoSesManager`` or a ``boto3.Session``); the local backend has no sessions and
+ignores it, so code written for one backend runs on the other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from . import arguments as args
 from .engine import Engine
 from .model import Alias, Artifact
 from .stores.base import AliasRecord, Backend, VersionRecord
 
+ArtifactT = TypeVar("ArtifactT", bound=Artifact)
+AliasT = TypeVar("AliasT", bound=Alias)
+#: Told the number of bytes of each piece of content moved (see ``put_artifact``).
+Progress = Callable[[int], None]
 
-class BaseRepository:
-    """Every repository method, for a backend that needs no session argument."""
 
-    artifact_class: ClassVar[type[Artifact]] = Artifact
-    alias_class: ClassVar[type[Alias]] = Alias
+class BaseRepository(Generic[ArtifactT, AliasT]):
+    """Every repository method; a facade names its value classes and session handling."""
+
+    artifact_class: type[ArtifactT]
+    alias_class: type[AliasT]
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
@@ -34,17 +41,21 @@ class BaseRepository:
         """Run the enclosed calls with ``session``'s clients (no-op without sessions)."""
         yield
 
-    def _artifact(self, record: VersionRecord) -> Artifact:
+    def _artifact(self, record: VersionRecord) -> ArtifactT:
         return self.artifact_class(
             name=record.name,
             version=args.version_to_str(record.version),
             update_at=record.update_at,
             uri=self._backend.version_uri(record.name, record.version, record.sha256),
             sha256=record.sha256,
+            size=record.size,
+            content_type=record.content_type,
+            metadata=dict(record.metadata) if record.metadata is not None else None,
+            is_deleted=record.is_deleted,
             _reader=self,
         )
 
-    def _alias(self, record: AliasRecord) -> Alias:
+    def _alias(self, record: AliasRecord) -> AliasT:
         secondary = record.secondary_version
         split = record.has_secondary
         return self.alias_class(
@@ -64,8 +75,17 @@ class BaseRepository:
                     record.name, secondary, record.secondary_version_sha256
                 )
             ),
+            # LATEST's bytes can be replaced: only a published target's hash is final
+            _version_sha256=record.version_sha256 if record.version is not None else None,
+            _secondary_version_sha256=(
+                record.secondary_version_sha256 if split and secondary is not None else None
+            ),
             _reader=self,
         )
+
+    def _trace(self, wrap: Callable[[Backend], Backend]) -> None:
+        """Route every backend operation through ``wrap(backend)`` (the CLI's --verbose)."""
+        self._engine.backend = wrap(self._engine.backend)
 
     # --- ContentReader, for the value objects --------------------------------------------
     def read_version(
@@ -82,12 +102,28 @@ class BaseRepository:
         sha256: str | None,
         path: str | os.PathLike[str],
         session: object | None,
+        progress: Progress | None = None,
     ) -> None:
         """Stream a version into ``path``, verified (used by ``Artifact.download``)."""
         with self._using(session):
-            self._engine.download_version(name, version, sha256, path)
+            self._engine.download_version(name, version, sha256, path, progress)
+
+    def write_version(
+        self,
+        name: str,
+        version: str,
+        sha256: str | None,
+        out: BinaryIO,
+        session: object | None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Write a version into ``out``, checked at the end (used by ``Artifact.write_to``)."""
+        with self._using(session):
+            self._engine.write_version(name, version, sha256, out, progress)
 
     # --- the API -------------------------------------------------------------------------
+    # ``bsm``: an optional BotoSesManager or boto3.Session to make the calls with (S3 +
+    # DynamoDB backend); without one, boto3's default chain. The local backend ignores it.
     def put_artifact(
         self,
         name: str,
@@ -95,47 +131,73 @@ class BaseRepository:
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
         tags: dict[str, str] | None = None,
-    ) -> Artifact:
+        bsm: Any = None,
+        *,
+        progress: Progress | None = None,
+    ) -> ArtifactT:
         """Make ``content`` the LATEST version of ``name`` and return it.
 
         ``content`` is ``bytes``, an ``os.PathLike`` file path, or a readable binary file
         object (a ``str`` raises TypeError). Content identical to LATEST's uploads
         nothing: LATEST's time is updated (and a soft-deleted LATEST revived).
+        ``content_type`` and ``metadata`` values must be printable ASCII; ``tags`` are S3
+        object tags (stored on S3 only). ``progress``, if given, is told the size of each
+        piece of content as the backend reads it to store it (after one pass over
+        ``content`` that hashes it; bytes already stored are not read again).
         """
-        return self._artifact(
-            self._engine.put_artifact(name, content, content_type, metadata, tags)
-        )
+        with self._using(bsm):
+            record = self._engine.put_artifact(
+                name, content, content_type, metadata, tags, progress
+            )
+            return self._artifact(record)
 
-    def get_artifact_version(self, name: str, version: int | str | None = None) -> Artifact:
+    def get_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: Any = None
+    ) -> ArtifactT:
         """Return a version (LATEST by default). Raises ArtifactNotFoundError."""
-        return self._artifact(self._engine.get_version(name, version))
+        with self._using(bsm):
+            return self._artifact(self._engine.get_version(name, version))
 
-    def list_artifact_versions(self, name: str) -> list[Artifact]:
-        """Return the live versions: LATEST first, then newest number first."""
-        return [self._artifact(r) for r in self._engine.list_versions(name)]
+    def list_artifact_versions(
+        self, name: str, bsm: Any = None, *, include_deleted: bool = False
+    ) -> list[ArtifactT]:
+        """Return the live versions (with ``include_deleted``, soft-deleted ones too, their
+        ``is_deleted`` set): LATEST first, then newest number first. An artifact that
+        does not exist has none."""
+        with self._using(bsm):
+            records = self._engine.list_versions(name, include_deleted)
+            return [self._artifact(r) for r in records]
 
-    def publish_artifact_version(self, name: str) -> Artifact:
+    def publish_artifact_version(self, name: str, bsm: Any = None) -> ArtifactT:
         """Freeze LATEST as the next version number and return it.
 
         Raises ArtifactNotFoundError when there is no live LATEST.
         """
-        return self._artifact(self._engine.publish(name))
+        with self._using(bsm):
+            return self._artifact(self._engine.publish(name))
 
-    def delete_artifact_version(self, name: str, version: int | str | None = None) -> None:
+    def delete_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: Any = None
+    ) -> None:
         """Soft-delete a version (LATEST by default); deleting it again does nothing.
 
         Raises ArtifactNotFoundError if it never existed, VersionInUseError if aliases
         point at it.
         """
-        self._engine.delete(name, version)
+        with self._using(bsm):
+            self._engine.delete(name, version)
 
-    def restore_artifact_version(self, name: str, version: int | str | None = None) -> Artifact:
+    def restore_artifact_version(
+        self, name: str, version: int | str | None = None, bsm: Any = None
+    ) -> ArtifactT:
         """Undo a soft delete and return the version. Raises ArtifactNotFoundError."""
-        return self._artifact(self._engine.restore(name, version))
+        with self._using(bsm):
+            return self._artifact(self._engine.restore(name, version))
 
-    def list_artifact_names(self) -> list[str]:
+    def list_artifact_names(self, bsm: Any = None) -> list[str]:
         """Return every artifact name with stored bytes, sorted."""
-        return self._engine.list_names()
+        with self._using(bsm):
+            return self._engine.list_names()
 
     def put_alias(
         self,
@@ -144,52 +206,69 @@ class BaseRepository:
         version: int | str | None = None,
         secondary_version: int | str | None = None,
         secondary_version_weight: int | None = None,
-    ) -> Alias:
+        bsm: Any = None,
+    ) -> AliasT:
         """Point ``alias`` at ``version`` (LATEST by default), optionally sending
         ``secondary_version_weight`` percent (0-99) of traffic to ``secondary_version``.
 
         Raises ValueError (hyphen in alias, bad weight, identical versions), TypeError
         (weight not an int), ArtifactNotFoundError (a target missing or soft-deleted).
         """
-        return self._alias(
-            self._engine.put_alias(
+        with self._using(bsm):
+            record = self._engine.put_alias(
                 name, alias, version, secondary_version, secondary_version_weight
             )
-        )
+            return self._alias(record)
 
-    def get_alias(self, name: str, alias: str) -> Alias:
+    def get_alias(self, name: str, alias: str, bsm: Any = None) -> AliasT:
         """Return an alias. Raises AliasNotFoundError."""
-        return self._alias(self._engine.get_alias(name, alias))
+        with self._using(bsm):
+            return self._alias(self._engine.get_alias(name, alias))
 
-    def list_aliases(self, name: str) -> list[Alias]:
+    def list_aliases(self, name: str, bsm: Any = None) -> list[AliasT]:
         """Return every alias of ``name``, sorted by alias."""
-        return [self._alias(r) for r in self._engine.list_aliases(name)]
+        with self._using(bsm):
+            return [self._alias(r) for r in self._engine.list_aliases(name)]
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(self, name: str, alias: str, bsm: Any = None) -> None:
         """Remove an alias; removing a missing alias does nothing."""
-        self._engine.delete_alias(name, alias)
+        with self._using(bsm):
+            self._engine.delete_alias(name, alias)
 
     def purge_artifact_versions(
-        self, name: str, keep_last_n: int = 10, purge_older_than_secs: int = 7776000
-    ) -> tuple[datetime, list[Artifact]]:
+        self,
+        name: str,
+        keep_last_n: int = 10,
+        purge_older_than_secs: int = 7776000,
+        bsm: Any = None,
+        *,
+        dry_run: bool = False,
+    ) -> tuple[datetime, list[ArtifactT]]:
         """Soft-delete published versions that are neither among the newest
         ``keep_last_n`` nor younger than ``purge_older_than_secs``.
 
         LATEST and versions an alias points at are always kept. Returns the time the
-        policy was applied and the versions it deleted.
+        policy was applied and the versions it deleted; with ``dry_run``, the versions
+        it would delete now, deleting nothing.
         """
-        purge_time, deleted = self._engine.purge_versions(name, keep_last_n, purge_older_than_secs)
-        return purge_time, [self._artifact(r) for r in deleted]
+        with self._using(bsm):
+            purge_time, deleted = self._engine.purge_versions(
+                name, keep_last_n, purge_older_than_secs, dry_run
+            )
+            return purge_time, [self._artifact(r) for r in deleted]
 
-    def purge_artifact(self, name: str) -> None:
+    def purge_artifact(self, name: str, bsm: Any = None) -> None:
         """Permanently remove every version, alias and byte of ``name``."""
-        self._engine.purge_artifact(name)
+        with self._using(bsm):
+            self._engine.purge_artifact(name)
 
-    def purge_all(self) -> None:
+    def purge_all(self, bsm: Any = None) -> None:
         """Permanently remove every artifact and alias in the repository."""
-        self._engine.purge_all()
+        with self._using(bsm):
+            self._engine.purge_all()
 
-    def gc(self, dry_run: bool = True, grace_seconds: int = 3600) -> list[str]:
+    def gc(self, dry_run: bool = True, grace_seconds: int = 3600, bsm: Any = None) -> list[str]:
         """Find bytes that no version needs (left by crashes), older than ``grace_seconds``;
         remove them unless ``dry_run``. Returns their URIs."""
-        return self._engine.gc(dry_run, grace_seconds)
+        with self._using(bsm):
+            return self._engine.gc(dry_run, grace_seconds)

@@ -9,9 +9,9 @@ variables are honoured, which is how S3-compatible stores and emulators are reac
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import arguments as args
@@ -23,20 +23,25 @@ from .stores.s3.calls import AwsClients, using_session
 from .stores.s3.transfer import MAX_SINGLE_COPY, WORKERS
 
 if TYPE_CHECKING:
-    from s3pathlib.api import S3Path
+    from .s3path import S3Path
 
 __all__ = ["DEFAULT_PREFIX", "DEFAULT_TABLE", "Alias", "Artifact", "Repository"]
 
 DEFAULT_PREFIX = "versioned-artifacts"
 DEFAULT_TABLE = "versioned-artifacts"
+#: what AWS region names look like (``us-east-1``, ``us-gov-west-1``); botocore refuses
+#: others only when the first request is built
+_REGION_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+#: S3 bucket names (legacy ones included) and DynamoDB table names
+_BUCKET_RE = re.compile(r"[A-Za-z0-9._-]{3,255}")
+_TABLE_RE = re.compile(r"[A-Za-z0-9._-]{3,255}")
 
 
 def _s3path(uri: str) -> S3Path:
-    try:  # s3pathlib 3 moved the class; 2.x (what 1.0.1 used) has it at the top
-        from s3pathlib.api import S3Path
-    except ImportError:  # pragma: no cover - s3pathlib 2.x
-        from s3pathlib import S3Path
-    return S3Path.from_s3_uri(uri)
+    from .s3path import S3Path  # s3pathlib is imported only by code that asks for a path
+
+    path: S3Path = S3Path.from_s3_uri(uri)
+    return path
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ def _check_text(value: object, what: str, *, empty_ok: bool = False) -> str:
     return value
 
 
-class Repository(BaseRepository):
+class Repository(BaseRepository[Artifact, Alias]):
     """An artifact repository in an S3 bucket and a DynamoDB table.
 
     ``retry_attempts`` and ``retry_mode`` configure botocore's retries of throttling,
@@ -122,11 +127,20 @@ class Repository(BaseRepository):
         download_workers: int = WORKERS,
     ) -> None:
         self.aws_region = _check_text(aws_region, "aws_region")
+        if not _REGION_RE.fullmatch(self.aws_region):
+            raise InvalidArgumentError(f"aws_region {aws_region!r} is not a region name")
         self.s3_bucket = _check_text(s3_bucket, "s3_bucket")
+        if not _BUCKET_RE.fullmatch(self.s3_bucket):
+            raise InvalidArgumentError(f"s3_bucket {s3_bucket!r} is not a bucket name")
         self.s3_prefix = _check_text(s3_prefix, "s3_prefix").strip("/")
         if not self.s3_prefix:
             raise InvalidArgumentError("s3_prefix must name a folder, not the bucket root")
         self.dynamodb_table_name = _check_text(dynamodb_table_name, "dynamodb_table_name")
+        if not _TABLE_RE.fullmatch(self.dynamodb_table_name):
+            raise InvalidArgumentError(
+                f"dynamodb_table_name {dynamodb_table_name!r} is not a table name: "
+                "use 3-255 characters from A-Z a-z 0-9 . _ -"
+            )
         self.suffix = _check_text(suffix, "suffix", empty_ok=True)
         args.check_non_negative_int(retry_attempts, "retry_attempts")
         if retry_mode not in ("standard", "adaptive", "legacy"):
@@ -180,7 +194,7 @@ class Repository(BaseRepository):
         number = args.check_version(version)
         return _s3path(self._store.version_uri(args.check_name(name), number, None))
 
-    # --- the API with its session argument -----------------------------------------------
+    # --- set-up -----------------------------------------------------------------------------------
     def bootstrap(
         self,
         bsm: Any = None,
@@ -191,108 +205,3 @@ class Repository(BaseRepository):
         capacities are given); existing resources are left as they are."""
         with self._using(bsm):
             self._engine.bootstrap(dynamodb_write_capacity_units, dynamodb_read_capacity_units)
-
-    def put_artifact(
-        self,
-        name: str,
-        content: Any,
-        content_type: str | None = None,
-        metadata: dict[str, str] | None = None,
-        tags: dict[str, str] | None = None,
-        bsm: Any = None,
-    ) -> Artifact:
-        with self._using(bsm):
-            return super().put_artifact(name, content, content_type, metadata, tags)  # type: ignore[return-value]
-
-    def get_artifact_version(
-        self, name: str, version: int | str | None = None, bsm: Any = None
-    ) -> Artifact:
-        with self._using(bsm):
-            return super().get_artifact_version(name, version)  # type: ignore[return-value]
-
-    def list_artifact_versions(self, name: str, bsm: Any = None) -> list[Artifact]:  # type: ignore[override]
-        with self._using(bsm):
-            return super().list_artifact_versions(name)  # type: ignore[return-value]
-
-    def publish_artifact_version(self, name: str, bsm: Any = None) -> Artifact:
-        with self._using(bsm):
-            return super().publish_artifact_version(name)  # type: ignore[return-value]
-
-    def delete_artifact_version(
-        self, name: str, version: int | str | None = None, bsm: Any = None
-    ) -> None:
-        with self._using(bsm):
-            super().delete_artifact_version(name, version)
-
-    def restore_artifact_version(
-        self, name: str, version: int | str | None = None, bsm: Any = None
-    ) -> Artifact:
-        with self._using(bsm):
-            return super().restore_artifact_version(name, version)  # type: ignore[return-value]
-
-    def list_artifact_names(self, bsm: Any = None) -> list[str]:
-        with self._using(bsm):
-            return super().list_artifact_names()
-
-    def put_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | str | None = None,
-        secondary_version: int | str | None = None,
-        secondary_version_weight: int | None = None,
-        bsm: Any = None,
-    ) -> Alias:
-        with self._using(bsm):
-            return super().put_alias(  # type: ignore[return-value]
-                name, alias, version, secondary_version, secondary_version_weight
-            )
-
-    def get_alias(self, name: str, alias: str, bsm: Any = None) -> Alias:
-        with self._using(bsm):
-            return super().get_alias(name, alias)  # type: ignore[return-value]
-
-    def list_aliases(self, name: str, bsm: Any = None) -> list[Alias]:  # type: ignore[override]
-        with self._using(bsm):
-            return super().list_aliases(name)  # type: ignore[return-value]
-
-    def delete_alias(self, name: str, alias: str, bsm: Any = None) -> None:
-        with self._using(bsm):
-            super().delete_alias(name, alias)
-
-    def purge_artifact_versions(  # type: ignore[override]
-        self,
-        name: str,
-        keep_last_n: int = 10,
-        purge_older_than_secs: int = 7776000,
-        bsm: Any = None,
-    ) -> tuple[datetime, list[Artifact]]:
-        with self._using(bsm):
-            return super().purge_artifact_versions(  # type: ignore[return-value]
-                name, keep_last_n, purge_older_than_secs
-            )
-
-    def purge_artifact(self, name: str, bsm: Any = None) -> None:
-        with self._using(bsm):
-            super().purge_artifact(name)
-
-    def purge_all(self, bsm: Any = None) -> None:
-        with self._using(bsm):
-            super().purge_all()
-
-    def gc(self, dry_run: bool = True, grace_seconds: int = 3600, bsm: Any = None) -> list[str]:
-        with self._using(bsm):
-            return super().gc(dry_run, grace_seconds)
-
-
-# the overrides only add ``bsm``: they promise what the shared methods promise
-for _method in (
-    "put_artifact", "get_artifact_version", "list_artifact_versions", "publish_artifact_version",
-    "delete_artifact_version", "restore_artifact_version", "list_artifact_names", "put_alias",
-    "get_alias", "list_aliases", "delete_alias", "purge_artifact_versions", "purge_artifact",
-    "purge_all", "gc",
-):  # fmt: skip
-    getattr(Repository, _method).__doc__ = (
-        getattr(BaseRepository, _method).__doc__ or ""
-    ) + "\n\n        ``bsm``: optional BotoSesManager or boto3.Session to make the calls with."
-del _method

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
+from . import arguments as args
 from .exc import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -15,7 +16,9 @@ if TYPE_CHECKING:
 _S3_OPTIONS = {"table", "region", "suffix"}
 
 
-def open_repository(uri: str | os.PathLike[str]) -> LocalRepository | S3Repository:
+def open_repository(
+    uri: str | os.PathLike[str], *, create: bool = True
+) -> LocalRepository | S3Repository:
     """Return the repository a URI names.
 
     - a path or ``file:///path`` → :class:`versioned.local_backend.Repository`
@@ -24,34 +27,45 @@ def open_repository(uri: str | os.PathLike[str]) -> LocalRepository | S3Reposito
       ``versioned-artifacts``; region to ``AWS_REGION``/``AWS_DEFAULT_REGION``, else
       ``us-east-1``).
 
-    Raises InvalidArgumentError for an unknown scheme or option.
+    ``create=False`` opens a local repository only if it exists (else
+    RepositoryNotFoundError); an S3 repository is never created by opening it.
+    Raises InvalidArgumentError for a URI that is malformed or names an unknown scheme
+    or option, InvalidArgumentTypeError for one that is not a str or path.
     """
-    text = os.fspath(uri)
-    if not isinstance(text, str) or not text:
-        raise InvalidArgumentError("repository URI must be a non-empty str or path")
-    parts = urlsplit(text)
+    text = args.check_path(uri, "repository URI")
+    parts = _split(text)
     if parts.scheme == "s3":
-        return _open_s3(text)
+        return _open_s3(text, parts)
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise InvalidArgumentError(f"file URI {text!r} must name a local path")
-        from .local_backend import Repository as Local
-
-        return Local(unquote(parts.path))
+        if not parts.path:
+            raise InvalidArgumentError(f"file URI {text!r} names no path: use file:///PATH")
+        return _open_local(unquote(parts.path), create)
     if parts.scheme and len(parts.scheme) > 1:  # one letter: a Windows drive
         raise InvalidArgumentError(
             f"unsupported repository URI {text!r}: use a path, file://… or s3://…"
         )
+    return _open_local(text, create)
+
+
+def _split(text: str) -> SplitResult:
+    try:
+        return urlsplit(text)
+    except ValueError as error:  # an unclosed '[' (an IPv6 host), say
+        raise InvalidArgumentError(f"malformed repository URI {text!r}: {error}") from None
+
+
+def _open_local(path: str, create: bool) -> LocalRepository:
     from .local_backend import Repository as Local
 
-    return Local(text)
+    return Local(path, create=create)
 
 
-def _open_s3(text: str) -> S3Repository:
+def _open_s3(text: str, parts: SplitResult) -> S3Repository:
     from .s3_and_dynamodb_backend import DEFAULT_PREFIX, DEFAULT_TABLE
     from .s3_and_dynamodb_backend import Repository as S3
 
-    parts = urlsplit(text)
     if not parts.netloc:
         raise InvalidArgumentError(f"S3 URI {text!r} has no bucket")
     options = parse_qs(parts.query, keep_blank_values=True)

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 from ..exc import ArtifactNotFoundError, ConcurrentWriteError, VersionInUseError
 
@@ -83,6 +83,9 @@ class Payload:
     private_copy: bool = False
     #: SHA-256 (raw digest) of each ``BLOCK_SIZE`` block, when computed up front.
     block_sha256: list[bytes] | None = field(default=None, repr=False)
+    #: Told the number of bytes each time a backend reads some of the content to store
+    #: it (through :meth:`open` or :meth:`read_range`); may be called from several threads.
+    progress: Callable[[int], None] | None = field(default=None, repr=False)
 
     def close(self) -> None:
         """Release what the payload holds; safe to call more than once."""
@@ -92,24 +95,64 @@ class Payload:
 
     def open(self) -> BinaryIO:
         """A fresh binary stream over the content, from its first byte."""
-        return self.opener()
+        stream = self.opener()
+        if self.progress is None:
+            return stream
+        return cast(BinaryIO, CountingStream(stream, self.progress))
 
     def read_range(self, offset: int, length: int) -> bytes:
         """``length`` bytes from ``offset`` (fewer at the end); safe from several threads."""
         if self.path is None:
-            with self.open() as stream:
+            with self.opener() as stream:
                 stream.seek(offset)
-                return stream.read(length)
-        fd = os.open(self.path, os.O_RDONLY)
-        try:
-            return os.pread(fd, length, offset)
-        finally:
-            os.close(fd)
+                data = stream.read(length)
+        else:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                data = os.pread(fd, length, offset)
+            finally:
+                os.close(fd)
+        if self.progress is not None:
+            self.progress(len(data))
+        return data
 
     @classmethod
     def from_bytes(cls, content: bytes) -> Payload:
         """A payload over bytes already in memory."""
         return cls(hashlib.sha256(content).hexdigest(), len(content), lambda: io.BytesIO(content))
+
+
+class CountingStream(io.RawIOBase):
+    """A readable (and, if ``raw`` is, seekable) stream over ``raw`` that reports the size
+    of each read to ``tell``."""
+
+    def __init__(self, raw: BinaryIO, tell: Callable[[int], None]) -> None:
+        super().__init__()
+        self._raw, self._tell = raw, tell
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
+        if data:
+            self._tell(len(data))
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 @dataclass

@@ -1,0 +1,200 @@
+"""The commands on artifacts and their versions: put, publish, get, show, versions, names,
+delete, restore. Each takes the context and the parsed arguments and returns a result
+for :func:`versioned.cli.output.emit`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from urllib.parse import unquote, urlparse
+
+from ..exc import ArtifactNotFoundError, ConcurrentWriteError, IntegrityError
+from ..model import Artifact
+from ..stores.base import CountingStream
+from .context import Context, Failure
+from .files import open_source, output_kind, stream_size
+from .output import Done, Result, Shown
+from .progress import Meter
+
+
+@contextlib.contextmanager
+def explain_missing(ctx: Context, name: str) -> Iterator[None]:
+    """Turn "version X not found" into what is actually the matter: no artifact of that
+    name at all, or a version that is soft-deleted (and how to bring it back)."""
+    try:
+        yield
+    except ArtifactNotFoundError as error:
+        every = ctx.repo.list_artifact_versions(name, ctx.bsm, include_deleted=True)
+        if not every:
+            raise no_artifact(name) from None
+        version = error.version or "LATEST"
+        if any(v.version == version and v.is_deleted for v in every):
+            raise Failure(
+                f"{name} version {version} is soft-deleted: "
+                f"'versioned restore {name} --version {version}' brings it back"
+            ) from None
+        raise
+
+
+def no_artifact(name: str) -> ArtifactNotFoundError:
+    """The error for a name with no versions at all."""
+    return ArtifactNotFoundError(
+        f"no artifact named {name!r} ('versioned names' lists them)", name=name
+    )
+
+
+def require_artifact(ctx: Context, name: str) -> list[Artifact]:
+    """Every version of ``name``, soft-deleted ones included; raises if there is none."""
+    every: list[Artifact] = list(
+        ctx.repo.list_artifact_versions(name, ctx.bsm, include_deleted=True)
+    )
+    if not every:
+        raise no_artifact(name)
+    return every
+
+
+def put(ctx: Context, args: argparse.Namespace) -> Result:
+    """Store FILE (``-``: stdin) as LATEST of NAME; the result is the LATEST artifact."""
+    with open_source(args.file) as raw:
+        meter = Meter("reading", stream_size(raw))
+        with ctx.progress(f"put {args.name}", meter):
+            return ctx.repo.put_artifact(
+                args.name,
+                CountingStream(raw, meter.add),
+                args.content_type,
+                dict(args.metadata) or None,
+                dict(args.tag) or None,
+                ctx.bsm,
+                progress=meter.adder("sending"),
+            )
+
+
+def publish(ctx: Context, args: argparse.Namespace) -> Result:
+    """Freeze LATEST as the next number: that number, or the artifact with --json.
+
+    Content identical to the last published version is published again with a warning,
+    or with ``--if-changed`` not at all (the result is then that version).
+    """
+    live = require_artifact(ctx, args.name)
+    latest = next((v for v in live if v.version == "LATEST" and not v.is_deleted), None)
+    last = next((v for v in live if v.version != "LATEST" and not v.is_deleted), None)
+    if latest is not None and last is not None and latest.sha256 == last.sha256:
+        if args.if_changed:
+            ctx.note(f"LATEST of {args.name} equals version {last.version}: nothing published")
+            return last if ctx.json else last.version
+        ctx.note(
+            f"warning: LATEST of {args.name} equals version {last.version}; publishing the "
+            "same bytes under a new number (--if-changed skips this)"
+        )
+    with explain_missing(ctx, args.name):
+        artifact: Artifact = ctx.repo.publish_artifact_version(args.name, ctx.bsm)
+    return artifact if ctx.json else artifact.version
+
+
+def get(ctx: Context, args: argparse.Namespace) -> Result:
+    """Write a version's bytes to -o PATH or standard output; with --alias, pick by weight.
+
+    Returns the artifact with ``--json -o PATH`` (stdout holds nothing else), else nothing.
+    """
+    kind, target = output_kind(args.output or "-")  # a bad -o fails before any request
+    artifact = _chosen(ctx, args, pick=True)
+    meter = Meter("receiving", _known_size(ctx, artifact) if ctx.shows_progress else None)
+    try:
+        with ctx.progress(f"get {artifact.name}", meter):
+            if kind == "file":
+                artifact.download(target, ctx.bsm, progress=meter.add)
+            elif kind == "stream":
+                with open(target, "wb") as out:
+                    artifact.write_to(out, ctx.bsm, progress=meter.add)
+            else:
+                artifact.write_to(sys.stdout.buffer, ctx.bsm, progress=meter.add)
+                sys.stdout.buffer.flush()
+    except (IntegrityError, ConcurrentWriteError) as error:
+        if kind == "file":
+            raise
+        where = "standard output" if kind == "stdout" else target
+        raise Failure(f"{error}; the bytes written to {where} are not the stored ones") from None
+    if kind == "file":
+        ctx.note(f"wrote {args.output} ({artifact.name} version {artifact.version})")
+        return artifact if ctx.json else None
+    return None
+
+
+def _chosen(ctx: Context, args: argparse.Namespace, *, pick: bool) -> Artifact:
+    """The version ``get``/``show`` is about: --version, LATEST, or an --alias's primary
+    version (with ``pick``, a version drawn by the alias's weights)."""
+    version = args.version
+    with explain_missing(ctx, args.name):
+        if args.alias is not None:
+            alias = ctx.repo.get_alias(args.name, args.alias, ctx.bsm)
+            version = alias.random_version() if pick else alias.version
+            if alias.secondary_version is not None and alias.secondary_version_weight:
+                ctx.note(
+                    f"alias {args.alias} of {args.name} "
+                    f"{'took' if pick else 'points at'} version {version} "
+                    f"({100 - alias.secondary_version_weight}% {alias.version}, "
+                    f"{alias.secondary_version_weight}% {alias.secondary_version})"
+                )
+        return ctx.repo.get_artifact_version(args.name, version, ctx.bsm)
+
+
+def _known_size(ctx: Context, artifact: Artifact) -> int | None:
+    """The artifact's size, for the bar's total: recorded with it, else the local file's,
+    else (a version whose item predates sizes) one HEAD of its S3 object."""
+    if artifact.size is not None:
+        return artifact.size
+    uri = urlparse(artifact.uri)
+    if uri.scheme == "file":
+        with contextlib.suppress(OSError):
+            return os.path.getsize(unquote(uri.path))
+    path = getattr(artifact, "s3path", None)
+    if path is not None:
+        with contextlib.suppress(Exception):  # only the bar's total is at stake
+            return int(path.head_object(bsm=ctx.bsm)["ContentLength"])
+    return None
+
+
+def show(ctx: Context, args: argparse.Namespace) -> Result:
+    """One version in full, with the aliases pointing at it."""
+    artifact = _chosen(ctx, args, pick=False)
+    aliases = ctx.repo.list_aliases(args.name, ctx.bsm)
+    pointing = [a.alias for a in aliases if artifact.version in (a.version, a.secondary_version)]
+    return Shown(artifact, pointing)
+
+
+def versions(ctx: Context, args: argparse.Namespace) -> Result:
+    """The versions of NAME, LATEST first: live ones, or --deleted ones, or --all."""
+    every = require_artifact(ctx, args.name)
+    if args.all:
+        return every
+    return [v for v in every if v.is_deleted == args.deleted]
+
+
+def names(ctx: Context, args: argparse.Namespace) -> Result:
+    """Every artifact name, sorted."""
+    return ctx.repo.list_artifact_names(ctx.bsm)
+
+
+def delete(ctx: Context, args: argparse.Namespace) -> Result:
+    """Soft-delete a version (LATEST by default)."""
+    version = args.version or "LATEST"
+    with explain_missing(ctx, args.name):
+        ctx.repo.delete_artifact_version(args.name, version, ctx.bsm)
+    return Done(
+        f"deleted {args.name} version {version} (restore brings it back)",
+        {"name": args.name, "version": version, "deleted": True},
+    )
+
+
+def restore(ctx: Context, args: argparse.Namespace) -> Result:
+    """Undo a soft delete; the result is the restored artifact. A live version is an error:
+    there is nothing to restore."""
+    version = args.version or "LATEST"
+    with contextlib.suppress(ArtifactNotFoundError):
+        ctx.repo.get_artifact_version(args.name, version, ctx.bsm)
+        raise Failure(f"{args.name} version {version} is not deleted: nothing to restore")
+    with explain_missing(ctx, args.name):
+        return ctx.repo.restore_artifact_version(args.name, version, ctx.bsm)

@@ -1,0 +1,218 @@
+"""The argument parser, built from the command table (:mod:`versioned.cli.table`).
+
+Global options (``--repo``, ``--json``, ``--quiet``, ``--verbose``) are accepted before
+or after the command; a mistyped command gets the nearest one suggested; every parse
+error raises :class:`UsageError`, which ``main`` reports in one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from .. import __version__
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .output import Result
+
+REPO_ENV = "VERSIONED_REPO"
+DEFAULT_REPO = ".versioned"
+
+
+class UsageError(Exception):
+    """The command line is wrong (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a command: ``add_argument(*flags, **options)``, in ``group`` (a
+    mutually exclusive group, by name) when given."""
+
+    flags: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """A row of the command table.
+
+    ``handler`` is ``"module:function"`` in this package, imported when the command runs.
+    ``opens``: ``"create"`` opens (and makes) the repository, ``"existing"`` opens it only
+    if it exists, ``"none"`` opens nothing.
+    """
+
+    path: tuple[str, ...]
+    handler: str
+    summary: str
+    examples: str
+    arguments: tuple[Arg, ...] = ()
+    opens: str = "existing"
+
+    def run(self, ctx: Context, args: argparse.Namespace) -> Result:
+        """Import the handler and run it."""
+        module, function = self.handler.split(":")
+        found: Callable[[Context, argparse.Namespace], Result] = getattr(
+            importlib.import_module(f"{__package__}.{module}"), function
+        )
+        return found(ctx, args)
+
+
+def positional(name: str, help: str, **options: Any) -> Arg:
+    """A positional argument shown as ``name`` (``NAME``, ``ALIAS``...)."""
+    return Arg((name.lower(),), {"metavar": name, "help": help, **options})
+
+
+def option(*flags: str, group: str | None = None, **options: Any) -> Arg:
+    """An option such as ``--version V``."""
+    return Arg(flags, options, group)
+
+
+# --- value types: their errors name the flag (argparse adds "argument --weight:") --------
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """Parse ``KEY=VALUE``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key, value
+
+
+def weight(text: str) -> int:
+    """Parse a percentage from 0 to 99."""
+    if not re.fullmatch(r"[0-9]+", text) or not 0 <= int(text) <= 99:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 99, got {text!r}")
+    return int(text)
+
+
+def count(text: str) -> int:
+    """Parse a whole number, 0 or more."""
+    if not re.fullmatch(r"[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"expected a whole number (0 or more), got {text!r}")
+    return int(text)
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration(text: str) -> int:
+    """Parse a duration in seconds: ``3600``, ``45s``, ``30m``, ``12h``, ``90d``, ``2w``."""
+    found = re.fullmatch(r"([0-9]+)\s*([smhdw]?)", text.strip().lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration such as 90d, 12h, 30m or a number of seconds, got {text!r}"
+        )
+    return int(found.group(1)) * _UNITS[found.group(2)]
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`UsageError`, with a suggestion for a
+    mistyped command."""
+
+    def error(self, message: str) -> NoReturn:
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong is not None:
+            choices = re.findall(r"'([^']*)'", wrong.group(2))
+            near = difflib.get_close_matches(wrong.group(1), choices, n=1, cutoff=0.5)
+            hint = f": did you mean '{near[0]}'?" if near else ""
+            message = f"unknown command '{wrong.group(1)}'{hint}"
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes. Below the top they default to SUPPRESS, so that
+    one given before the command is not reset by the command's parser."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--repo",
+        metavar="URI",
+        default=default(os.environ.get(REPO_ENV) or DEFAULT_REPO),
+        help=f"the repository (default: ${REPO_ENV}, else the local folder {DEFAULT_REPO})",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print results as JSON"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no remarks, no progress bar",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="show each request (S3, DynamoDB) or operation (local) and its time",
+    )
+
+
+def build_parser(table: Sequence[Command]) -> Parser:
+    """The parser of the whole command line; each command sets ``command`` to its row."""
+    parser = Parser(
+        prog="versioned",
+        description="Keep immutable, numbered versions of binary artifacts, and aliases "
+        "that point at them, on S3 + DynamoDB or in a local folder.",
+        epilog="repository URIs: a folder path, file:///PATH, or "
+        "s3://BUCKET/PREFIX?table=TABLE&region=REGION&suffix=.EXT\n"
+        "exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted\n\n"
+        "examples:\n  versioned init\n"
+        "  versioned put model ./model.bin && versioned publish model\n"
+        "  versioned versions model --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(parser, top=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    groups: dict[tuple[str, ...], argparse._SubParsersAction[Parser]] = {
+        (): parser.add_subparsers(dest="command_name", metavar="COMMAND", required=True)
+    }
+    for command in table:
+        parent = command.path[:-1]
+        if parent not in groups:
+            group = groups[parent[:-1]].add_parser(
+                parent[-1],
+                help=f"{parent[-1]} commands: see 'versioned {' '.join(parent)} --help'",
+                description=f"The {' '.join(parent)} commands.",
+            )
+            _global_options(group, top=False)
+            groups[parent] = group.add_subparsers(
+                dest=f"{'_'.join(parent)}_command", metavar="COMMAND", required=True
+            )
+        _add_command(groups[parent], command)
+    return parser
+
+
+def _add_command(group: argparse._SubParsersAction[Parser], command: Command) -> None:
+    summary = command.summary
+    parser = group.add_parser(
+        command.path[-1],
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog="examples:\n" + "\n".join(f"  {line}" for line in command.examples.splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    exclusive: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for argument in command.arguments:
+        target: Any = parser
+        if argument.group is not None:
+            if argument.group not in exclusive:
+                exclusive[argument.group] = parser.add_mutually_exclusive_group()
+            target = exclusive[argument.group]
+        target.add_argument(*argument.flags, **argument.options)
+    _global_options(parser, top=False)
+    parser.set_defaults(command=command)

@@ -1,0 +1,223 @@
+"""The command table: every command, its handler, its arguments and its help.
+
+Handlers are named ``"module:function"`` (modules of this package) and imported only
+when their command runs, so that ``versioned --help`` loads none of them.
+"""
+
+from __future__ import annotations
+
+from .parser import Arg, Command, count, duration, key_value, option, positional, weight
+
+#: the library's retention defaults
+KEEP_LAST, OLDER_THAN = 10, 90 * 86400
+#: on a terminal, purge asks before removing a version younger than this many days
+CONFIRM_YOUNGER_DAYS = 7
+
+NAME = positional("NAME", "the artifact name (A-Z a-z 0-9 . _ -)")
+ALIAS = positional("ALIAS", "the alias name (A-Z a-z 0-9 _, not all digits)")
+VERSION = option("--version", metavar="V", help="a version number or LATEST (the default)")
+
+
+def _which(what: str) -> tuple[Arg, ...]:
+    return (
+        option("--version", metavar="V", group="which", help="a version number or LATEST"),
+        option("--alias", metavar="A", group="which", help=what),
+    )
+
+
+def _pairs(flag: str, what: str) -> Arg:
+    return option(
+        flag, metavar="KEY=VALUE", type=key_value, action="append", default=[],
+        help=f"{what}; repeat for more",
+    )  # fmt: skip
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        ("init",),
+        "upkeep:init",
+        "create the bucket and table (or the local folder)",
+        "versioned init\nversioned --repo 's3://my-bucket/artifacts?table=artifacts' init",
+        opens="create",
+    ),
+    Command(
+        ("put",),
+        "artifacts:put",
+        "store FILE as the LATEST version of NAME",
+        "versioned put model ./model.bin --metadata git_sha=1a2b3c\n"
+        "tar c conf | versioned put conf - --content-type application/x-tar --tag team=ml",
+        (
+            NAME,
+            positional("FILE", "the file to store, or - for standard input"),
+            option("--content-type", metavar="T", help="the MIME type to record"),
+            _pairs("--metadata", "user metadata (printable ASCII)"),
+            _pairs("--tag", "an S3 object tag (the local backend keeps none)"),
+        ),
+        opens="create",
+    ),
+    Command(
+        ("publish",),
+        "artifacts:publish",
+        "freeze LATEST as a new numbered version; prints its number",
+        "versioned publish model\nversioned publish model --if-changed",
+        (
+            NAME,
+            option(
+                "--if-changed",
+                action="store_true",
+                help="publish nothing when LATEST equals the last published version",
+            ),
+        ),
+    ),
+    Command(
+        ("get",),
+        "artifacts:get",
+        "write the bytes of a version to -o PATH or standard output",
+        "versioned get model --version 3 -o model.bin\n"
+        "versioned get model --alias prod > model.bin",
+        (
+            NAME,
+            *_which(
+                "the version an alias points at "
+                "(with a canary, picked by weight; the pick is said on stderr)"
+            ),
+            option(
+                "-o",
+                "--output",
+                metavar="PATH",
+                help="the file to write (- or none: standard output; a FIFO or device is "
+                "written through)",
+            ),
+        ),
+    ),
+    Command(
+        ("show",),
+        "artifacts:show",
+        "show one version in full: hash, size, type, metadata, aliases",
+        "versioned show model\nversioned show model --alias prod --json",
+        (NAME, *_which("the version an alias points at (its primary one)")),
+    ),
+    Command(
+        ("versions",),
+        "artifacts:versions",
+        "list the versions of NAME, LATEST first",
+        "versioned versions model\nversioned versions model --deleted\n"
+        "versioned versions model --json",
+        (
+            NAME,
+            option("--deleted", action="store_true", group="which", help="only soft-deleted"),
+            option("--all", action="store_true", group="which", help="live and soft-deleted"),
+        ),
+    ),
+    Command(("names",), "artifacts:names", "list the artifact names", "versioned names"),
+    Command(
+        ("delete",),
+        "artifacts:delete",
+        "soft-delete a version (restore undoes it)",
+        "versioned delete model --version 2",
+        (NAME, VERSION),
+    ),
+    Command(
+        ("restore",),
+        "artifacts:restore",
+        "bring back a soft-deleted version ('versions --deleted' lists them)",
+        "versioned restore model --version 2",
+        (NAME, VERSION),
+    ),
+    Command(
+        ("alias", "set"),
+        "aliases:alias_set",
+        "point ALIAS at a version, optionally sending a share of the picks to a second one",
+        "versioned alias set model prod --version 3\n"
+        "versioned alias set model prod --version 3 --secondary-version 4 --weight 20",
+        (
+            NAME,
+            ALIAS,
+            VERSION,
+            option("--secondary-version", metavar="V", help="the canary version"),
+            option(
+                "--weight",
+                metavar="W",
+                type=weight,
+                help="percent of picks (0-99) for the secondary version",
+            ),
+        ),
+    ),
+    Command(
+        ("alias", "get"),
+        "aliases:alias_get",
+        "show an alias",
+        "versioned alias get model prod",
+        (NAME, ALIAS),
+    ),
+    Command(
+        ("alias", "list"),
+        "aliases:alias_list",
+        "list the aliases of NAME",
+        "versioned alias list model",
+        (NAME,),
+    ),
+    Command(
+        ("alias", "delete"),
+        "aliases:alias_delete",
+        "delete an alias",
+        "versioned alias delete model prod",
+        (NAME, ALIAS),
+    ),
+    Command(
+        ("purge",),
+        "upkeep:purge",
+        "soft-delete old versions (LATEST and aliased ones stay), "
+        "or with --all --yes erase NAME for good",
+        "versioned purge model --keep-last 5 --older-than 30d --dry-run\n"
+        "versioned purge model --all --yes",
+        (
+            NAME,
+            option(
+                "--keep-last",
+                metavar="N",
+                type=count,
+                help=f"keep the N newest versions (default: {KEEP_LAST})",
+            ),
+            option(
+                "--older-than",
+                metavar="AGE",
+                type=duration,
+                help="only versions older than AGE: 90d, 12h, 30m or seconds (default: 90d)",
+            ),
+            option("--all", action="store_true", help="hard-delete every version and alias"),
+            option("--dry-run", action="store_true", help="say what would go; delete nothing"),
+            option(
+                "--yes",
+                action="store_true",
+                help="confirm --all; on a terminal, skip the question before removing "
+                f"versions younger than {CONFIRM_YOUNGER_DAYS} days",
+            ),
+        ),
+    ),
+    Command(
+        ("gc",),
+        "upkeep:gc",
+        "remove stored bytes that no version needs (left by interrupted puts)",
+        "versioned gc --dry-run\nversioned gc --grace 1h",
+        (
+            option("--dry-run", action="store_true", help="list them; remove nothing"),
+            option(
+                "--grace",
+                metavar="AGE",
+                type=duration,
+                default=3600,
+                help="leave bytes younger than AGE (a put may be under way; default: 1h)",
+            ),
+        ),
+    ),
+    Command(
+        ("completion",),
+        "upkeep:completion",
+        "print shell code that completes versioned commands (needs argcomplete)",
+        'versioned completion bash >> ~/.bashrc\neval "$(versioned completion zsh)"\n'
+        "versioned completion fish | source",
+        (positional("SHELL", "bash, zsh or fish", choices=("bash", "zsh", "fish")),),
+        opens="none",
+    ),
+)

@@ -1,0 +1,98 @@
+"""Setting up and cleaning up: init, purge, gc, and shell completion."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta, timezone
+
+from .artifacts import require_artifact
+from .context import Context, Failure
+from .output import Done, Result
+from .parser import UsageError
+from .table import CONFIRM_YOUNGER_DAYS, KEEP_LAST, OLDER_THAN
+
+CONFIRM_YOUNGER_THAN = timedelta(days=CONFIRM_YOUNGER_DAYS)
+
+
+def init(ctx: Context, args: argparse.Namespace) -> Result:
+    """Make the bucket and table, or the folder, if missing (idempotent)."""
+    ctx.repo.bootstrap(ctx.bsm)
+    uri = ctx.repo.uri
+    return Done(f"repository ready: {uri}", {"repository": uri, "ready": True})
+
+
+def purge(ctx: Context, args: argparse.Namespace) -> Result:
+    """Retention (soft; the result is the purged versions), or with --all --yes a hard
+    delete of everything under NAME. --dry-run only says what would go."""
+    if args.all:
+        return _purge_all(ctx, args)
+    keep = KEEP_LAST if args.keep_last is None else args.keep_last
+    older = OLDER_THAN if args.older_than is None else args.older_than
+    if not args.yes and not args.dry_run and ctx.on_terminal():
+        _confirm_young(ctx, args.name, keep, older)
+    _, chosen = ctx.repo.purge_artifact_versions(
+        args.name, keep, older, ctx.bsm, dry_run=args.dry_run
+    )
+    verb = "would purge" if args.dry_run else "purged"
+    ctx.note(f"{verb} {len(chosen)} version(s) of {args.name}")
+    return chosen
+
+
+def _confirm_young(ctx: Context, name: str, keep: int, older: int) -> None:
+    """Ask before a purge removes versions younger than CONFIRM_YOUNGER_THAN."""
+    _, would = ctx.repo.purge_artifact_versions(name, keep, older, ctx.bsm, dry_run=True)
+    now = datetime.now(timezone.utc)
+    young = [a.version for a in would if now - a.update_at < CONFIRM_YOUNGER_THAN]
+    if young and not ctx.confirm(
+        f"purge soft-deletes {len(would)} version(s) of {name}, of which "
+        f"{', '.join(young)} are less than {CONFIRM_YOUNGER_THAN.days} days old. Go on?"
+    ):
+        raise Failure("purge cancelled: nothing deleted (--yes skips this question)")
+
+
+def _purge_all(ctx: Context, args: argparse.Namespace) -> Result:
+    if args.keep_last is not None or args.older_than is not None:
+        raise UsageError("purge --all takes no --keep-last or --older-than")
+    if args.dry_run:
+        every = require_artifact(ctx, args.name)
+        aliases = [a.alias for a in ctx.repo.list_aliases(args.name, ctx.bsm)]
+        return Done(
+            f"would erase {args.name}: {len(every)} version(s), {len(aliases)} alias(es)",
+            {
+                "name": args.name,
+                "dry_run": True,
+                "versions": [v.version for v in every],
+                "aliases": aliases,
+            },
+        )
+    if not args.yes:
+        raise UsageError(
+            f"purge --all deletes every version, alias and byte of {args.name} for good: "
+            "add --yes to confirm"
+        )
+    ctx.repo.purge_artifact(args.name, ctx.bsm)
+    return Done(f"purged {args.name} entirely", {"name": args.name, "purged": True})
+
+
+def gc(ctx: Context, args: argparse.Namespace) -> Result:
+    """Remove stored bytes no version needs (left by crashed puts), older than --grace;
+    with --dry-run only list them. The result is their URIs."""
+    found = ctx.repo.gc(args.dry_run, args.grace, ctx.bsm)
+    verb = "found" if args.dry_run else "removed"
+    ctx.note(f"{verb} {len(found)} unreferenced object(s)")
+    return found
+
+
+def completion(ctx: Context, args: argparse.Namespace) -> Result:
+    """The shell code that completes ``versioned`` (argcomplete, the 'completion' extra)."""
+    try:
+        from argcomplete.shell_integration import shellcode
+    except ImportError:
+        raise Failure(
+            "shell completion needs argcomplete: install versioned with the 'completion' "
+            "extra, or pip install argcomplete"
+        ) from None
+    code: str = shellcode(["versioned"], shell=args.shell)
+    sys.stdout.write(code)
+    return None
