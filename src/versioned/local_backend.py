@@ -31,16 +31,24 @@ class Repository(BaseRepository[Artifact, Alias]):
     alias_class = Alias
 
     def __init__(
-        self, root: str | os.PathLike[str], suffix: str = "", *, create: bool = True
+        self, root: str | os.PathLike[str], suffix: str | None = None, *, create: bool = True
     ) -> None:
-        if not isinstance(suffix, str):
-            raise InvalidArgumentTypeError("suffix must be a str")
+        if suffix is not None and not isinstance(suffix, str):
+            raise InvalidArgumentTypeError("suffix must be a str or None")
         self.root = args.check_path(root, "root")
-        self.suffix = suffix
-        self._local = LocalBackend(self.root, suffix)
+        # None: the suffix the repository recorded when it was made ("" for a new one)
+        self._local = LocalBackend(self.root, suffix, create=create)
         if not create and not self._local.db_path.is_file():
-            raise RepositoryNotFoundError(f"no repository at {self._local.root}")
+            raise RepositoryNotFoundError(
+                f"there is no repository at {self._local.root}: `versioned init` "
+                "(or any write) creates one"
+            )
         super().__init__(self._local)
+
+    @property
+    def suffix(self) -> str:
+        """The suffix of blob file names (recorded in the repository when it was made)."""
+        return str(self._local.suffix)
 
     def __repr__(self) -> str:
         return f"local_backend.Repository(root={self.root!r})"

@@ -25,7 +25,7 @@ try:  # s3pathlib 3 keeps its classes in ``api``; 2.x (what 1.0.1 used) at the t
 except ImportError:  # pragma: no cover - s3pathlib 2.x
     from s3pathlib import S3Path as _S3Path
 
-from .stores.aws_calls import AwsClients, boto3_session_of, using_session
+from .stores.s3.calls import AwsClients, boto3_session_of, using_session
 
 __all__ = ["HeadObject", "S3Path", "s3_client_of"]
 

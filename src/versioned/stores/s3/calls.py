@@ -138,7 +138,7 @@ def call(client: Any, operation: str, *, expect: tuple[str, ...] = (), **params:
         if code in _NOT_READY:
             raise RepositoryNotReadyError(
                 f"{operation}: {error.response.get('Error', {}).get('Message', code)} "
-                "(run bootstrap() or `versioned init` first)"
+                "(run bootstrap() first)"
             ) from error
         raise BackendError(f"{operation} failed: {error}") from error
     except BotoCoreError as error:
