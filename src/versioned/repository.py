@@ -28,8 +28,9 @@ Progress = Callable[[int], None]
 class BaseRepository(Generic[ArtifactT, AliasT]):
     """Every repository method; a facade names its value classes and session handling."""
 
-    artifact_class: type[ArtifactT]
-    alias_class: type[AliasT]
+    # the plain value classes unless a facade names its own (as the S3 one does)
+    artifact_class: type[ArtifactT] = Artifact  # type: ignore[assignment]
+    alias_class: type[AliasT] = Alias  # type: ignore[assignment]
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend

@@ -239,6 +239,15 @@ class Backend(ABC):
     def commit_latest(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
         """Point LATEST's metadata at the uploaded bytes and end the put."""
 
+    def adopt_latest(self, name: str, sha256: str) -> bool:
+        """Finish a put that crashed after its bytes landed: if LATEST's object holds
+        intact bytes hashing to ``sha256`` (the caller just read and hashed them) and its
+        item still carries the dead writer's expired lease, commit them. True if done.
+
+        Backends whose puts cannot leave that state keep this default.
+        """
+        return False
+
     @abstractmethod
     def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
         """End a failed put, leaving LATEST consistent; never raises."""

@@ -55,6 +55,9 @@ def _record(name: str, row: sqlite3.Row) -> VersionRecord:
         sha256=row["sha256"],
         update_at=from_storage(row["update_at"]),
         is_deleted=bool(row["is_deleted"]),
+        size=row["size"],
+        content_type=row["content_type"],
+        metadata=json.loads(row["metadata"]) if row["metadata"] else None,
     )
 
 
@@ -245,7 +248,16 @@ class LocalBackend(Backend):
                     json.dumps(payload.metadata) if payload.metadata else None,
                 ),
             )
-        return VersionRecord(write.name, None, payload.sha256, now, False)
+        return VersionRecord(
+            write.name,
+            None,
+            payload.sha256,
+            now,
+            False,
+            size=payload.size,
+            content_type=payload.content_type,
+            metadata=dict(payload.metadata),
+        )
 
     def _install(self, write: LatestWrite, sha256: str) -> None:
         token = write.token
@@ -307,7 +319,17 @@ class LocalBackend(Backend):
                     latest["metadata"],
                 ),
             )
-        return VersionRecord(name, number, latest["sha256"], now, False)
+        published = _record(name, latest)
+        return VersionRecord(
+            name,
+            number,
+            published.sha256,
+            now,
+            False,
+            size=published.size,
+            content_type=published.content_type,
+            metadata=published.metadata,
+        )
 
     def soft_delete(self, name: str, version: int | None) -> bool:
         with self._db.transaction() as conn:

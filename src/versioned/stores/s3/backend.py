@@ -210,6 +210,9 @@ class S3DynamoBackend(Backend):
     def abort_latest(self, write: LatestWrite, payload: Payload | None) -> None:
         self.writer.abort(write, payload)
 
+    def adopt_latest(self, name: str, sha256: str) -> bool:
+        return self.writer.adopt(name, sha256)
+
     # --- versions --------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
         return self.publisher.publish(name, now)

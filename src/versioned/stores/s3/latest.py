@@ -242,3 +242,35 @@ class LatestWriter:
         if write.created_item and not write.upload_started:
             self.lease.delete_placeholder(write)
         self.lease.drop(write)
+
+    def adopt(self, name: str, sha256: str) -> bool:
+        """Commit bytes a crashed put landed (see ``Backend.adopt_latest``)."""
+        try:
+            # a dead writer's lease runs out within lease_seconds; a live put's does not
+            hold = self.lease.take(name, "put", wait_seconds=self.place.lease_seconds + 1)
+        except ConcurrentWriteError:
+            return False  # a live put holds LATEST: it will commit or give up
+        old = hold.old or {}
+        head = self.place.head(self.place.key(name, None))
+        declared = None if head is None else head.get("Metadata", {}).get("artifact_sha256")
+        if "lease_until" not in old or head is None or declared != sha256:
+            self.lease.drop(hold)
+            return False
+        reserved = {"artifact_name", "artifact_sha256"}
+        payload = Payload(
+            sha256,
+            int(head.get("ContentLength", 0)),
+            opener=_no_content,
+            content_type=head.get("ContentType"),
+            metadata={k: v for k, v in head.get("Metadata", {}).items() if k not in reserved},
+        )
+        hold.landed_etag = str(head.get("ETag"))
+        try:
+            self._commit(hold, payload, utc_now())
+        except ConcurrentWriteError:
+            return False
+        return True
+
+
+def _no_content() -> Any:
+    raise AssertionError("an adopted put has no content to read: its bytes are stored")

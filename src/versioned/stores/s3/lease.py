@@ -63,7 +63,14 @@ class LatestLease:
     def __init__(self, place: S3Place) -> None:
         self.place = place
 
-    def take(self, name: str, holder: Holder = "put", *, patient: bool = True) -> S3LatestWrite:
+    def take(
+        self,
+        name: str,
+        holder: Holder = "put",
+        *,
+        patient: bool = True,
+        wait_seconds: float | None = None,
+    ) -> S3LatestWrite:
         """Wait for LATEST to be free, then hold it; return what it held before.
 
         Raises ConcurrentWriteError when another holder keeps it past the lease time plus
@@ -71,7 +78,8 @@ class LatestLease:
         purge may take over then).
         """
         token = uuid.uuid4().hex
-        deadline = time.monotonic() + self.place.lease_seconds + 10
+        wait = self.place.lease_seconds + 10 if wait_seconds is None else wait_seconds
+        deadline = time.monotonic() + wait
         delay = 0.02
         while True:
             now = time.time()
@@ -115,10 +123,13 @@ class LatestLease:
         # our own token too: botocore may resend an update whose answer was lost
         free = "(attribute_not_exists(lease_until) OR lease_until < :clock OR lease_token = :t)"
         if holder == "purge":
+            values[":true"] = TRUE  # hidden from every reader, 1.0.1's too, from now on
             # another purge's fence may be taken over: purges only ever remove, so two
             # finishing the same purge is safe, and one cut short is finished at once
             return {
-                "UpdateExpression": "SET lease_token = :t, lease_until = :u, purging = :t",
+                "UpdateExpression": (
+                    "SET lease_token = :t, lease_until = :u, purging = :t, is_deleted = :true"
+                ),
                 "ConditionExpression": f"{free} OR attribute_exists(purging)",
                 "ExpressionAttributeValues": values,
             }

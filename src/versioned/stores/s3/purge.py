@@ -239,8 +239,9 @@ class Purger:
                     "update_at = if_not_exists(update_at, :now)"
                 ),
                 # no item, or a claim that expired; never a version or a purge's item
+                # (or our own claim: botocore resends an update whose answer was lost)
                 ConditionExpression=(
-                    "attribute_not_exists(sk) OR (claim_until < :clock "
+                    "attribute_not_exists(sk) OR pending = :g OR (claim_until < :clock "
                     "AND attribute_exists(pending) AND attribute_not_exists(purging))"
                 ),
                 ExpressionAttributeValues={
