@@ -31,6 +31,8 @@ class Meter:
         self.phase, self.total, self.done = phase, total, 0
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        #: (phase, bytes, started) of phases that ended before the bar last looked
+        self.ended: list[tuple[str, int, float]] = []
 
     def add(self, count: int) -> None:
         """Count ``count`` more bytes done."""
@@ -45,6 +47,8 @@ class Meter:
             if self.phase != phase:
                 with self._lock:
                     if self.phase != phase:
+                        # keep the finished phase's last state: the bar shows it whole
+                        self.ended.append((self.phase, self.done, self.started))
                         self.phase, self.total, self.done = phase, self.done, 0
                         self.started = time.monotonic()
             self.add(count)
@@ -80,6 +84,12 @@ class ProgressBar:
 
     def _draw(self) -> None:
         meter = self._meter
+        while meter.ended:
+            phase, size, started = meter.ended.pop(0)
+            if size >= PROGRESS_MIN_BYTES:
+                line = render(self._label, phase, size, size, started, _columns())
+                sys.stderr.write("\r" + line + "\x1b[K")
+                self._drawn = True
         done, total = meter.done, meter.total
         if max(done, total or 0) < PROGRESS_MIN_BYTES:
             return

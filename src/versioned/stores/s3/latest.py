@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from ...exc import ConcurrentWriteError
+from ...exc import BackendError, ConcurrentWriteError
 from ...timestamps import to_storage, utc_now
 from ..base import BLOCK_SIZE, LatestWrite, Payload, VersionRecord
 from .calls import Refused
@@ -151,17 +151,26 @@ class LatestWriter:
             if not self.lease.renew(write, upload_id=upload_id):
                 raise ConcurrentWriteError(f"the put of {write.name!r} lost its lease")
 
-        completed = upload_parts(
-            self.place.clients.s3,
-            self.place.bucket,
-            key,
-            payload,
-            params,
-            still_ours,
-            on_created=record,
-            complete_condition=condition,
-            refusals=refusals,
-        )
+        try:
+            completed = upload_parts(
+                self.place.clients.s3,
+                self.place.bucket,
+                key,
+                payload,
+                params,
+                still_ours,
+                on_created=record,
+                complete_condition=condition,
+                refusals=refusals,
+            )
+        except BackendError as error:
+            # a writer that took LATEST over aborts our upload, and the Complete then
+            # fails however the store words it: that is a lost lease, not a failed store
+            if not self.lease.renew(write):
+                raise ConcurrentWriteError(
+                    f"the put of {write.name!r} lost its lease during the upload"
+                ) from error
+            raise
         return str(completed["ETag"])
 
     def commit(self, write: LatestWrite, payload: Payload, now: datetime) -> VersionRecord:
