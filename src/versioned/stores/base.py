@@ -100,6 +100,19 @@ class Payload:
             return stream
         return cast(BinaryIO, CountingStream(stream, self.progress))
 
+    def latest_record(self, name: str, now: datetime) -> VersionRecord:
+        """The record of LATEST once this payload is committed as it at ``now``."""
+        return VersionRecord(
+            name,
+            None,
+            self.sha256,
+            now,
+            False,
+            size=self.size,
+            content_type=self.content_type,
+            metadata=dict(self.metadata),
+        )
+
     def read_range(self, offset: int, length: int) -> bytes:
         """``length`` bytes from ``offset`` (fewer at the end); safe from several threads."""
         if self.path is None:

@@ -248,16 +248,7 @@ class LocalBackend(Backend):
                     json.dumps(payload.metadata) if payload.metadata else None,
                 ),
             )
-        return VersionRecord(
-            write.name,
-            None,
-            payload.sha256,
-            now,
-            False,
-            size=payload.size,
-            content_type=payload.content_type,
-            metadata=dict(payload.metadata),
-        )
+        return payload.latest_record(write.name, now)
 
     def _install(self, write: LatestWrite, sha256: str) -> None:
         token = write.token

@@ -186,16 +186,7 @@ class LatestWriter:
             if s3_write.landed_etag is None:
                 raise
             self._adopt_landed(s3_write, payload)
-        return VersionRecord(
-            write.name,
-            None,
-            payload.sha256,
-            now,
-            False,
-            size=payload.size,
-            content_type=payload.content_type,
-            metadata=dict(payload.metadata),
-        )
+        return payload.latest_record(write.name, now)
 
     def _commit(self, write: S3LatestWrite, payload: Payload, now: datetime) -> None:
         clause = "SET sha256 = :s, update_at = :now, is_deleted = :false, object_etag = :etag, "
