@@ -6,10 +6,12 @@ them; errors about bad arguments also subclass the builtin the seed API document
 
     VersionedError
     ├── ArtifactNotFoundError        no such artifact / version, or it is soft-deleted
+    │   └── VersionDeletedError      the version exists but is soft-deleted (restore it)
     ├── AliasNotFoundError           no such alias
     ├── VersionInUseError            a delete refused: aliases still point at the version
     ├── IntegrityError               stored bytes do not hash to the recorded sha256
     ├── ConcurrentWriteError         another writer held or took the write; retry
+    ├── RevisionMismatchError        expected_revision given, but the alias has moved on
     ├── BackendError                 the storage service failed (original as __cause__)
     │   └── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
     ├── RepositoryNotFoundError      no repository at that path (opened without creating)
@@ -36,6 +38,8 @@ __all__ = [
     "RepositoryMismatchError",
     "RepositoryNotFoundError",
     "RepositoryNotReadyError",
+    "RevisionMismatchError",
+    "VersionDeletedError",
     "VersionInUseError",
     "VersionedError",
 ]
@@ -61,6 +65,37 @@ class AliasNotFoundError(VersionedError):
         super().__init__(message)
         self.name = name
         self.alias = alias
+
+
+class VersionDeletedError(ArtifactNotFoundError):
+    """The version exists but is soft-deleted; ``restore_artifact_version`` brings it back."""
+
+
+class RevisionMismatchError(VersionedError):
+    """A compare-and-set on an alias lost: someone changed the alias first.
+
+    ``expected`` is the revision the caller gave, ``current`` the alias's revision now
+    (0: the alias does not exist) and ``current_target`` a description of where it points
+    now (``None`` when it does not exist). Not a ConcurrentWriteError: retrying blindly
+    would overwrite the other change, which is what the caller asked us not to do.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str,
+        alias: str,
+        expected: int,
+        current: int,
+        current_target: str | None,
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.alias = alias
+        self.expected = expected
+        self.current = current
+        self.current_target = current_target
 
 
 class VersionInUseError(VersionedError):

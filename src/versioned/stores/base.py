@@ -37,6 +37,54 @@ class VersionRecord:
 
 
 @dataclass(frozen=True)
+class Targets:
+    """Where an alias points: versions use None for LATEST; the weight is set exactly
+    when there is a secondary version."""
+
+    version: int | None
+    secondary_version: int | None = None
+    secondary_version_weight: int | None = None
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """What the engine tells a backend about an alias change besides its targets.
+
+    ``action`` is ``"set"``, ``"rollback"`` or ``"delete"``. ``expected_revision``
+    (None: no check; 0: the alias must not exist) makes the change a compare-and-set.
+    """
+
+    action: str
+    who: str
+    reason: str | None = None
+    expected_revision: int | None = None
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One entry of an alias's history, written atomically with the change it records.
+
+    ``action`` is what the note said, or ``"outside"`` for a change a backend noticed
+    but did not make (an alias rewritten by versioned 1.0.1, which keeps no history).
+    ``before``/``after`` are None where the alias did not exist. ``sha256`` is
+    ``history.entry_sha256`` of this entry, which covers ``previous_sha256`` (the entry
+    one revision older; "" for revision 1): altering or removing one entry breaks the chain.
+    """
+
+    name: str
+    alias: str
+    revision: int
+    update_at: datetime
+    action: str
+    who: str
+    reason: str | None
+    before: Targets | None
+    after: Targets | None
+    previous_sha256: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class AliasRecord:
     """One alias item; target hashes are filled in where the backend has them cheaply.
 
@@ -52,6 +100,13 @@ class AliasRecord:
     update_at: datetime
     version_sha256: str | None = None
     secondary_version_sha256: str | None = None
+    #: Grows by one on every change; 0 only on a record not yet written.
+    revision: int = 0
+
+    @property
+    def state(self) -> Targets:
+        """Where the alias points, without names, times or hashes."""
+        return Targets(self.version, self.secondary_version, self.secondary_version_weight)
 
     @property
     def has_secondary(self) -> bool:
@@ -299,15 +354,33 @@ class Backend(ABC):
 
     # --- aliases --------------------------------------------------------------------
     @abstractmethod
-    def put_alias(self, record: AliasRecord) -> AliasRecord:
-        """Write the alias if, in the same atomic step, all its targets are live.
+    def put_alias(self, record: AliasRecord, note: ChangeNote) -> AliasRecord:
+        """Write the alias and its history entry in one atomic step, if all its targets
+        are live and (with ``note.expected_revision``) the alias is at that revision.
 
-        Raises ArtifactNotFoundError naming the first target that is not.
+        Returns the record as written (``revision`` set; target hashes where known).
+        Raises ArtifactNotFoundError naming the first target that is not live,
+        RevisionMismatchError.
         """
 
     @abstractmethod
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove the alias if present."""
+    def delete_alias(self, name: str, alias: str, note: ChangeNote) -> AliasRecord | None:
+        """Remove the alias and record the removal in one atomic step.
+
+        Returns the record removed, or None if there was none (nothing is recorded then,
+        unless ``note.expected_revision`` was given: RevisionMismatchError).
+        """
+
+    @abstractmethod
+    def alias_history(
+        self, name: str, alias: str, limit: int, before_revision: int | None
+    ) -> list[AliasChange]:
+        """Up to ``limit`` history entries, newest first, with revisions below
+        ``before_revision`` (None: from the newest). One request per call on S3."""
+
+    @abstractmethod
+    def identity(self) -> str:
+        """Who is making changes, for the history (looked up once, then cached)."""
 
     # --- hard deletes and cleanup ------------------------------------------------------
     @abstractmethod
