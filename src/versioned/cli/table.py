@@ -212,6 +212,42 @@ COMMANDS: tuple[Command, ...] = (
         ),
     ),
     Command(
+        ("serve",),
+        "serve:serve",
+        "serve a web page and an HTTP API over the repository (needs versioned[server])",
+        "versioned serve\nversioned serve --port 8080\n"
+        "VERSIONED_SERVER_TOKEN=s3cret versioned serve --host 0.0.0.0",
+        (
+            option(
+                "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
+            ),
+            option(
+                "--port", type=count, default=8000, help="the port (default: 8000; 0: any free one)"
+            ),
+            option(
+                "--token",
+                metavar="SECRET",
+                help="allow alias changes with 'Authorization: Bearer SECRET' (default: "
+                "$VERSIONED_SERVER_TOKEN; without one the server is read-only and "
+                "listens on loopback only)",
+            ),
+            option(
+                "--cache-seconds",
+                metavar="S",
+                type=count,
+                default=5,
+                help="how long resolve may answer from its cache of an alias (default: 5)",
+            ),
+            option(
+                "--presign-seconds",
+                metavar="S",
+                type=count,
+                default=300,
+                help="how long an S3 download link stays valid (default: 300)",
+            ),
+        ),
+    ),
+    Command(
         ("completion",),
         "upkeep:completion",
         "print shell code that completes versioned commands (needs argcomplete)",

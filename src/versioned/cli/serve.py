@@ -1,0 +1,34 @@
+"""``versioned serve``: the web page and HTTP API (needs the ``server`` extra).
+
+The server's packages are imported here, when the command runs, so that every other
+command (and ``versioned --help``) starts without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from .context import Context, Failure
+from .output import Done, Result
+
+
+def serve(ctx: Context, args: argparse.Namespace) -> Result:
+    """Serve the repository until Ctrl-C; refuses a non-loopback host without a token."""
+    try:
+        from ..server.auth import TOKEN_ENV
+        from ..server.run import serve as run
+        from ..server.state import ServerSettings
+    except ImportError as error:
+        raise Failure(
+            f"'versioned serve' needs the server extra ({error.name} is missing): "
+            "pip install 'versioned[server]'"
+        ) from None
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    settings = ServerSettings(
+        token=token,
+        presign_seconds=args.presign_seconds,
+        resolver_ttl_seconds=float(args.cache_seconds),
+    )
+    run(ctx.repo, args.host, args.port, settings, access_log=not ctx.quiet)
+    return Done("server stopped", {"stopped": True})

@@ -1,0 +1,85 @@
+"""The app factory: one Starlette app over one repository.
+
+``create_app(repo, ServerSettings(token=...))`` works with either backend's repository;
+run it with any ASGI server (``versioned serve`` uses uvicorn). Routes:
+
+- pages: ``/``, ``/artifacts/{name}``, ``/artifacts/{name}/aliases/{alias}``,
+  ``/static/…``;
+- JSON API under ``/api/artifacts`` (see :mod:`.api`, :mod:`.downloads`), described at
+  ``/openapi.json``; ``/healthz``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import api, downloads, pages
+from .access_log import AccessLog
+from .blobs import VerifiedBlobs
+from .errors import HANDLERS
+from .openapi import document
+from .state import ServerSettings, ServerState
+
+__all__ = ["ServerSettings", "create_app", "routes"]
+
+_ARTIFACT = "/api/artifacts/{name}"
+_ALIAS = _ARTIFACT + "/aliases/{alias}"
+
+
+def _openapi(request: Request) -> Response:
+    return JSONResponse(document())
+
+
+def routes() -> list[BaseRoute]:
+    """Every route of the app (GET routes answer HEAD too)."""
+    return [
+        Route("/", pages.index, name="index"),
+        Route("/artifacts/{name}", pages.artifact_page, name="artifact"),
+        Route("/artifacts/{name}/aliases/{alias}", pages.alias_page, name="alias"),
+        Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
+        Route("/healthz", api.healthz),
+        Route("/openapi.json", _openapi),
+        Route("/api/artifacts", api.list_artifacts),
+        Route(_ARTIFACT + "/versions", api.list_versions),
+        Route(_ARTIFACT + "/versions/{version}", api.get_version),
+        Route(_ARTIFACT + "/versions/{version}/download", downloads.version_download),
+        Route(_ARTIFACT + "/aliases", api.list_aliases),
+        Route(_ALIAS, api.get_alias, methods=["GET"]),
+        Route(_ALIAS, api.put_alias, methods=["PUT"]),
+        Route(_ALIAS + "/history", api.alias_history),
+        Route(_ALIAS + "/rollback", api.rollback, methods=["POST"]),
+        Route(_ALIAS + "/resolve", api.resolve),
+        Route(_ALIAS + "/download", downloads.alias_download),
+    ]
+
+
+def create_app(repo: Any, settings: ServerSettings | None = None) -> Starlette:
+    """The app serving ``repo`` (a local or S3 + DynamoDB repository).
+
+    The resolver behind ``resolve`` and alias downloads is made here, once, with
+    ``settings.resolver_ttl_seconds``.
+    """
+    settings = settings or ServerSettings()
+    on_s3 = hasattr(repo, "aws_region")
+    state = ServerState(
+        repo=repo,
+        settings=settings,
+        resolver=repo.alias_resolver(ttl_seconds=settings.resolver_ttl_seconds),
+        blobs=None if on_s3 else VerifiedBlobs(repo._backend.open_blob),
+        presign=downloads.presigner(repo._clients.s3) if on_s3 else None,
+    )
+    app = Starlette(
+        routes=routes(),
+        middleware=[Middleware(AccessLog)],
+        exception_handlers=HANDLERS,
+    )
+    app.state.versioned = state
+    return app

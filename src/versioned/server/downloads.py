@@ -1,0 +1,142 @@
+"""Downloads of a version, or of the version an alias picks for a caller.
+
+Every answer carries ``ETag: "<sha256>"``; a request whose ``If-None-Match`` names it gets
+304 without a byte of content (on an alias download whose record carries the target's
+hash, without even a backend read). Then:
+
+- on S3, a 307 redirect to a presigned GET URL valid for a few minutes: the bytes go
+  from S3 to the client, never through the server;
+- locally, the bytes streamed from the file checked against the sha256 (see
+  :mod:`.blobs`), with ``Range`` support (206, 416) and ``Accept-Ranges: bytes``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from ..model import Artifact
+from .conditional import etag_of, matches, not_modified
+from .errors import ApiError
+from .ranges import Unsatisfiable, requested_range
+from .resolve import choose
+from .state import ServerState, state_of
+
+CHUNK = 256 * 1024
+
+
+def presigner(s3_client: Any) -> Any:
+    """``presign(uri, seconds)``: a GET URL for the object at ``s3://bucket/key``."""
+
+    def presign(uri: str, seconds: int) -> str:
+        parts = urlsplit(uri)
+        url: str = s3_client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": parts.netloc, "Key": parts.path.lstrip("/")},
+            ExpiresIn=seconds,
+        )
+        return url
+
+    return presign
+
+
+async def version_download(request: Request) -> Response:
+    """``GET /api/artifacts/{name}/versions/{version}/download``."""
+    state = state_of(request)
+    name, version = request.path_params["name"], request.path_params["version"]
+    artifact: Artifact = await run_in_threadpool(state.repo.get_artifact_version, name, version)
+    return await send(request, state, artifact)
+
+
+async def alias_download(request: Request) -> Response:
+    """``GET /api/artifacts/{name}/aliases/{alias}/download?key=K``: the version the alias
+    picks for ``K`` (a weighted draw without a key)."""
+    state = state_of(request)
+    name, alias = request.path_params["name"], request.path_params["alias"]
+    choice = await run_in_threadpool(
+        choose, state.resolver, name, alias, request.query_params.get("key")
+    )
+    headers = _headers(choice.version)
+    if choice.sha256 is not None and matches(request, etag_of(choice.sha256)):
+        return not_modified(etag_of(choice.sha256), headers)
+    artifact = await run_in_threadpool(state.repo.get_artifact_version, name, choice.version)
+    return await send(request, state, artifact)
+
+
+def _headers(version: str) -> dict[str, str]:
+    # clients may keep a copy but must ask again (a 304 is cheap) before using it
+    return {"Cache-Control": "no-cache", "X-Versioned-Version": version}
+
+
+async def send(request: Request, state: ServerState, artifact: Artifact) -> Response:
+    """Answer a download of ``artifact``: 304, a redirect (S3), or its bytes (local)."""
+    etag = etag_of(artifact.sha256)
+    headers = _headers(artifact.version)
+    if matches(request, etag):
+        return not_modified(etag, headers)
+    if state.presign is not None:
+        url = state.presign(artifact.uri, state.settings.presign_seconds)
+        # the link expires: no cache may keep the redirect
+        return RedirectResponse(
+            url, 307, headers={**headers, "ETag": etag, "Cache-Control": "no-store"}
+        )
+    assert state.blobs is not None
+    stream, size = await run_in_threadpool(state.blobs.open, artifact)
+    try:
+        picked = requested_range(
+            request.headers.get("range"), request.headers.get("if-range"), etag, size
+        )
+    except Unsatisfiable:
+        stream.close()
+        raise ApiError(
+            416,
+            f"the range is past the end of the content ({size} bytes)",
+            headers={"Content-Range": f"bytes */{size}"},
+        ) from None
+    headers.update(
+        {
+            "ETag": etag,
+            "Accept-Ranges": "bytes",
+            "Content-Disposition": f'attachment; filename="{_file_name(artifact)}"',
+        }
+    )
+    media_type = artifact.content_type or "application/octet-stream"
+    start, length, status = 0, size, 200
+    if picked is not None:
+        start, length, status = picked.start, picked.length, 206
+        headers["Content-Range"] = picked.content_range
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        stream.close()
+        return Response(None, status, headers, media_type)
+    return StreamingResponse(_chunks(stream, start, length), status, headers, media_type)
+
+
+def _file_name(artifact: Artifact) -> str:
+    # names are A-Z a-z 0-9 . _ - only, so nothing here needs quoting
+    suffix = "latest" if artifact.version == "LATEST" else f"v{artifact.version}"
+    return f"{artifact.name}-{suffix}"
+
+
+async def _chunks(stream: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
+    """``length`` bytes of the (already checked) file from ``start``; closes it."""
+    fd = stream.fileno()
+    offset, end = start, start + length
+    try:
+        while offset < end:
+            chunk = await run_in_threadpool(os.pread, fd, min(CHUNK, end - offset), offset)
+            if not chunk:
+                break  # shorter than checked: impossible for an unchanged file
+            offset += len(chunk)
+            yield chunk
+    finally:
+        stream.close()
+
+
+__all__ = ["alias_download", "presigner", "send", "version_download"]

@@ -1,0 +1,136 @@
+"""The HTML page: server-rendered, no JavaScript needed.
+
+Three views: every artifact (``/``), one artifact's versions and aliases
+(``/artifacts/{name}``, soft-deleted versions with ``?deleted=1``), one alias with its
+split and history (``/artifacts/{name}/aliases/{alias}``). Templates escape everything
+they print (autoescape), so names, metadata and reasons always show as text; pages are
+sent with a Content-Security-Policy that allows no script at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from . import catalog
+from .api import flag, whole_number
+from .state import state_of
+from .views import alias_json, download_path
+
+HERE = Path(__file__).parent
+STATIC_URL = "/static/style.css"
+#: no script, no frames, styles from this server (and the bars' inline widths)
+POLICY = (
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _shown(version: str) -> str:
+    return version if version == "LATEST" else f"v{version}"
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "—"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _split_label(shares: list[dict[str, Any]]) -> str:
+    if len(shares) == 1:
+        return _shown(shares[0]["version"])
+    return " / ".join(f"{s['percent']} % {_shown(s['version'])}" for s in shares)
+
+
+def _state_label(state: dict[str, Any]) -> str:
+    weight = state.get("secondary_version_weight") or 0
+    if state.get("secondary_version") is None or not weight:
+        return _shown(state["version"])
+    shares = [
+        {"version": state["version"], "percent": 100 - weight},
+        {"version": state["secondary_version"], "percent": weight},
+    ]
+    return _split_label(shares)
+
+
+def _artifact_url(name: str) -> str:
+    return f"/artifacts/{quote(name, safe='')}"
+
+
+def _alias_url(alias: dict[str, Any]) -> str:
+    return f"{_artifact_url(alias['name'])}/aliases/{quote(alias['alias'], safe='')}"
+
+
+def _download_url(pair: tuple[str, str]) -> str:
+    return download_path(*pair)
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+_env.filters.update(
+    shown=_shown,
+    size=_size,
+    split_label=_split_label,
+    state_label=_state_label,
+    artifact_url=_artifact_url,
+    alias_url=_alias_url,
+    download_url=_download_url,
+)
+
+
+def render(
+    template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+) -> HTMLResponse:
+    """The page ``template`` filled with ``context``."""
+    context.setdefault("repo_uri", "")
+    page = _env.get_template(template).render(static_url=STATIC_URL, **context)
+    return HTMLResponse(
+        page,
+        status,
+        {**(headers or {}), "Content-Security-Policy": POLICY, "Cache-Control": "no-cache"},
+    )
+
+
+def index(request: Request) -> HTMLResponse:
+    """``GET /``: every artifact, its newest version and its aliases."""
+    repo = state_of(request).repo
+    return render("index.html", artifacts=catalog.overview(repo), repo_uri=repo.uri)
+
+
+def artifact_page(request: Request) -> HTMLResponse:
+    """``GET /artifacts/{name}[?deleted=1]``: versions and aliases of one artifact."""
+    repo = state_of(request).repo
+    name = request.path_params["name"]
+    include_deleted = flag(request, "deleted")
+    found = catalog.versions(repo, name, include_deleted)
+    return render("artifact.html", include_deleted=include_deleted, repo_uri=repo.uri, **found)
+
+
+def alias_page(request: Request) -> HTMLResponse:
+    """``GET /artifacts/{name}/aliases/{alias}[?before_revision=R]``: split and history."""
+    repo = state_of(request).repo
+    name, alias = request.path_params["name"], request.path_params["alias"]
+    found = alias_json(repo.get_alias(name, alias))
+    before = whole_number(request.query_params.get("before_revision"), "before_revision")
+    history = catalog.history(repo, name, alias, catalog.HISTORY_PAGE, before)
+    return render("alias.html", alias=found, history=history, repo_uri=repo.uri)
+
+
+def error_page(
+    status: int, kind: str, message: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """An error as a page (for a browser; API clients get JSON)."""
+    return render("error.html", status, headers, status=status, kind=kind, message=message)

@@ -1,0 +1,89 @@
+"""Listening: check the address, bind it, say where, and run the app under uvicorn.
+
+The socket is bound here (not by uvicorn) so that ``--port 0`` works: the line on
+standard error names the port the system picked. Access logs go to standard error in the
+Combined Log Format; uvicorn's own access log is off (it would log each request twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from typing import Any, TextIO
+
+import uvicorn
+
+from .app import create_app
+from .auth import check_binding
+from .state import ServerSettings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (IPv6 when ``host`` is). Raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """``http://host:port/`` of a bound socket."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/"
+
+
+def _log_to(stream: TextIO) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("versioned.server.access", "versioned.server"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def serve(
+    repo: Any,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: ServerSettings | None = None,
+    *,
+    access_log: bool = True,
+    stream: TextIO = sys.stderr,
+) -> None:
+    """Serve ``repo`` until interrupted.
+
+    Raises InvalidArgumentError for a non-loopback ``host`` without a token, OSError when
+    the address cannot be bound.
+    """
+    settings = settings or ServerSettings()
+    check_binding(host, settings.token)
+    app = create_app(repo, settings)
+    sock = bind(host, port)
+    if access_log:
+        _log_to(stream)
+    mode = "writes need the token" if settings.token else "read-only (no token)"
+    print(f"versioned: serving {repo.uri} at {url_of(sock)} ({mode})", file=stream, flush=True)
+    config = uvicorn.Config(
+        app,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        # the uvloop/httptools fast paths when installed, the pure-Python ones otherwise
+        loop="auto",
+        http="auto",
+    )
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,46 @@
+"""The server's settings and the objects every request shares (repository, resolver,
+checked local blobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from .blobs import VerifiedBlobs
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the server behaves.
+
+    ``token``: writes need ``Authorization: Bearer <token>``; None makes the server
+    read-only. ``presign_seconds``: how long an S3 download link stays valid.
+    ``resolver_ttl_seconds``: how old a cached alias may get before the resolver reads it
+    again (``resolve`` and alias downloads answer from that cache).
+    """
+
+    token: str | None = None
+    presign_seconds: int = 300
+    resolver_ttl_seconds: float = 5.0
+
+
+@dataclass
+class ServerState:
+    """What the routes share: built once by :func:`versioned.server.create_app`."""
+
+    repo: Any
+    settings: ServerSettings
+    resolver: Any
+    #: local repositories: their blobs, checked once; None on S3 (downloads redirect)
+    blobs: VerifiedBlobs | None
+    #: S3 repositories: ``presign(uri, seconds)`` makes a GET URL; None locally
+    presign: Callable[[str, int], str] | None = None
+
+
+def state_of(request: Request) -> ServerState:
+    """The state of the app serving ``request``."""
+    found: ServerState = request.app.state.versioned
+    return found
