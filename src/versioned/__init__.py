@@ -11,8 +11,17 @@ from __future__ import annotations
 
 from . import exc
 from .model import Alias, Artifact
+from .resolver import AliasResolver, Resolved
 from .uri import open_repository
 
 __version__ = "2.0.0.dev0"
 
-__all__ = ["Alias", "Artifact", "__version__", "exc", "open_repository"]
+__all__ = [
+    "Alias",
+    "AliasResolver",
+    "Artifact",
+    "Resolved",
+    "__version__",
+    "exc",
+    "open_repository",
+]
