@@ -48,7 +48,9 @@ def test_list_versions_with_aliases_and_metadata(live: Live, filled: Filled) -> 
 
 def test_soft_deleted_versions_only_on_request(live: Live, filled: Filled) -> None:
     filled.repo.delete_artifact_version("model", 3)
-    shown = [v["version"] for v in live.client.get("/api/artifacts/model/versions").json()["versions"]]
+    shown = [
+        v["version"] for v in live.client.get("/api/artifacts/model/versions").json()["versions"]
+    ]
     assert shown == ["LATEST", "2", "1"]
     every = live.client.get("/api/artifacts/model/versions?include_deleted=true").json()
     deleted = {v["version"]: v["is_deleted"] for v in every["versions"]}
@@ -109,7 +111,10 @@ def test_resolve_is_sticky_and_carries_hash_and_link(live: Live, filled: Filled)
         assert body["revision"] == 3
         assert body["stale"] is False
         assert body["sha256"] == {"1": filled.v1.sha256, "2": filled.v2.sha256}[body["version"]]
-        assert body["download_url"] == f"{live.url}api/artifacts/model/versions/{body['version']}/download"
+        assert (
+            body["download_url"]
+            == f"{live.url}api/artifacts/model/versions/{body['version']}/download"
+        )
         picked[key] = body["version"]
     again = live.client.get("/api/artifacts/model/aliases/prod/resolve?key=user-7").json()
     assert again["version"] == picked["user-7"]
@@ -166,7 +171,11 @@ def test_etag_changes_when_the_alias_moves(live: Live, filled: Filled) -> None:
         ("/api/artifacts/bad name!/versions", 400, "InvalidArgumentError"),
         ("/api/artifacts/model/aliases/bad-alias", 400, "InvalidArgumentError"),
         ("/api/artifacts/model/aliases/prod/history?limit=0", 400, "InvalidArgumentError"),
-        ("/api/artifacts/model/aliases/prod/history?before_revision=x", 400, "InvalidArgumentError"),
+        (
+            "/api/artifacts/model/aliases/prod/history?before_revision=x",
+            400,
+            "InvalidArgumentError",
+        ),
         ("/api/no/such/route", 404, "NotFound"),
     ],
 )
