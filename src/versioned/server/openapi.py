@@ -183,7 +183,7 @@ def document() -> dict[str, Any]:
     """The OpenAPI document of the app."""
     base = "/api/artifacts/{name}"
     alias = f"{base}/aliases/{{alias}}"
-    bearer = [{"bearer": []}]
+    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
     return {
         "openapi": "3.1.0",
         "info": {

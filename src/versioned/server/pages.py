@@ -63,6 +63,11 @@ def _state_label(state: dict[str, Any]) -> str:
     return _split_label(shares)
 
 
+def _stamp(iso: str) -> str:
+    """``2026-11-26T11:15:18+00:00`` as ``2026-11-26 11:15:18`` (the columns say UTC)."""
+    return iso.replace("T", " ").removesuffix("+00:00")
+
+
 def _artifact_url(name: str) -> str:
     return f"/artifacts/{quote(name, safe='')}"
 
@@ -82,6 +87,7 @@ _env = jinja2.Environment(
 )
 _env.filters.update(
     shown=_shown,
+    stamp=_stamp,
     size=_size,
     split_label=_split_label,
     state_label=_state_label,
@@ -92,14 +98,14 @@ _env.filters.update(
 
 
 def render(
-    template: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    template: str, code: int = 200, headers: dict[str, str] | None = None, **context: Any
 ) -> HTMLResponse:
     """The page ``template`` filled with ``context``."""
     context.setdefault("repo_uri", "")
     page = _env.get_template(template).render(static_url=STATIC_URL, **context)
     return HTMLResponse(
         page,
-        status,
+        code,
         {**(headers or {}), "Content-Security-Policy": POLICY, "Cache-Control": "no-cache"},
     )
 

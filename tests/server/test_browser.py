@@ -1,0 +1,181 @@
+"""The page in a real browser: Debian's headless Chromium, driven through its chromedriver
+by Selenium (both from Debian's packages, which .ci/run installs; nothing downloads a
+browser). The server is the ``versioned serve`` command on a free loopback port.
+
+Screenshots of the main pages go to the test's output folder; with
+``VERSIONED_SCREENSHOTS=DIR`` they are also copied to DIR (how docs/serve.png was made).
+In CI (``CI=true``) a missing Chromium fails these tests; elsewhere it skips them, saying
+what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.helpers import LocalBackend
+from tests.server.conftest import Filled, fill
+from tests.server.process import ServeProcess, serving
+
+pytestmark = pytest.mark.timeout(300)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+HOSTILE_TEXT = '<script>document.title="pwned"</script>'
+
+
+def _require_browser() -> None:
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if not missing:
+        return
+    reason = (
+        f"{', '.join(missing)} missing: apt-get install chromium chromium-driver "
+        "(.ci/run does this)"
+    )
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium under chromedriver, both given by path (no Selenium Manager)."""
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,900",
+        "--no-first-run",
+        "--disable-background-networking",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def site(local_backend: LocalBackend) -> Iterator[tuple[ServeProcess, Filled]]:
+    filled = fill(local_backend.repo)
+    with serving(local_backend.uri) as served:
+        yield served, filled
+
+
+def shoot(driver: Any, tmp_path: Path, name: str) -> Path:
+    """Save a screenshot in the test's folder (and in $VERSIONED_SCREENSHOTS if set)."""
+    path = tmp_path / f"{name}.png"
+    assert driver.save_screenshot(str(path))
+    assert path.stat().st_size > 1000
+    extra = os.environ.get("VERSIONED_SCREENSHOTS")
+    if extra:
+        shutil.copy(path, Path(extra) / f"serve-{name}.png")
+    return path
+
+
+def split_widths(driver: Any, selector: str) -> list[tuple[str, float]]:
+    """(version, share of the bar's width) of each segment of the first bar in ``selector``."""
+    found: list[tuple[str, float]] = driver.execute_script(
+        """
+        const bar = document.querySelector(arguments[0] + ' .bar');
+        const whole = bar.getBoundingClientRect().width;
+        return [...bar.querySelectorAll('.share')].map(
+            s => [s.dataset.version, s.getBoundingClientRect().width / whole]);
+        """,
+        selector,
+    )
+    return [(v, float(w)) for v, w in found]
+
+
+def test_the_artifacts_page(
+    browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
+) -> None:
+    served, _ = site
+    browser.get(served.url)
+    assert browser.title.startswith("Artifacts")
+    rows = browser.find_elements("css selector", "tr.artifact")
+    assert [r.get_attribute("data-name") for r in rows] == ["data", "model"]
+    model = browser.find_element("css selector", 'tr.artifact[data-name="model"]')
+    assert "v3" in model.text
+    assert "prod" in model.text
+    assert "80 % v1 / 20 % v2" in model.text
+    widths = split_widths(browser, 'tr.artifact[data-name="model"]')
+    assert [v for v, _ in widths] == ["1", "2"]
+    assert widths[0][1] == pytest.approx(0.8, abs=0.01)
+    assert widths[1][1] == pytest.approx(0.2, abs=0.01)
+    shoot(browser, tmp_path, "artifacts")
+
+
+def test_the_versions_page_shows_hostile_metadata_as_text(
+    browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
+) -> None:
+    served, filled = site
+    browser.get(served.url + "artifacts/model")
+    assert browser.title != "pwned"
+    assert browser.execute_script("return document.querySelectorAll('script').length") == 0
+    v3 = browser.find_element("css selector", 'tr.version[data-version="3"]')
+    assert HOSTILE_TEXT in v3.find_element("css selector", ".metadata").text
+    assert "1a2b3c" in v3.text
+    v1 = browser.find_element("css selector", 'tr.version[data-version="1"]')
+    assert "prod" in v1.text
+    assert filled.v1.sha256[:12] in v1.text
+    assert "application/x-model" in v1.text
+    link = v1.find_element("css selector", "a.download").get_attribute("href")
+    assert httpx.get(link, timeout=30).content == b"model one"
+    shoot(browser, tmp_path, "versions")
+    browser.find_element("link text", "Show soft-deleted versions").click()
+    assert "deleted=1" in browser.current_url
+
+
+def test_the_alias_page_shows_split_and_history(
+    browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
+) -> None:
+    served, _ = site
+    browser.get(served.url + "artifacts/model/aliases/prod")
+    assert browser.title != "pwned"
+    widths = split_widths(browser, "main")
+    assert [v for v, _ in widths] == ["1", "2"]
+    assert widths[0][1] == pytest.approx(0.8, abs=0.01)
+    rows = browser.find_elements("css selector", "tr.change")
+    assert [r.get_attribute("data-revision") for r in rows] == ["3", "2", "1"]
+    texts = [r.text for r in rows]
+    assert "canary of v2" in texts[0]
+    assert "v3 → 80 % v1 / 20 % v2" in texts[0]
+    assert f"try v3 {HOSTILE_TEXT}" in texts[1]
+    assert "v1 → v3" in texts[1]
+    assert "(none) → v1" in texts[2]
+    assert "versioned alias rollback model prod --to 2" in texts[1]
+    shoot(browser, tmp_path, "alias")
+
+
+def test_readable_on_a_phone(
+    browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
+) -> None:
+    served, _ = site
+    browser.set_window_size(390, 844)
+    try:
+        for path in ("", "artifacts/model", "artifacts/model/aliases/prod"):
+            browser.get(served.url + path)
+            overflow = browser.execute_script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, path  # wide tables scroll inside their box, not the page
+        shoot(browser, tmp_path, "phone")
+    finally:
+        browser.set_window_size(1280, 900)
