@@ -299,12 +299,7 @@ class S3Aliases:
                 )
             actions, kinds = self._actions(name, alias, state, entries, written, hashes)
             try:
-                call(
-                    self.place.clients.dynamodb,
-                    "transact_write_items",
-                    expect=("TransactionCanceledException",),
-                    TransactItems=actions,
-                )
+                self.place.transact(actions)
             except Refused as refused:
                 learned = self._learn(refused, kinds, state, newest, hashes)
                 if learned is not None:

@@ -128,12 +128,7 @@ class Purger:
                 for item in items[start : start + 100]
             ]
             try:
-                call(
-                    self.place.clients.dynamodb,
-                    "transact_write_items",
-                    expect=("TransactionCanceledException",),
-                    TransactItems=actions,
-                )
+                self.place.transact(actions)
             except Refused:
                 # an item vanished meanwhile (a claim given up): hide the rest one by one
                 for action in actions:
