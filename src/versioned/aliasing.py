@@ -146,6 +146,8 @@ class AliasOperations:
     def _entry(self, name: str, alias: str, revision: int) -> AliasChange:
         found = self.backend.alias_history(name, alias, 1, revision + 1)
         if not found or found[0].revision != revision:
+            if not self.backend.alias_history(name, alias, 1, None):
+                raise _missing(name, alias, " (purged meanwhile)")
             raise InvalidArgumentError(
                 f"the history of alias {alias!r} of artifact {name!r} has no revision "
                 f"{revision} (verify_alias_history tells what is wrong)"

@@ -180,6 +180,28 @@ def test_retention_with_split_targets_in_the_past(published: Repository) -> None
     assert sorted(a.version for a in deleted) == ["1", "2"]
 
 
+def test_retention_restores_a_version_that_became_a_rollback_target_meanwhile(
+    backend: Backend, published: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = published
+    _moves(repo, 3, 4)  # kept: 4 (current) and 3 (previous); 1 and 2 expire
+    store = repo._engine.backend
+    delete_many = store.soft_delete_many
+    other = backend.new_repository()
+
+    def two_deploys_first(name: str, versions: list[int | None]) -> Any:
+        other.put_alias(NAME, "prod", 2)  # to 2 and straight back: 2 is now the previous
+        other.put_alias(NAME, "prod", 4)
+        return delete_many(name, versions)
+
+    monkeypatch.setattr(store, "soft_delete_many", two_deploys_first)
+    _, deleted = repo.purge_artifact_versions(NAME, 0, 0)
+    monkeypatch.undo()
+    assert [a.version for a in deleted] == ["1"]
+    assert versions_of(repo, NAME) == ["LATEST", "4", "3", "2"]
+    assert repo.rollback_alias(NAME, "prod").version == "2"
+
+
 # --- purge -----------------------------------------------------------------------------------
 def test_purge_artifact_removes_alias_history(published: Repository) -> None:
     repo = published

@@ -143,6 +143,7 @@ class LocalBackend(Backend):
 
     def list_matching_aliases(self, where: str, *params: object) -> list[AliasRecord]:
         """The aliases whose row (``a``) matches ``where``, sorted by alias."""
+        _step("read aliases")  # what an alias change decides on: explorers pause here
         with local_errors("reading aliases"):
             return aliases.alias_records(self._db.connection(), where, *params)
 
@@ -361,6 +362,7 @@ class LocalBackend(Backend):
     def alias_history(
         self, name: str, alias: str, limit: int, before_revision: int | None
     ) -> list[AliasChange]:
+        _step("read history")
         with local_errors("reading an alias's history"):
             return aliases.history(self._db.connection(), name, alias, limit, before_revision)
 
