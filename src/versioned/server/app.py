@@ -74,7 +74,7 @@ def create_app(repo: Any, settings: ServerSettings | None = None) -> Starlette:
         settings=settings,
         resolver=repo.alias_resolver(ttl_seconds=settings.resolver_ttl_seconds),
         blobs=None if on_s3 else VerifiedBlobs(repo._backend.open_blob),
-        presign=downloads.presigner(repo._clients.s3) if on_s3 else None,
+        presign=downloads.presigner(repo) if on_s3 else None,
     )
     app = Starlette(
         routes=routes(),

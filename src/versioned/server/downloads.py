@@ -31,8 +31,15 @@ from .state import ServerState, state_of
 CHUNK = 256 * 1024
 
 
-def presigner(s3_client: Any) -> Any:
-    """``presign(uri, seconds)``: a GET URL for the object at ``s3://bucket/key``."""
+def presigner(repo: Any) -> Any:
+    """``presign(uri, seconds)``: a GET URL for the object at ``s3://bucket/key``, signed
+    with Signature Version 4 (whose links carry their expiry and work in every region)
+    by the credentials ``repo`` uses without a session."""
+    import boto3
+    from botocore.config import Config
+
+    config = repo._clients.config.merge(Config(signature_version="s3v4"))
+    s3_client = boto3.session.Session().client("s3", region_name=repo.aws_region, config=config)
 
     def presign(uri: str, seconds: int) -> str:
         parts = urlsplit(uri)
