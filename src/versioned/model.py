@@ -195,6 +195,16 @@ class Alias:
         assert self.secondary_version_uri is not None
         return self.secondary_version_uri
 
+    def target_sha256(self, version: str) -> str | None:
+        """The sha256 the alias record carries for ``version`` (one of its targets), so a
+        read can verify the bytes without looking the version up; None when the record
+        does not carry it (LATEST, whose bytes change; an alias written by 1.0.1)."""
+        if version == self.version:
+            return self._version_sha256
+        if version == self.secondary_version:
+            return self._secondary_version_sha256
+        return None
+
     def _require_secondary(self) -> str:
         if self.secondary_version is None:
             raise InvalidArgumentError(
