@@ -10,9 +10,18 @@ Two backends, one set of rules::
 from __future__ import annotations
 
 from . import exc
-from .model import Alias, Artifact
+from .model import Alias, AliasChange, AliasState, Artifact, HistoryCheck
 from .uri import open_repository
 
 __version__ = "2.0.0.dev0"
 
-__all__ = ["Alias", "Artifact", "__version__", "exc", "open_repository"]
+__all__ = [
+    "Alias",
+    "AliasChange",
+    "AliasState",
+    "Artifact",
+    "HistoryCheck",
+    "__version__",
+    "exc",
+    "open_repository",
+]

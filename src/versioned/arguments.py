@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from .exc import InvalidArgumentError, InvalidArgumentTypeError
@@ -225,3 +226,58 @@ def version_to_str(version: int | None) -> str:
 def version_to_key(version: int | None) -> str:
     """The storage-format form of a version: ``"LATEST"`` or ``"000005"``."""
     return LATEST if version is None else str(version).zfill(6)
+
+
+#: The longest ``reason`` an alias change takes (it travels in every history entry).
+MAX_REASON = 1024
+
+
+def check_reason(value: object) -> str | None:
+    """Return a change's ``reason`` (None when not given): a str of 1 to ``MAX_REASON``
+    characters without control characters (a history entry is one line), else raise."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(f"reason must be a str, got {type(value).__name__}")
+    if not value or len(value) > MAX_REASON:
+        raise InvalidArgumentError(
+            f"reason must have 1 to {MAX_REASON} characters, got {len(value)}"
+        )
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise InvalidArgumentError(f"reason {value!r} has a control character")
+    return value
+
+
+def check_expected_revision(value: object) -> int | None:
+    """Return ``expected_revision`` (None: no check; 0: the alias must not exist), else
+    raise: an int 0 or more (not a bool)."""
+    if value is None:
+        return None
+    return check_non_negative_int(value, "expected_revision")
+
+
+def check_revision(value: object, what: str) -> int:
+    """Return a revision number (an int 1 or more, not a bool), else raise."""
+    revision = check_non_negative_int(value, what)
+    if revision < 1:
+        raise InvalidArgumentError(f"{what} must be 1 or more: revisions start at 1")
+    return revision
+
+
+def check_limit(value: object) -> int:
+    """Return a page size: an int 1 or more (not a bool), else raise."""
+    limit = check_non_negative_int(value, "limit")
+    if limit < 1:
+        raise InvalidArgumentError("limit must be 1 or more")
+    return limit
+
+
+def check_moment(value: object, what: str) -> datetime:
+    """Return an aware ``datetime`` (a naive one is ambiguous: refused), else raise."""
+    if not isinstance(value, datetime):
+        raise InvalidArgumentTypeError(f"{what} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidArgumentError(
+            f"{what} must be timezone-aware, such as datetime.now(timezone.utc)"
+        )
+    return value

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 from typing import IO, Any, BinaryIO, TypeVar, cast
 
 from . import arguments as args
+from .aliasing import AliasOperations
 from .exc import (
-    AliasNotFoundError,
+    ArtifactNotFoundError,
     BackendError,
     ConcurrentWriteError,
     InvalidArgumentError,
@@ -32,7 +33,6 @@ from .rules import (
 )
 from .stores.base import (
     BLOCK_SIZE,
-    AliasRecord,
     Backend,
     Payload,
     VersionRecord,
@@ -47,8 +47,9 @@ T = TypeVar("T")
 _LATEST_READ_ATTEMPTS = 4
 
 
-class Engine:
-    """Repository behaviour over one :class:`~versioned.stores.base.Backend`."""
+class Engine(AliasOperations):
+    """Repository behaviour over one :class:`~versioned.stores.base.Backend` (the alias
+    operations live in :mod:`versioned.aliasing`)."""
 
     def __init__(self, backend: Backend, *, conflict_retries: int = 5) -> None:
         self.backend = backend
@@ -169,9 +170,12 @@ class Engine:
         keep_last_n: object = 10,
         purge_older_than_secs: object = 7776000,
         dry_run: bool = False,
+        keep_rollback_targets: object = 1,
     ) -> tuple[datetime, list[VersionRecord]]:
         """Soft-delete published versions beyond the newest ``keep_last_n`` that are older
-        than ``purge_older_than_secs``; LATEST and aliased versions are always kept.
+        than ``purge_older_than_secs``. Always kept: LATEST, the versions aliases point
+        at, and those they pointed at in their ``keep_rollback_targets`` revisions before
+        the current one (so a rollback finds them).
 
         Returns the time the policy was applied at and the records it deleted (with
         ``dry_run``: would delete now, deleting nothing).
@@ -179,71 +183,26 @@ class Engine:
         name = args.check_name(name)
         keep = args.check_non_negative_int(keep_last_n, "keep_last_n")
         max_age = args.check_non_negative_int(purge_older_than_secs, "purge_older_than_secs")
+        keep_targets = args.check_non_negative_int(keep_rollback_targets, "keep_rollback_targets")
         purge_time = utc_now()
         expire = purge_time - timedelta(seconds=max_age)
         published = [r for r in self.list_versions(name) if r.version is not None]
-        candidates = [r for r in published[keep:] if r.update_at < expire]
+        kept = self.rollback_targets(name, keep_targets)
+        candidates = [r for r in published[keep:] if r.update_at < expire and r.version not in kept]
         if dry_run:
-            aliased = {v for a in self.backend.list_aliases(name) for v in a.targets()}
-            return purge_time, [r for r in candidates if r.version not in aliased]
+            return purge_time, candidates
         expired = {r.version: r for r in candidates}
         done = self.backend.soft_delete_many(name, list(expired))
+        if done and keep_targets:
+            # An alias that moved meanwhile can make a version just deleted a rollback
+            # target (the delete refuses only current targets): undo those deletes.
+            kept = self.rollback_targets(name, keep_targets)
+            for version in [v for v in done if v in kept]:
+                with contextlib.suppress(ArtifactNotFoundError):  # purged meanwhile
+                    self.backend.restore(name, version)
+                done.remove(version)
         deleted = sorted((expired[v] for v in done), key=lambda r: -(r.version or 0))
         return purge_time, deleted
-
-    # --- aliases -------------------------------------------------------------------------
-    def put_alias(
-        self,
-        name: str,
-        alias: str,
-        version: object = None,
-        secondary_version: object = None,
-        secondary_version_weight: object = None,
-    ) -> AliasRecord:
-        """Point ``alias`` at a version, optionally splitting traffic with a second one."""
-        name = args.check_name(name)
-        alias = args.check_alias(alias)
-        primary = args.check_version(version)
-        secondary: int | None = None
-        weight: int | None = None
-        if secondary_version is not None:
-            secondary = args.check_version(secondary_version)
-            if secondary_version_weight is None:
-                raise InvalidArgumentTypeError(
-                    "secondary_version_weight must be an int when secondary_version is given"
-                )
-            weight = args.check_weight(secondary_version_weight)
-            if secondary == primary:
-                shown = args.version_to_str(primary)
-                raise InvalidArgumentError(
-                    f"version {shown!r} and secondary_version {shown!r} cannot be the same"
-                )
-        elif secondary_version_weight is not None:
-            args.check_weight(secondary_version_weight)
-            raise InvalidArgumentError(
-                "secondary_version_weight needs a secondary_version to send traffic to"
-            )
-        record = AliasRecord(name, alias, primary, secondary, weight, utc_now())
-        return self._retry_conflicts(lambda: self.backend.put_alias(record))
-
-    def get_alias(self, name: str, alias: str) -> AliasRecord:
-        """The alias record. Raises AliasNotFoundError."""
-        name = args.check_name(name)
-        alias = args.check_alias(alias)
-        record = self.backend.get_alias(name, alias)
-        if record is None:
-            raise AliasNotFoundError(
-                f"alias {alias!r} of artifact {name!r} not found", name=name, alias=alias
-            )
-        return record
-
-    def list_aliases(self, name: str) -> list[AliasRecord]:
-        """Every alias of ``name``, sorted by alias."""
-        return self.backend.list_aliases(args.check_name(name))
-
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove an alias; a missing alias is not an error."""
-        self.backend.delete_alias(args.check_name(name), args.check_alias(alias))
 
     # --- hard deletes and cleanup --------------------------------------------------------
     def purge_artifact(self, name: str) -> None:

@@ -11,15 +11,25 @@ This module sits below the engine and the stores; it imports only the store reco
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from .stores.base import AliasChange, AliasRecord, Targets
+from .stores.base import AliasChange, AliasRecord, ChangeNote, Targets
 from .timestamps import to_storage
 
-__all__ = ["chain_problems", "entry_sha256", "targets_json"]
+__all__ = [
+    "OUTSIDE_WHO",
+    "chain_problems",
+    "current_revision",
+    "entry_sha256",
+    "new_entry",
+    "outside_entry",
+    "plan_change",
+    "targets_json",
+]
 
 
 def targets_json(targets: Targets | None) -> dict[str, int | None] | None:
@@ -126,3 +136,101 @@ def chain_problems(entries: Sequence[AliasChange], current: AliasRecord | None) 
                 f"(revision {newest.revision})"
             )
     return problems
+
+
+#: ``who`` of an entry recording a change made without history (it cannot be known).
+OUTSIDE_WHO = "outside versioned (e.g. versioned 1.0.1)"
+
+
+def new_entry(
+    *,
+    name: str,
+    alias: str,
+    revision: int,
+    update_at: datetime,
+    action: str,
+    who: str,
+    reason: str | None,
+    before: Targets | None,
+    after: Targets | None,
+    previous_sha256: str,
+) -> AliasChange:
+    """An entry with its ``sha256`` computed from the other fields."""
+    unsealed = AliasChange(
+        name, alias, revision, update_at, action, who, reason, before, after, previous_sha256, ""
+    )
+    return dataclasses.replace(unsealed, sha256=recomputed(unsealed))
+
+
+def current_revision(current: AliasRecord | None, head: AliasChange | None) -> int:
+    """The revision an alias is at, for a compare-and-set: 0 when it does not exist; for
+    an alias written without history (stored revision 0), the revision the entry that
+    records that outside change gets (one past the newest entry)."""
+    if current is None:
+        return 0
+    if current.revision == 0:
+        return (head.revision if head is not None else 0) + 1
+    return current.revision
+
+
+def outside_entry(
+    name: str,
+    alias: str,
+    current: AliasRecord | None,
+    head: AliasChange | None,
+    now: datetime,
+    who: str = OUTSIDE_WHO,
+) -> AliasChange | None:
+    """The entry recording a change made without history since ``head``, or None.
+
+    Two are noticed: an alias stored without a revision (written by versioned 1.0.1, or
+    by this package before it kept history), and an alias gone although the newest entry
+    says it exists (deleted that way). ``now`` dates the second (its time is unknown).
+    """
+    outside_set = current is not None and current.revision == 0
+    outside_delete = current is None and head is not None and head.after is not None
+    if not (outside_set or outside_delete):
+        return None
+    return new_entry(
+        name=name,
+        alias=alias,
+        revision=(head.revision if head is not None else 0) + 1,
+        update_at=current.update_at if current is not None else now,
+        action="outside",
+        who=who,
+        reason=None,
+        before=head.after if head is not None else None,
+        after=current.state if current is not None else None,
+        previous_sha256=head.sha256 if head is not None else "",
+    )
+
+
+def plan_change(
+    name: str,
+    alias: str,
+    current: AliasRecord | None,
+    head: AliasChange | None,
+    after: Targets | None,
+    note: ChangeNote,
+    update_at: datetime,
+) -> list[AliasChange]:
+    """The entries one change writes, oldest first: the outside entry if one is due
+    (see :func:`outside_entry`), then the change itself from ``current`` (the alias as
+    stored now; None: absent) to ``after`` (None: a delete). ``head`` is the newest entry.
+    """
+    outside = outside_entry(name, alias, current, head, update_at)
+    newest = outside if outside is not None else head
+    stored = current.revision if current is not None else 0
+    change = new_entry(
+        name=name,
+        alias=alias,
+        revision=max(stored, newest.revision if newest is not None else 0) + 1,
+        update_at=update_at,
+        action=note.action,
+        who=note.who,
+        reason=note.reason,
+        before=current.state if current is not None else None,
+        after=after,
+        previous_sha256=newest.sha256 if newest is not None else "",
+    )
+    return [change] if outside is None else [outside, change]

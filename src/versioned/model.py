@@ -15,7 +15,7 @@ from typing import BinaryIO, Protocol
 
 from .exc import InvalidArgumentError
 
-__all__ = ["Alias", "Artifact", "ContentReader"]
+__all__ = ["Alias", "AliasChange", "AliasState", "Artifact", "ContentReader", "HistoryCheck"]
 
 
 class ContentReader(Protocol):
@@ -150,6 +150,9 @@ class Alias:
     _version_sha256: str | None = field(default=None, repr=False, compare=False)
     _secondary_version_sha256: str | None = field(default=None, repr=False, compare=False)
     _reader: ContentReader | None = field(default=None, repr=False, compare=False)
+    #: Grows by one on every change of the alias (its history's newest revision); pass
+    #: it as ``expected_revision`` to change the alias only if nobody changed it since.
+    revision: int = 0
 
     def get_version_content(self, bsm: object | None = None) -> bytes:
         """Return the verified bytes of the primary version (ignores the traffic split)."""
@@ -216,3 +219,48 @@ class Alias:
         if self._reader is None:
             raise InvalidArgumentError("this Alias was not made by a repository")
         return self._reader
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """Where an alias pointed: versions as in :class:`Alias` (``"LATEST"`` or ``"5"``);
+    the weight is set exactly when there is a secondary version."""
+
+    version: str
+    secondary_version: str | None = None
+    secondary_version_weight: int | None = None
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One entry of an alias's history, recorded atomically with the change.
+
+    ``action`` is ``"set"``, ``"rollback"``, ``"delete"`` or ``"outside"`` (a change made
+    without versioned's history, e.g. by versioned 1.0.1, noticed by the next change).
+    ``who`` is the caller's identity (``user@host`` locally, the STS caller ARN on AWS);
+    ``reason`` what the caller said. ``before``/``after`` are None where the alias did not
+    exist. ``sha256`` covers every field and ``previous_sha256`` (the entry one revision
+    older; ``""`` for revision 1), so an entry removed or altered out of band shows.
+    """
+
+    name: str
+    alias: str
+    revision: int
+    update_at: datetime
+    action: str
+    who: str
+    reason: str | None
+    before: AliasState | None
+    after: AliasState | None
+    previous_sha256: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class HistoryCheck:
+    """What verifying an alias's history found: ``ok`` exactly when ``problems`` is
+    empty; ``entries`` is how many entries were checked."""
+
+    ok: bool
+    problems: list[str]
+    entries: int

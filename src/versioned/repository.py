@@ -16,7 +16,8 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 from . import arguments as args
 from .engine import Engine
-from .model import Alias, Artifact
+from .model import Alias, AliasChange, AliasState, Artifact, HistoryCheck
+from .stores import base
 from .stores.base import AliasRecord, Backend, VersionRecord
 
 ArtifactT = TypeVar("ArtifactT", bound=Artifact)
@@ -82,6 +83,7 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
                 record.secondary_version_sha256 if split and secondary is not None else None
             ),
             _reader=self,
+            revision=record.revision,
         )
 
     def _trace(self, wrap: Callable[[Backend], Backend]) -> None:
@@ -208,33 +210,106 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         secondary_version: int | str | None = None,
         secondary_version_weight: int | None = None,
         bsm: Any = None,
+        *,
+        expected_revision: int | None = None,
+        reason: str | None = None,
     ) -> AliasT:
         """Point ``alias`` at ``version`` (LATEST by default), optionally sending
-        ``secondary_version_weight`` percent (0-99) of traffic to ``secondary_version``.
+        ``secondary_version_weight`` percent (0-99) of traffic to ``secondary_version``,
+        and return it with its new ``revision``. The change and its history entry (with
+        ``reason`` and who made it) are written in one atomic step.
 
-        Raises ValueError (hyphen in alias, bad weight, identical versions), TypeError
-        (weight not an int), ArtifactNotFoundError (a target missing or soft-deleted).
+        With ``expected_revision`` the change happens only if the alias is at that
+        revision now (0: only if it does not exist); otherwise RevisionMismatchError,
+        naming the current revision and target, and nothing is written.
+        Raises ValueError (hyphen in alias, bad weight, identical versions, bad reason),
+        TypeError (weight not an int), ArtifactNotFoundError (a target missing or
+        soft-deleted).
         """
         with self._using(bsm):
             record = self._engine.put_alias(
-                name, alias, version, secondary_version, secondary_version_weight
+                name,
+                alias,
+                version,
+                secondary_version,
+                secondary_version_weight,
+                expected_revision,
+                reason,
             )
             return self._alias(record)
 
-    def get_alias(self, name: str, alias: str, bsm: Any = None) -> AliasT:
-        """Return an alias. Raises AliasNotFoundError."""
+    def get_alias(
+        self, name: str, alias: str, bsm: Any = None, *, as_of: datetime | None = None
+    ) -> AliasT:
+        """Return an alias; with ``as_of`` (a timezone-aware datetime), what it pointed at
+        then, from its history (``revision`` and ``update_at`` of the change in force).
+        Raises AliasNotFoundError (also when it did not exist at ``as_of``)."""
         with self._using(bsm):
-            return self._alias(self._engine.get_alias(name, alias))
+            return self._alias(self._engine.get_alias(name, alias, as_of))
 
     def list_aliases(self, name: str, bsm: Any = None) -> list[AliasT]:
         """Return every alias of ``name``, sorted by alias."""
         with self._using(bsm):
             return [self._alias(r) for r in self._engine.list_aliases(name)]
 
-    def delete_alias(self, name: str, alias: str, bsm: Any = None) -> None:
-        """Remove an alias; removing a missing alias does nothing."""
+    def delete_alias(
+        self,
+        name: str,
+        alias: str,
+        bsm: Any = None,
+        *,
+        expected_revision: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Remove an alias, recording the removal in its history; removing a missing
+        alias does nothing and records nothing. ``expected_revision`` as for
+        :meth:`put_alias` (a missing alias is at revision 0)."""
         with self._using(bsm):
-            self._engine.delete_alias(name, alias)
+            self._engine.delete_alias(name, alias, expected_revision, reason)
+
+    def rollback_alias(
+        self,
+        name: str,
+        alias: str,
+        to_revision: int | None = None,
+        reason: str | None = None,
+        bsm: Any = None,
+    ) -> AliasT:
+        """Point ``alias`` back at the targets it had at revision ``to_revision`` (default:
+        the revision before the current one), as a compare-and-set on the current
+        revision, recorded with action ``"rollback"``; return it.
+
+        Raises VersionDeletedError when a target has been soft-deleted since (restore it
+        with ``restore_artifact_version``), RevisionMismatchError when the alias changed
+        meanwhile, ValueError for a revision that is not earlier or that deleted the
+        alias, AliasNotFoundError when the alias has neither a current value nor history.
+        """
+        with self._using(bsm):
+            return self._alias(self._engine.rollback_alias(name, alias, to_revision, reason))
+
+    def list_alias_history(
+        self,
+        name: str,
+        alias: str,
+        bsm: Any = None,
+        *,
+        limit: int = 50,
+        before_revision: int | None = None,
+    ) -> list[AliasChange]:
+        """Return up to ``limit`` changes of an alias, newest first; the next page is
+        ``before_revision=page[-1].revision``. An alias that never existed has none."""
+        with self._using(bsm):
+            records = self._engine.alias_history(name, alias, limit, before_revision)
+            return [_change(r) for r in records]
+
+    def verify_alias_history(self, name: str, alias: str, bsm: Any = None) -> HistoryCheck:
+        """Check the whole history of an alias: revisions without gaps, every entry
+        hashing to its recorded sha256 and naming the one before it, the newest entry
+        agreeing with the alias as stored. Reports what was removed or altered out of
+        band (or changed outside versioned since its last recorded change)."""
+        with self._using(bsm):
+            problems, entries = self._engine.verify_alias_history(name, alias)
+            return HistoryCheck(ok=not problems, problems=problems, entries=entries)
 
     def purge_artifact_versions(
         self,
@@ -244,22 +319,25 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         bsm: Any = None,
         *,
         dry_run: bool = False,
+        keep_rollback_targets: int = 1,
     ) -> tuple[datetime, list[ArtifactT]]:
         """Soft-delete published versions that are neither among the newest
         ``keep_last_n`` nor younger than ``purge_older_than_secs``.
 
-        LATEST and versions an alias points at are always kept. Returns the time the
-        policy was applied and the versions it deleted; with ``dry_run``, the versions
-        it would delete now, deleting nothing.
+        LATEST and versions an alias points at are always kept, and so are those an
+        alias pointed at in its ``keep_rollback_targets`` revisions before the current
+        one (so :meth:`rollback_alias` finds them). Returns the time the policy was
+        applied and the versions it deleted; with ``dry_run``, the versions it would
+        delete now, deleting nothing.
         """
         with self._using(bsm):
             purge_time, deleted = self._engine.purge_versions(
-                name, keep_last_n, purge_older_than_secs, dry_run
+                name, keep_last_n, purge_older_than_secs, dry_run, keep_rollback_targets
             )
             return purge_time, [self._artifact(r) for r in deleted]
 
     def purge_artifact(self, name: str, bsm: Any = None) -> None:
-        """Permanently remove every version, alias and byte of ``name``."""
+        """Permanently remove every version, alias (with its history) and byte of ``name``."""
         with self._using(bsm):
             self._engine.purge_artifact(name)
 
@@ -273,3 +351,30 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         remove them unless ``dry_run``. Returns their URIs."""
         with self._using(bsm):
             return self._engine.gc(dry_run, grace_seconds)
+
+
+def _state(targets: base.Targets | None) -> AliasState | None:
+    if targets is None:
+        return None
+    split = targets.secondary_version_weight is not None
+    return AliasState(
+        version=args.version_to_str(targets.version),
+        secondary_version=args.version_to_str(targets.secondary_version) if split else None,
+        secondary_version_weight=targets.secondary_version_weight,
+    )
+
+
+def _change(entry: base.AliasChange) -> AliasChange:
+    return AliasChange(
+        name=entry.name,
+        alias=entry.alias,
+        revision=entry.revision,
+        update_at=entry.update_at,
+        action=entry.action,
+        who=entry.who,
+        reason=entry.reason,
+        before=_state(entry.before),
+        after=_state(entry.after),
+        previous_sha256=entry.previous_sha256,
+        sha256=entry.sha256,
+    )

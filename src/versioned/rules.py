@@ -8,8 +8,13 @@ without importing the engine.
 from __future__ import annotations
 
 from . import arguments as args
-from .exc import ArtifactNotFoundError, IntegrityError, VersionInUseError
-from .stores.base import AliasRecord, VersionRecord
+from .exc import (
+    ArtifactNotFoundError,
+    IntegrityError,
+    RevisionMismatchError,
+    VersionInUseError,
+)
+from .stores.base import AliasRecord, Targets, VersionRecord
 
 
 def not_found(name: str, version: int | None) -> ArtifactNotFoundError:
@@ -59,3 +64,36 @@ def next_version_number(numbers: list[int]) -> int:
 def sort_versions(records: list[VersionRecord]) -> list[VersionRecord]:
     """LATEST first, then published versions by number, newest first."""
     return sorted(records, key=lambda r: (r.version is not None, -(r.version or 0)))
+
+
+def describe_targets(targets: Targets) -> str:
+    """Where an alias points, in words: ``version 3`` or ``version 3, 20% to version 4``."""
+    shown = f"version {args.version_to_str(targets.version)}"
+    if targets.secondary_version_weight is None:
+        return shown
+    secondary = args.version_to_str(targets.secondary_version)
+    return f"{shown}, {targets.secondary_version_weight}% to version {secondary}"
+
+
+def check_expected_revision(
+    name: str, alias: str, expected: int | None, current: AliasRecord | None, revision: int
+) -> None:
+    """Refuse a compare-and-set whose ``expected`` revision is not the alias's
+    ``revision`` now (0 when ``current`` is None: the alias does not exist).
+
+    Raises RevisionMismatchError naming the alias, the artifact, both revisions and the
+    current target; does nothing when ``expected`` is None.
+    """
+    if expected is None or expected == revision:
+        return
+    where = "does not exist" if current is None else f"points at {describe_targets(current.state)}"
+    raise RevisionMismatchError(
+        f"alias {alias!r} of artifact {name!r} is at revision {revision}, not the expected "
+        f"revision {expected}: it was changed meanwhile and now {where}; read it again "
+        "and decide",
+        name=name,
+        alias=alias,
+        expected=expected,
+        current=revision,
+        current_target=None if current is None else describe_targets(current.state),
+    )

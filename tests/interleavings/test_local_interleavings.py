@@ -1,18 +1,21 @@
 """Every ordered pair of local write operations, with the first paused at each of its steps.
 
 For a pair (A, B), A runs on a thread and is held at its k-th step (the local backend
-calls ``steps._step`` before every transaction boundary and file creation, write, link,
-rename and unlink). B then runs on another thread, the way another process would, until
-it finishes or reaches its own ``BEGIN IMMEDIATE`` while A is inside a transaction: there
-SQLite makes B wait for A, so the only real continuation is to let A go on (B's earlier
-steps, such as staging its bytes, did interleave with A's transaction). Then A goes on,
-both finish, and the repository is checked. k runs from A's first step until A finishes
-without reaching step k; that last run is A followed by B.
+calls ``steps._step`` before every transaction boundary, every read of aliases or their
+history, and every file creation, write, link, rename and unlink). B then runs on
+another thread, the way another process would, until it finishes or reaches its own
+``BEGIN IMMEDIATE`` while A is inside a transaction: there SQLite makes B wait for A, so
+the only real continuation is to let A go on (B's earlier steps, such as staging its
+bytes, did interleave with A's transaction). Then A goes on, both finish, and the
+repository is checked. k runs from A's first step until A finishes without reaching
+step k; that last run is A followed by B.
 
 Each operation may fail only with the errors it documents for the state B can leave
-(a purged artifact, a deleted version...). After each interleaving: the raw-storage
-invariants hold, every listed version reads back verified, every alias targets a live
-version, ``tmp/`` and ``blobs/`` hold only the library's own names, and a gc afterwards
+(a purged artifact, a deleted version, an alias changed first...). After each
+interleaving: the raw-storage invariants hold, every listed version reads back verified,
+every alias targets a live version, every alias's history verifies (no change without
+its entry, nor an entry without its change), retention kept every alias's rollback
+target, ``tmp/`` and ``blobs/`` hold only the library's own names, and a gc afterwards
 removes no needed bytes and leaves no unneeded ones.
 """
 
@@ -53,6 +56,9 @@ OPS: dict[str, Op] = {
     "put identical": lambda r: r.put_artifact("a", Z),
     "publish": lambda r: r.publish_artifact_version("a"),
     "put_alias": lambda r: r.put_alias("a", "prod", 2),
+    "put_alias (expected)": lambda r: r.put_alias("a", "stage", 2, expected_revision=3),
+    "rollback_alias": lambda r: r.rollback_alias("a", "stage", to_revision=1),
+    "delete_alias": lambda r: r.delete_alias("a", "stage"),
     "delete": lambda r: r.delete_artifact_version("a", 2),
     "restore": lambda r: r.restore_artifact_version("a", 1),
     "purge_artifact_versions": lambda r: r.purge_artifact_versions("a", 0, 0),
@@ -64,6 +70,10 @@ MISSING = (exc.ArtifactNotFoundError,)
 ALLOWED: dict[str, tuple[type[Exception], ...]] = {
     "publish": MISSING,  # LATEST purged
     "put_alias": MISSING,  # v2 deleted or purged
+    # v2 deleted or purged, or stage changed or purged first
+    "put_alias (expected)": (*MISSING, exc.RevisionMismatchError),
+    # its target (v2) deleted or purged, stage changed first, or purged with its history
+    "rollback_alias": (*MISSING, exc.RevisionMismatchError, exc.AliasNotFoundError),
     "delete": (*MISSING, exc.VersionInUseError),  # purged, or aliased meanwhile
     "restore": MISSING,  # purged
 }
@@ -80,9 +90,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with history, shared content and crash leftovers, closed and copied
     for each interleaving.
 
-    a: v1 (x, soft-deleted), v2 (y), v3 (z) = LATEST, alias stage -> 3; b: LATEST y (the
-    blob a's v2 uses). Leftovers, old enough for gc: the blob of ORPHANED (a put of it
-    shares it or races its removal), a blob nothing names, a crashed put's staging file.
+    a: v1 (x, soft-deleted), v2 (y), v3 (z) = LATEST, alias stage -> 2, -> 3, -> 3 (at
+    revision 3, v2 is no longer a rollback target retention keeps; rollback_alias goes
+    back to it); b: LATEST y (the blob a's v2 uses).
+    Leftovers, old enough for gc: the blob of ORPHANED (a put of it shares it or races
+    its removal), a blob nothing names, a crashed put's staging file.
     """
     root = tmp_path_factory.mktemp("template") / "repo"
     repo = BaseRepository(Store(root))
@@ -90,7 +102,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         repo.put_artifact("a", content)
         repo.publish_artifact_version("a")
     repo.delete_artifact_version("a", 1)
-    repo.put_alias("a", "stage", 3)
+    for version in (2, 3, 3):
+        repo.put_alias("a", "stage", version)
     repo.put_artifact("b", Y)
     for content in (ORPHANED, STRAY):
         digest = sha256_hex(content)
@@ -212,6 +225,7 @@ def check(root: Path, run: Interleaving) -> None:
     assert not problems, f"{run}: " + "; ".join(problems)
     repo = BaseRepository(Store(root))
     check_public(repo, run)
+    check_aliases(repo, run)
     removed = repo.gc(dry_run=False, grace_seconds=0)
     for uri in removed:
         name = uri.rsplit("/", 1)[-1]
@@ -240,6 +254,26 @@ def check_public(repo: BaseRepository, run: Interleaving) -> None:
         for alias in repo.list_aliases(name):
             targets = {alias.version, alias.secondary_version} - {None}
             assert targets <= live, f"{run}: alias {alias} targets a version not live"
+
+
+def check_aliases(repo: BaseRepository, run: Interleaving) -> None:
+    """Every alias's history is intact and ends at the alias as stored; retention kept
+    every alias's rollback target (only an explicit delete may remove one)."""
+    for alias in ("stage", "prod"):
+        verified = repo.verify_alias_history("a", alias)
+        assert verified.ok, f"{run}: history of {alias}: {verified.problems}"
+    if "delete" in (run.a, run.b):
+        return
+    deleted = {a.version for a in repo.list_artifact_versions("a", include_deleted=True)}
+    deleted -= {a.version for a in repo.list_artifact_versions("a")}
+    for alias in repo.list_aliases("a"):
+        if alias.revision < 2:
+            continue
+        before = repo.list_alias_history("a", alias.alias, limit=1, before_revision=alias.revision)
+        after = before[0].after if before else None
+        if after is not None:
+            targets = {after.version, after.secondary_version} - {None}
+            assert not targets & deleted, f"{run}: rollback target of {alias.alias} deleted"
 
 
 def check_files(root: Path, run: Interleaving) -> None:

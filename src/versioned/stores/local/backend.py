@@ -17,8 +17,10 @@ SQLite's locks and ``flock`` die with it. No path is followed through a symbolic
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Iterable
@@ -28,24 +30,26 @@ from typing import BinaryIO
 
 from ...exc import BackendError, ConcurrentWriteError
 from ...rules import in_use, next_version_number, not_found
-from ...timestamps import from_storage, to_storage
-from ..base import AliasRecord, Backend, LatestWrite, Payload, VersionRecord, iter_chunks
+from ...timestamps import from_storage, to_storage, utc_now
+from ..base import (
+    AliasChange,
+    AliasRecord,
+    Backend,
+    ChangeNote,
+    LatestWrite,
+    Payload,
+    VersionRecord,
+    iter_chunks,
+)
+from . import aliases
+from .aliases import LATEST_ROW as _LATEST
+from .aliases import from_row as _from_row
+from .aliases import to_row as _to_row
 from .db import Database, local_errors
 from .files import BlobTree, opened_dir
 from .gc import orphans
 from .staging import StagedFile, create_staged
 from .steps import _step
-
-#: LATEST's row number: published versions start at 1.
-_LATEST = 0
-
-
-def _to_row(version: int | None) -> int:
-    return _LATEST if version is None else version
-
-
-def _from_row(version: int) -> int | None:
-    return None if version == _LATEST else version
 
 
 def _record(name: str, row: sqlite3.Row) -> VersionRecord:
@@ -82,6 +86,7 @@ class LocalBackend(Backend):
         self.db_path = self._db.path
         #: staging files this process's puts wrote themselves, by token, with their lock
         self._held: dict[str, StagedFile] = {}
+        self._identity: str | None = None
 
     @property
     def suffix(self) -> str:
@@ -123,39 +128,24 @@ class LocalBackend(Backend):
         return [r[0] for r in self._db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
 
     def all_names(self) -> list[str]:
-        rows = self._db.query("SELECT name FROM versions UNION SELECT name FROM aliases ORDER BY 1")
+        rows = self._db.query(
+            "SELECT name FROM versions UNION SELECT name FROM aliases "
+            "UNION SELECT name FROM alias_history ORDER BY 1"
+        )
         return [r[0] for r in rows]
 
-    def _alias_records(self, where: str, *params: object) -> list[AliasRecord]:
-        rows = self._db.query(
-            "SELECT a.*, p.sha256 AS p_sha, s.sha256 AS s_sha FROM aliases a "
-            "LEFT JOIN versions p ON p.name = a.name AND p.version = a.version "
-            "LEFT JOIN versions s ON s.name = a.name AND s.version = a.secondary_version "
-            f"WHERE {where} ORDER BY a.alias",
-            *params,
-        )
-        return [
-            AliasRecord(
-                name=r["name"],
-                alias=r["alias"],
-                version=_from_row(r["version"]),
-                secondary_version=(
-                    None if r["secondary_version"] is None else _from_row(r["secondary_version"])
-                ),
-                secondary_version_weight=r["secondary_version_weight"],
-                update_at=from_storage(r["update_at"]),
-                version_sha256=r["p_sha"],
-                secondary_version_sha256=r["s_sha"],
-            )
-            for r in rows
-        ]
-
     def get_alias(self, name: str, alias: str) -> AliasRecord | None:
-        found = self._alias_records("a.name = ? AND a.alias = ?", name, alias)
+        found = self.list_matching_aliases("a.name = ? AND a.alias = ?", name, alias)
         return found[0] if found else None
 
     def list_aliases(self, name: str) -> list[AliasRecord]:
-        return self._alias_records("a.name = ?", name)
+        return self.list_matching_aliases("a.name = ?", name)
+
+    def list_matching_aliases(self, where: str, *params: object) -> list[AliasRecord]:
+        """The aliases whose row (``a``) matches ``where``, sorted by alias."""
+        _step("read aliases")  # what an alias change decides on: explorers pause here
+        with local_errors("reading aliases"):
+            return aliases.alias_records(self._db.connection(), where, *params)
 
     def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
         self._db.ensure_ready()
@@ -361,41 +351,25 @@ class LocalBackend(Backend):
         return record
 
     # --- aliases -------------------------------------------------------------------------
-    def put_alias(self, record: AliasRecord) -> AliasRecord:
+    def put_alias(self, record: AliasRecord, note: ChangeNote) -> AliasRecord:
         with self._db.transaction() as conn:
-            hashes: list[str] = []
-            for target in record.targets():
-                row = conn.execute(
-                    "SELECT sha256, is_deleted FROM versions WHERE name = ? AND version = ?",
-                    (record.name, _to_row(target)),
-                ).fetchone()
-                if row is None or row["is_deleted"]:
-                    raise not_found(record.name, target)
-                hashes.append(row["sha256"])
-            conn.execute(
-                "INSERT OR REPLACE INTO aliases "
-                "(name, alias, version, secondary_version, secondary_version_weight, update_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    record.name,
-                    record.alias,
-                    _to_row(record.version),
-                    _to_row(record.secondary_version) if record.has_secondary else None,
-                    record.secondary_version_weight,
-                    to_storage(record.update_at),
-                ),
-            )
-        return AliasRecord(
-            **{
-                **record.__dict__,
-                "version_sha256": hashes[0],
-                "secondary_version_sha256": hashes[1] if len(hashes) > 1 else None,
-            }
-        )
+            return aliases.put(conn, record, note)
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(self, name: str, alias: str, note: ChangeNote) -> AliasRecord | None:
         with self._db.transaction() as conn:
-            conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
+            return aliases.delete(conn, name, alias, note, utc_now())
+
+    def alias_history(
+        self, name: str, alias: str, limit: int, before_revision: int | None
+    ) -> list[AliasChange]:
+        _step("read history")
+        with local_errors("reading an alias's history"):
+            return aliases.history(self._db.connection(), name, alias, limit, before_revision)
+
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = local_identity()
+        return self._identity
 
     # --- hard deletes and cleanup --------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
@@ -404,6 +378,7 @@ class LocalBackend(Backend):
                 r[0] for r in conn.execute("SELECT sha256 FROM versions WHERE name = ?", (name,))
             }
             conn.execute("DELETE FROM aliases WHERE name = ?", (name,))
+            conn.execute("DELETE FROM alias_history WHERE name = ?", (name,))
             conn.execute("DELETE FROM versions WHERE name = ?", (name,))
             for sha256 in hashes:
                 still_used = conn.execute(
@@ -419,3 +394,12 @@ class LocalBackend(Backend):
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
         with self._db.transaction() as conn:
             return orphans(self._tree, conn, older_than, set(uris))
+
+
+def local_identity() -> str:
+    """``user@host`` for the history; parts that cannot be learned read ``unknown``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname() or 'unknown'}"

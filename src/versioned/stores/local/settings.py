@@ -39,7 +39,22 @@ CREATE TABLE IF NOT EXISTS aliases (
     secondary_version INTEGER,
     secondary_version_weight INTEGER,
     update_at TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (name, alias)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alias_history (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    update_at TEXT NOT NULL,
+    action TEXT NOT NULL,
+    who TEXT NOT NULL,
+    reason TEXT,
+    before TEXT,
+    after TEXT,
+    previous_sha256 TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (name, alias, revision)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
@@ -52,8 +67,8 @@ _SAMPLE = 64
 
 
 def settle(conn: sqlite3.Connection, tree: BlobTree, wanted: str | None) -> str:
-    """Check (or first record) the settings inside the caller's write transaction;
-    return the suffix to use.
+    """Check (or first record) the settings inside the caller's write transaction, and
+    bring an older repository's tables up to date; return the suffix to use.
 
     ``wanted`` None adopts the recorded suffix. Raises RepositoryMismatchError for a
     newer format or another suffix than the recorded one (or than the blobs of a
@@ -66,6 +81,7 @@ def settle(conn: sqlite3.Connection, tree: BlobTree, wanted: str | None) -> str:
             f"the repository at {root} has storage format {stored['format']}; this "
             f"version of versioned reads format {FORMAT} at most: upgrade versioned"
         )
+    _add_alias_revisions(conn)
     if "suffix" in stored:
         if wanted is not None and wanted != stored["suffix"]:
             raise _suffix_mismatch(root, repr(stored["suffix"]), wanted, "was created with")
@@ -76,6 +92,16 @@ def settle(conn: sqlite3.Connection, tree: BlobTree, wanted: str | None) -> str:
         [("format", str(FORMAT)), ("suffix", suffix)],
     )
     return suffix
+
+
+def _add_alias_revisions(conn: sqlite3.Connection) -> None:
+    # A repository made before aliases kept history lacks the column; its aliases read
+    # as revision 0 (written without history), which the next change records as such.
+    # Versions of this package without history keep working on it: they do not name
+    # the column, so their writes leave revision 0 behind, noticed the same way.
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(aliases)")}
+    if "revision" not in columns:
+        conn.execute("ALTER TABLE aliases ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
 
 
 def _suffix_of_older_repository(

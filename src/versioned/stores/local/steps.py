@@ -1,9 +1,9 @@
 """A test hook: named points between the local backend's steps, where a test can pause.
 
-Every SQLite transaction boundary and every file creation, write, link, rename and unlink
-of the local backend calls :func:`_step` just before it happens. It costs one global
-lookup unless a test installs a callback (``tests/interleavings`` pauses a writer there
-while another operation runs).
+Every SQLite transaction boundary, every read of aliases or their history, and every file
+creation, write, link, rename and unlink of the local backend calls :func:`_step` just
+before it happens. It costs one global lookup unless a test installs a callback
+(``tests/interleavings`` pauses a writer there while another operation runs).
 """
 
 from __future__ import annotations
