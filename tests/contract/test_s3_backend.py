@@ -288,6 +288,8 @@ def test_purge_removes_the_counter_last(s3_backend: S3Backend) -> None:
     assert deleted[-1] == ("app", "LATEST")
     assert set(deleted) == {
         ("__app-alias", "prod"),
+        ("__app-alias#history", "prod"),  # the alias's history: its head and its entry
+        ("__app-alias#history", "prod#0000000001"),
         ("app", "000001"),
         ("app", "000002"),
         ("app", "LATEST"),

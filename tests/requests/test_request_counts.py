@@ -137,3 +137,110 @@ def test_versions_past_999999_order_by_number(s3_backend: S3Backend) -> None:
     ]  # fmt: skip
     assert repo.get_artifact_version("many", 1000000).get_content() == b"content"
     assert repo.put_alias("many", "prod", "1000000").version == "1000000"
+
+
+# --- aliases: revisions and history (issue #10), alias -> content (issue #9) ---------------
+def _published(repo: Any, name: str, count: int) -> None:
+    for number in range(count):
+        repo.put_artifact(name, f"{name} content {number}".encode())
+        repo.publish_artifact_version(name)
+
+
+def test_alias_changes_are_one_transaction_when_the_state_is_known(
+    counted: tuple[Any, Counter],
+) -> None:
+    repo, counter = counted
+    _published(repo, "svc", 3)  # publish told this repository object the hashes
+    one = ["TransactWriteItems"]
+    # a new alias: the guess "no such alias, no history" is checked by the transaction
+    assert counter.during(lambda: repo.put_alias("svc", "prod", 1)) == one
+    assert counter.during(lambda: repo.put_alias("svc", "prod", 2, expected_revision=1)) == one
+    assert (
+        counter.during(
+            lambda: repo.put_alias(
+                "svc", "prod", 2, secondary_version=3, secondary_version_weight=10
+            )
+        )
+        == one
+    )
+    assert counter.during(lambda: repo.delete_alias("svc", "prod", expected_revision=3)) == one
+    assert [c.revision for c in repo.list_alias_history("svc", "prod")] == [4, 3, 2, 1]
+
+
+def test_alias_reads_and_history_pages(counted: tuple[Any, Counter]) -> None:
+    repo, counter = counted
+    _published(repo, "web", 2)
+    for number in range(5):
+        repo.put_alias("web", "prod", 1 + number % 2, reason=f"deploy {number}")
+    alias = repo.get_alias("web", "prod")
+    assert counter.during(lambda: repo.get_alias("web", "prod")) == ["GetItem"]
+    # the alias item carries its target's sha256: alias -> verified content in 2 requests
+    assert counter.during(alias.get_version_content) == ["GetObject"]
+    assert alias.get_version_content() == b"web content 0"
+    page: list[Any] = []
+    assert counter.during(lambda: page.extend(repo.list_alias_history("web", "prod", limit=2))) == [
+        "Query"
+    ]
+    assert [c.revision for c in page] == [5, 4]
+    more = lambda: page.extend(  # noqa: E731
+        repo.list_alias_history("web", "prod", limit=2, before_revision=page[-1].revision)
+    )
+    assert counter.during(more) == ["Query"]
+    assert [c.revision for c in page] == [5, 4, 3, 2]
+    assert counter.during(lambda: repo.list_aliases("web")) == ["Query"]
+
+
+def test_a_cold_or_stale_repository_object_needs_one_request_more(
+    counted: tuple[Any, Counter], s3_backend: S3Backend
+) -> None:
+    repo, _ = counted
+    _published(repo, "api", 2)
+    repo.put_alias("api", "prod", 1)
+    cold = s3_backend.new_repository()
+    counter = Counter(cold)
+    # nothing known: the alias, its history's head and the target in one BatchGetItem
+    assert counter.during(lambda: cold.put_alias("api", "prod", 2)) == [
+        "BatchGetItem", "TransactWriteItems",
+    ]  # fmt: skip
+    # stale: the other object changed it since; the refusal's ALL_OLD answers tell how
+    repo.put_alias("api", "prod", 1)
+    assert counter.during(lambda: cold.put_alias("api", "prod", 2)) == [
+        "TransactWriteItems", "TransactWriteItems",
+    ]  # fmt: skip
+    # a compare-and-set that the remembered state would refuse is checked by a read first
+    repo.put_alias("api", "prod", 1)
+    assert counter.during(lambda: cold.put_alias("api", "prod", 2, expected_revision=5)) == [
+        "BatchGetItem", "TransactWriteItems",
+    ]  # fmt: skip
+    fresh = s3_backend.new_repository()
+    counter = Counter(fresh)
+    assert counter.during(lambda: fresh.delete_alias("api", "prod")) == [
+        "BatchGetItem", "TransactWriteItems",
+    ]  # fmt: skip
+    # an alias known to be absent is looked at before "nothing to delete" is believed
+    assert counter.during(lambda: fresh.delete_alias("api", "prod")) == ["BatchGetItem"]
+    assert [c.action for c in repo.list_alias_history("api", "prod")] == ["delete"] + ["set"] * 6
+
+
+def test_who_is_asked_of_sts_once_per_repository_object(
+    s3_backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    made: list[str] = []
+    original = boto3.session.Session.client
+
+    def client(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service)
+        return original(self, service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    repo = s3_backend.new_repository()
+    _published(repo, "who", 2)
+    for version in (1, 2, 1):
+        repo.put_alias("who", "prod", version)
+    repo.delete_alias("who", "prod")
+    assert made.count("sts") == 1
+    assert {c.who for c in repo.list_alias_history("who", "prod")} == {
+        "arn:aws:sts::123456789012:user/moto"
+    }

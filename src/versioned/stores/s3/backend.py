@@ -4,10 +4,11 @@ Writes of bytes live in their own modules: a put of LATEST under its lease
 (``latest.py``, ``lease.py``), a publish's claim and copy (``claim.py``), purge and gc
 (``purge.py``). What stays here are the metadata-only steps:
 
-- ``put_alias`` is one transaction: the alias item, plus an update of each target version
-  (bumping its ``alias_guard``) on the condition that it is live, plus the condition that
-  no purge has fenced the artifact. A soft delete is conditioned on the guard it read
-  before looking at the aliases, so either side of that race sees the other.
+- aliases, their revisions and history (``aliases.py``): each change is one transaction
+  with its history entry, an update of each target version (bumping its ``alias_guard``)
+  on the condition that it is live, and the condition that no purge has fenced the
+  artifact. A soft delete is conditioned on the guard it read before looking at the
+  aliases, so either side of that race sees the other.
 - Retention soft-deletes many versions with several requests in flight, each conditioned
   on the guard read with the listing.
 """
@@ -26,7 +27,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ...arguments import LATEST, version_to_key
 from ...exc import ArtifactNotFoundError, BackendError, ConcurrentWriteError, VersionInUseError
 from ...rules import aliases_pointing_at, in_use, not_found
-from ..base import AliasRecord, Backend, BlobStream, LatestWrite, Payload, VersionRecord
+from ..base import (
+    AliasChange,
+    AliasRecord,
+    Backend,
+    BlobStream,
+    ChangeNote,
+    LatestWrite,
+    Payload,
+    VersionRecord,
+)
+from .aliases import S3Aliases
 from .calls import AwsClients, Refused, call
 from .claim import Publisher
 from .items import (
@@ -34,11 +45,8 @@ from .items import (
     EMPTY,
     FALSE,
     TRUE,
-    alias_partition,
     artifact_of_partition,
-    decode_alias,
     decode_version,
-    encode_alias,
     item_key,
     page_start,
 )
@@ -71,6 +79,7 @@ class S3DynamoBackend(Backend):
         self.writer = LatestWriter(self.place, self.lease)
         self.publisher = Publisher(self.place, copy_threshold)
         self.purger = Purger(self.place, self.lease)
+        self.aliases = S3Aliases(self.place)
         #: Parallel ranged GETs per download (1: one streamed GET).
         self.download_workers = download_workers
 
@@ -138,10 +147,14 @@ class S3DynamoBackend(Backend):
     # --- reads -----------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
         item = self.place.get_item(name, version_to_key(version))
-        return None if item is None else decode_version(item)
+        record = None if item is None else decode_version(item)
+        self.aliases.remember(record)
+        return record
 
     def list_versions(self, name: str) -> list[VersionRecord]:
-        records = (decode_version(item) for item in self.place.query_all(name))
+        records = [decode_version(item) for item in self.place.query_all(name)]
+        for record in records:
+            self.aliases.remember(record)
         return [r for r in records if r is not None]
 
     def list_names(self) -> list[str]:
@@ -173,12 +186,10 @@ class S3DynamoBackend(Backend):
                 return sorted(names)
 
     def get_alias(self, name: str, alias: str) -> AliasRecord | None:
-        item = self.place.get_item(alias_partition(name), alias)
-        return None if item is None else decode_alias(name, item)
+        return self.aliases.get(name, alias)
 
     def list_aliases(self, name: str) -> list[AliasRecord]:
-        items = self.place.query_all(alias_partition(name))
-        return sorted((decode_alias(name, item) for item in items), key=lambda r: r.alias)
+        return self.aliases.list_all(name)
 
     def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
         key = self.place.key(name, version)
@@ -215,7 +226,9 @@ class S3DynamoBackend(Backend):
 
     # --- versions --------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
-        return self.publisher.publish(name, now)
+        record = self.publisher.publish(name, now)
+        self.aliases.remember(record)
+        return record
 
     def soft_delete(self, name: str, version: int | None) -> bool:
         item = self.place.get_item(name, version_to_key(version))
@@ -299,73 +312,30 @@ class S3DynamoBackend(Backend):
         record = decode_version(answer["Attributes"])
         if record is None:
             raise not_found(name, version)
+        self.aliases.remember(record)
         return record
 
     # --- aliases ---------------------------------------------------------------------------
-    def put_alias(self, record: AliasRecord) -> AliasRecord:
-        targets = record.targets()
-        live = (
-            "attribute_exists(sha256) AND sha256 <> :empty AND is_deleted = :false "
-            "AND attribute_not_exists(pending) AND attribute_not_exists(purging)"
-        )
-        actions: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.place.table, "Item": encode_alias(record)}}
-        ]
-        for target in targets:
-            actions.append(
-                {
-                    "Update": {
-                        "TableName": self.place.table,
-                        "Key": item_key(record.name, version_to_key(target)),
-                        "UpdateExpression": (
-                            "SET alias_guard = if_not_exists(alias_guard, :zero) + :one"
-                        ),
-                        "ConditionExpression": live,
-                        "ExpressionAttributeValues": {
-                            ":zero": {"N": "0"},
-                            ":one": {"N": "1"},
-                            ":empty": EMPTY,
-                            ":false": FALSE,
-                        },
-                    }
-                }
-            )
-        if None not in targets:
-            # a purge fences the artifact on LATEST's item (a target already checks it)
-            actions.append(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.place.table,
-                        "Key": item_key(record.name, LATEST),
-                        "ConditionExpression": "attribute_not_exists(purging)",
-                    }
-                }
-            )
-        try:
-            call(
-                self.place.clients.dynamodb,
-                "transact_write_items",
-                expect=("TransactionCanceledException",),
-                TransactItems=actions,
-            )
-        except Refused as refused:
-            reasons = refused.response.get("CancellationReasons", [])
-            for index, reason in enumerate(reasons):
-                if reason.get("Code") == "ConditionalCheckFailed" and index > 0:
-                    missing = targets[index - 1] if index <= len(targets) else None
-                    raise not_found(record.name, missing) from refused
-            raise ConcurrentWriteError(
-                f"alias {record.alias!r} of {record.name!r}: the transaction was cancelled "
-                f"({', '.join(r.get('Code', '?') for r in reasons)})"
-            ) from refused
-        return record
+    def put_alias(self, record: AliasRecord, note: ChangeNote) -> AliasRecord:
+        return self.aliases.put(record, note)
 
-    def delete_alias(self, name: str, alias: str) -> None:
-        self.place.ddb("delete_item", Key=item_key(alias_partition(name), alias))
+    def delete_alias(self, name: str, alias: str, note: ChangeNote) -> AliasRecord | None:
+        return self.aliases.delete(name, alias, note)
+
+    def alias_history(
+        self, name: str, alias: str, limit: int, before_revision: int | None
+    ) -> list[AliasChange]:
+        return self.aliases.history(name, alias, limit, before_revision)
+
+    def identity(self) -> str:
+        return self.aliases.identity()
 
     # --- hard deletes and cleanup ----------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
-        self.purger.purge_artifact(name)
+        try:
+            self.purger.purge_artifact(name)
+        finally:
+            self.aliases.forget(name)
 
     def find_orphans(self, older_than: datetime) -> list[str]:
         return sorted(

@@ -13,7 +13,13 @@ on a version
     ``pending``/``claim_until`` (a publish's claim on the number, made before any byte is
     copied; such an item is marked deleted and names no bytes, so every reader, 1.0.1's
     included, skips it), ``purging``, ``alias_guard`` (bumped by every ``put_alias`` that
-    targets the version), and the same size, type and metadata as LATEST had.
+    targets the version), and the same size, type and metadata as LATEST had;
+on an alias
+    ``revision`` (grows by one on every change), ``history_head`` (the sha256 of its
+    newest history entry) and ``version_sha256``/``secondary_version_sha256`` (the hashes
+    of its published targets, so a read through the alias needs no version lookup).
+
+An alias's history lives in a partition of its own (see ``alias_items``).
 """
 
 from __future__ import annotations
@@ -40,10 +46,20 @@ def alias_partition(name: str) -> str:
     return f"__{name}-alias"
 
 
+def history_partition(name: str) -> str:
+    """The partition key holding the history of an artifact's aliases.
+
+    ``#`` never occurs in an artifact name, so no artifact's partition can be this one,
+    and 1.0.1 (which reads ``__{name}-alias``) never sees it.
+    """
+    return f"{alias_partition(name)}#history"
+
+
 def artifact_of_partition(pk: str) -> str:
-    """The artifact a partition key belongs to (its versions or its aliases)."""
-    if pk.startswith("__") and pk.endswith("-alias"):
-        return pk[2 : -len("-alias")]
+    """The artifact a partition key belongs to (its versions, aliases or alias history)."""
+    for ending in ("-alias#history", "-alias"):
+        if pk.startswith("__") and pk.endswith(ending):
+            return pk[2 : -len(ending)]
     return pk
 
 
@@ -155,7 +171,7 @@ def copy_description(latest: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def decode_alias(name: str, item: dict[str, Any]) -> AliasRecord:
-    """An alias item as a record."""
+    """An alias item as a record; ``revision`` as stored (0: written without history)."""
     secondary = text(item, "secondary_version")
     weight = integer(item, "secondary_version_weight")
     return AliasRecord(
@@ -165,19 +181,31 @@ def decode_alias(name: str, item: dict[str, Any]) -> AliasRecord:
         secondary_version=None if secondary is None else number_of(secondary),
         secondary_version_weight=None if secondary is None else weight,
         update_at=from_storage(item["update_at"]["S"]),
+        version_sha256=text(item, "version_sha256"),
+        secondary_version_sha256=None
+        if secondary is None
+        else text(item, "secondary_version_sha256"),
+        revision=integer(item, "revision") or 0,
     )
 
 
-def encode_alias(record: AliasRecord) -> dict[str, Any]:
-    """An alias record as 1.0.1 stores it."""
+def encode_alias(record: AliasRecord, history_head: str) -> dict[str, Any]:
+    """An alias record as 1.0.1 stores it, plus its revision, the sha256 of its newest
+    history entry and the hashes of its published targets."""
     item = {
         **item_key(alias_partition(record.name), record.alias),
         "update_at": {"S": to_storage(record.update_at)},
         "version": {"S": version_to_key(record.version)},
+        "revision": {"N": str(record.revision)},
+        "history_head": {"S": history_head},
     }
+    if record.version is not None and record.version_sha256:
+        item["version_sha256"] = {"S": record.version_sha256}
     if record.has_secondary:
         item["secondary_version"] = {"S": version_to_key(record.secondary_version)}
         item["secondary_version_weight"] = {"N": str(record.secondary_version_weight)}
+        if record.secondary_version is not None and record.secondary_version_sha256:
+            item["secondary_version_sha256"] = {"S": record.secondary_version_sha256}
     return item
 
 

@@ -45,6 +45,16 @@ class S3Place:
         """One S3 request on the repository's bucket (see :func:`calls.call`)."""
         return call(self.clients.s3, operation, expect=expect, Bucket=self.bucket, **params)
 
+    def transact(self, actions: list[dict[str, Any]]) -> None:
+        """One TransactWriteItems. Raises Refused (``TransactionCanceledException``: its
+        ``CancellationReasons`` say which condition failed) and what :func:`calls.call` does."""
+        call(
+            self.clients.dynamodb,
+            "transact_write_items",
+            expect=("TransactionCanceledException",),
+            TransactItems=actions,
+        )
+
     def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
         """The item (strongly consistent), or None."""
         item: dict[str, Any] | None = self.ddb(

@@ -10,7 +10,8 @@ A purge, in order:
    ``purging``: from then on no put, publish or ``put_alias`` can start (each checks
    LATEST's item in its own condition);
 2. waits, briefly, for publishes already in flight to commit or give up;
-3. deletes the aliases (any alias written before step 1 is visible by then);
+3. deletes the aliases (any alias written before step 1 is visible by then), then their
+   history (every alias change checks the fence too, so none adds to it now);
 4. hides every version item (``purging``, marked deleted), so nobody, 1.0.1 included,
    reads a version whose bytes are about to go, and claims in flight can't commit;
 5. deletes the objects, each only if unchanged; then the version items, LATEST last
@@ -41,6 +42,7 @@ from .items import (
     EMPTY,
     TRUE,
     alias_partition,
+    history_partition,
     is_version_key,
     item_key,
     seconds,
@@ -66,12 +68,11 @@ class Purger:
         fence = self.lease.take(name, "purge")
         with self.lease.heartbeat(fence):
             self._wait_for_publishes(name)
-            self._delete_items(
-                [
-                    item_key(i["pk"]["S"], i["sk"]["S"])
-                    for i in self._partition(alias_partition(name))
-                ]
-            )
+            # the aliases, then their history (no alias change passes the fence now)
+            for partition in (alias_partition(name), history_partition(name)):
+                self._delete_items(
+                    [item_key(i["pk"]["S"], i["sk"]["S"]) for i in self._partition(partition)]
+                )
             versions = [i for i in self._partition(name) if i["sk"]["S"] != LATEST]
             self._hide(name, versions, str(fence.token))
             self._delete_objects(f"{self.place.prefix}/{name}/")
@@ -127,12 +128,7 @@ class Purger:
                 for item in items[start : start + 100]
             ]
             try:
-                call(
-                    self.place.clients.dynamodb,
-                    "transact_write_items",
-                    expect=("TransactionCanceledException",),
-                    TransactItems=actions,
-                )
+                self.place.transact(actions)
             except Refused:
                 # an item vanished meanwhile (a claim given up): hide the rest one by one
                 for action in actions:
