@@ -66,9 +66,7 @@ def history_problems(
 ) -> list[str]:
     """Everything wrong with the history of ``name``'s aliases, one line each."""
     problems: list[str] = []
-    aliases = {
-        i["sk"]["S"]: i for i in query_partition(dynamodb, table, f"__{name}-alias")
-    }
+    aliases = {i["sk"]["S"]: i for i in query_partition(dynamodb, table, f"__{name}-alias")}
     entries: dict[str, list[dict[str, Any]]] = defaultdict(list)
     heads: dict[str, dict[str, Any]] = {}
     for item in query_partition(dynamodb, table, f"__{name}-alias#history"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import exc
 from .model import Alias, AliasChange, AliasState, Artifact, HistoryCheck
+from .resolver import AliasResolver, Resolved
 from .uri import open_repository
 
 __version__ = "2.0.0.dev0"
@@ -18,9 +19,11 @@ __version__ = "2.0.0.dev0"
 __all__ = [
     "Alias",
     "AliasChange",
+    "AliasResolver",
     "AliasState",
     "Artifact",
     "HistoryCheck",
+    "Resolved",
     "__version__",
     "exc",
     "open_repository",

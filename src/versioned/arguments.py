@@ -7,6 +7,7 @@ normalised value, so callers can validate everything first and write afterwards.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -98,6 +99,40 @@ def check_weight(weight: object) -> int:
             f"secondary_version_weight must be between 0 and 99, got {weight}"
         )
     return weight
+
+
+#: The longest caller key ``Alias.route`` takes, in characters.
+MAX_ROUTE_KEY = 1024
+
+
+def check_route_key(key: object) -> str:
+    """Return a caller key for sticky routing (1-1024 characters, encodable as UTF-8),
+    else raise."""
+    if not isinstance(key, str):
+        raise InvalidArgumentTypeError(f"routing key must be a str, got {type(key).__name__}")
+    if not 1 <= len(key) <= MAX_ROUTE_KEY:
+        raise InvalidArgumentError(
+            f"routing key must have 1-{MAX_ROUTE_KEY} characters, got {len(key)}"
+        )
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as error:
+        # a lone surrogate has no UTF-8 form, so it could not hash the same everywhere
+        raise InvalidArgumentError(
+            f"routing key {key[:40]!r} is not valid Unicode: {error.reason}"
+        ) from None
+    return key
+
+
+def check_seconds(value: object, what: str, *, positive: bool = False) -> float:
+    """Return a finite number of seconds (> 0 with ``positive``, else >= 0), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentTypeError(f"{what} must be a number, got {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        bound = "more than 0" if positive else "0 or more"
+        raise InvalidArgumentError(f"{what} must be a finite number {bound}, got {value!r}")
+    return seconds
 
 
 def check_non_negative_int(value: object, what: str) -> int:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from .exc import InvalidArgumentError
+from .routing import route_version
 
 __all__ = ["Alias", "AliasChange", "AliasState", "Artifact", "ContentReader", "HistoryCheck"]
 
@@ -207,6 +208,58 @@ class Alias:
         if version == self.secondary_version:
             return self._secondary_version_sha256
         return None
+
+    # --- sticky routing (routing.py states the rule) -------------------------------------
+    def route(self, key: str) -> str:
+        """Return the version (``"LATEST"`` or ``"5"``) the caller ``key`` (a user id, a host
+        name) gets under this alias's traffic split.
+
+        Deterministic: the same key gets the same version on every machine and in every
+        process for as long as the primary and secondary versions stay the same. Over many
+        keys ``secondary_version_weight`` percent get the secondary, and raising the
+        weight only moves keys from the primary to the secondary, never back. Without a
+        secondary version every key gets the primary.
+
+        Raises InvalidArgumentTypeError (a TypeError) if ``key`` is not a ``str``,
+        InvalidArgumentError (a ValueError) if it is empty, longer than 1024 characters or
+        not encodable as UTF-8.
+        """
+        return route_version(
+            self.name, self.version, self.secondary_version, self.secondary_version_weight, key
+        )
+
+    def route_artifact(self, key: str) -> str:
+        """Return the URI of the version :meth:`route` picks for ``key``; raises as it."""
+        if self.route(key) == self.version:
+            return self.version_uri
+        assert self.secondary_version_uri is not None
+        return self.secondary_version_uri
+
+    def get_content(self, key: str | None = None, bsm: object | None = None) -> bytes:
+        """Return the verified bytes of the version :meth:`route` picks for ``key``; with
+        ``key=None``, of an independent weighted draw (as :meth:`random_version`).
+
+        Raises as :meth:`route` for a bad key (before any request), ArtifactNotFoundError
+        if the bytes are gone, IntegrityError if they differ from the recorded hash.
+        """
+        version, sha256 = self._pick(key)
+        return self._require_reader().read_version(self.name, version, sha256, bsm)
+
+    def download(
+        self, path: str | os.PathLike[str], key: str | None = None, bsm: object | None = None
+    ) -> None:
+        """Stream the version :meth:`route` picks for ``key`` (``None``: a weighted draw)
+        into the file ``path``, verified; the file appears only once complete.
+
+        Raises as :meth:`get_content`.
+        """
+        version, sha256 = self._pick(key)
+        self._require_reader().download_version(self.name, version, sha256, path, bsm)
+
+    def _pick(self, key: str | None) -> tuple[str, str | None]:
+        """The version for ``key`` (a random draw without one) and its hash if known."""
+        version = self.random_version() if key is None else self.route(key)
+        return version, self.target_sha256(version)
 
     def _require_secondary(self) -> str:
         if self.secondary_version is None:

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Generic, TypeVar
 from . import arguments as args
 from .engine import Engine
 from .model import Alias, AliasChange, AliasState, Artifact, HistoryCheck
+from .resolver import AliasResolver
 from .stores import base
 from .stores.base import AliasRecord, Backend, VersionRecord
 
@@ -246,6 +247,29 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         Raises AliasNotFoundError (also when it did not exist at ``as_of``)."""
         with self._using(bsm):
             return self._alias(self._engine.get_alias(name, alias, as_of))
+
+    def alias_resolver(
+        self,
+        ttl_seconds: float = 30.0,
+        jitter: float = 0.1,
+        stale_seconds: float = 300.0,
+        bsm: Any = None,
+        *,
+        clock: Callable[[], float] | None = None,
+    ) -> AliasResolver[AliasT]:
+        """Return a resolver that answers ``get_alias`` from a per-process cache, for
+        long-running clients: at most one request per alias per ``ttl_seconds`` (each
+        answer kept ``ttl * (1 ± jitter)``), however many threads ask, and the last good
+        answer served (marked stale) up to ``stale_seconds`` past expiry while the backend
+        fails. See ``versioned.resolver``; ``clock`` (monotonic seconds) is for tests.
+        """
+        return AliasResolver(
+            lambda name, alias: self.get_alias(name, alias, bsm),
+            ttl_seconds,
+            jitter,
+            stale_seconds,
+            clock=clock,
+        )
 
     def list_aliases(self, name: str, bsm: Any = None) -> list[AliasT]:
         """Return every alias of ``name``, sorted by alias."""

@@ -81,8 +81,7 @@ def alias_history(ctx: Context, args: argparse.Namespace) -> Result:
                 + "; ".join(check.problems)
             )
         return Done(
-            f"the history of alias {args.alias} of {args.name} is intact "
-            f"({check.entries} entries)",
+            f"the history of alias {args.alias} of {args.name} is intact ({check.entries} entries)",
             data,
         )
     changes = ctx.repo.list_alias_history(

@@ -123,9 +123,7 @@ def get(ctx: Context, args: argparse.Namespace) -> Result:
                 with open(target, "wb") as out:
                     ctx.repo.write_version(name, version, sha256, out, ctx.bsm, meter.add)
             else:
-                ctx.repo.write_version(
-                    name, version, sha256, sys.stdout.buffer, ctx.bsm, meter.add
-                )
+                ctx.repo.write_version(name, version, sha256, sys.stdout.buffer, ctx.bsm, meter.add)
                 sys.stdout.buffer.flush()
     except (IntegrityError, ConcurrentWriteError) as error:
         if kind == "file":

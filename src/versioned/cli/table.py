@@ -197,9 +197,7 @@ COMMANDS: tuple[Command, ...] = (
         (
             NAME,
             ALIAS,
-            option(
-                "--limit", metavar="N", type=count, default=50, help="at most N (default 50)"
-            ),
+            option("--limit", metavar="N", type=count, default=50, help="at most N (default 50)"),
             option(
                 "--before",
                 metavar="REV",
