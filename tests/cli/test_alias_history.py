@@ -46,7 +46,7 @@ def test_set_records_who_why_and_from_to(cli: Cli) -> None:
     assert newest["previous_sha256"] == history[1]["sha256"]
     table = cli.text("alias", "history", NAME, "prod")
     header, row, _ = table.splitlines()
-    assert header.split()[:4] == ["REV", "WHEN", "WHO", "ACTION"]
+    assert header.split() == ["REV", "WHEN", "ACTION", "FROM", "TO", "REASON", "WHO"]
     assert "2 (80%) + 3 (20%)" in row and "canary 3" in row
     assert "." not in row.split()[2]  # the time is shown to the second
 

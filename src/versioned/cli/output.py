@@ -174,16 +174,17 @@ def describe_state(state: AliasState | None) -> str:
 
 
 def _history_text(history: History) -> str:
-    header = ["REV", "WHEN", "WHO", "ACTION", "FROM", "TO", "REASON"]
+    # WHO comes last: an AWS ARN is long, and the last column gives way on a narrow terminal
+    header = ["REV", "WHEN", "ACTION", "FROM", "TO", "REASON", "WHO"]
     rows = [
         [
             str(change.revision),
             _show(change.update_at),
-            change.who,
             change.action,
             describe_state(change.before),
             describe_state(change.after),
             change.reason or "-",
+            change.who,
         ]
         for change in history.changes
     ]
