@@ -7,7 +7,10 @@ design.md's 1.3x target; put and download throughput of a large file next to bot
 upload_file / download_file; and the local backend next to raw sqlite3 and
 shutil.copyfile; and retention (soft-deleting N versions with purge_artifact_versions)
 next to as many raw UpdateItem / sqlite3 UPDATE writes (``tools/bench_retention.py``;
-``--retention-only`` runs just that). The figures are also written as JSON with ``--json``.
+``--retention-only`` runs just that); and a simulation of 100,000 clients polling one alias,
+with and without ``AliasResolver``, in DynamoDB reads per second next to one partition's
+limit (``tools/bench_resolver.py``; ``--resolver-only`` runs just that). The figures are
+also written as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from tools.bench_resolver import show_resolver, simulate_resolver
 from tools.bench_retention import bench_retention_local, bench_retention_s3, show_retention
 from tools.moto_server import moto_server
 
@@ -279,6 +283,7 @@ def show(figures: dict[str, Any]) -> None:
         show_operations(figures)
     show_retention("S3 + DynamoDB (moto)", figures["retention"]["s3"], "raw boto3 UpdateItem x N")
     show_retention("the local backend", figures["retention"]["local"], "raw sqlite3 UPDATE x N")
+    show_resolver(figures["resolver"])
 
 
 def show_operations(figures: dict[str, Any]) -> None:
@@ -316,10 +321,18 @@ def main() -> None:
     parser.add_argument("--retention-s3", type=int, default=100, metavar="N")
     parser.add_argument("--retention-local", type=int, default=500, metavar="N")
     parser.add_argument("--retention-only", action="store_true", help="only the retention part")
+    parser.add_argument("--resolver-only", action="store_true", help="only the simulation")
     options = parser.parse_args()
     runs = 20 if options.quick else 100
     size = (256 if options.quick else 1024) * MIB
     figures: dict[str, Any] = {"machine": machine(), "runs": runs, "size_mib": size // MIB}
+    # a simulation on a fake clock: no server, and the machine's load cannot change it
+    figures["resolver"] = simulate_resolver(duration=150.0 if options.quick else 300.0)
+    if options.resolver_only:
+        show_resolver(figures["resolver"])
+        if options.json:
+            options.json.write_text(json.dumps(figures, indent=2))
+        return
     retention: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder:
         scratch = Path(folder)

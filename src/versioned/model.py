@@ -199,6 +199,16 @@ class Alias:
         assert self.secondary_version_uri is not None
         return self.secondary_version_uri
 
+    def target_sha256(self, version: str) -> str | None:
+        """The sha256 the alias record carries for ``version`` (one of its targets), so a
+        read can verify the bytes without looking the version up; None when the record
+        does not carry it (LATEST, whose bytes change; an alias written by 1.0.1)."""
+        if version == self.version:
+            return self._version_sha256
+        if version == self.secondary_version:
+            return self._secondary_version_sha256
+        return None
+
     # --- sticky routing (routing.py states the rule) -------------------------------------
     def route(self, key: str) -> str:
         """Return the version (``"LATEST"`` or ``"5"``) the caller ``key`` (a user id, a host
@@ -249,9 +259,7 @@ class Alias:
     def _pick(self, key: str | None) -> tuple[str, str | None]:
         """The version for ``key`` (a random draw without one) and its hash if known."""
         version = self.random_version() if key is None else self.route(key)
-        if version == self.version:
-            return version, self._version_sha256
-        return version, self._secondary_version_sha256
+        return version, self.target_sha256(version)
 
     def _require_secondary(self) -> str:
         if self.secondary_version is None:

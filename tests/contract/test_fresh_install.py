@@ -9,6 +9,9 @@ These tests run against the s3pathlib and boto_session_manager actually installe
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -100,5 +103,24 @@ def test_readme_installs_this_package_not_the_public_1_0_1() -> None:
         # the public index's "versioned" is the original 1.0.1 library: never name it bare
         bare = r"(^|\s)['\"]?versioned(\[[^\]]*\])?['\"]?(?!\s*@)(\s|$)"
         assert not re.search(bare, arguments), arguments
-    assert re.search(r"pip install .*git\+https://", commands), "a git URL install"
+    assert re.search(r"pip install .*git\+URL", commands), "a git URL install"
+    assert "HOST/OWNER" not in text, "a placeholder a reader cannot fill in"
+    assert re.search(r"pip wheel .*-w dist \.", commands), "a wheel to copy"
     assert re.search(r"pip install (-e )?['\"]?\.(\[[a-z,]+\])?['\"]?", commands)
+
+
+def test_the_readme_wheel_is_this_package(tmp_path: Path) -> None:
+    """The README's wheel command builds an installable wheel of this package (2.x, typed)."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("versioned-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        text = archive.read(metadata).decode()
+    assert re.search(r"^Name: versioned$", text, flags=re.M)
+    assert re.search(r"^Version: 2\.", text, flags=re.M), "not the public 1.0.1"
+    assert "versioned/py.typed" in names and "versioned/cli/__init__.py" in names

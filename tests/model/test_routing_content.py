@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Repository
+from tests.helpers import Repository, S3Backend
+from tests.requests.test_request_counts import Counter as RequestCounter
 from versioned import exc
 
 V1, V2 = b"version one", b"version two"
@@ -54,3 +55,27 @@ def test_a_bad_key_raises_before_any_read(repo: Repository, canary: object, tmp_
     with pytest.raises(exc.InvalidArgumentTypeError):
         alias.download(tmp_path / "x", key=7)  # type: ignore[arg-type]
     assert not (tmp_path / "x").exists()
+
+
+def test_on_s3_a_routed_read_costs_what_reading_that_version_costs(
+    s3_backend: S3Backend,
+) -> None:
+    # routing is computed locally: the read sends exactly the requests of the plain
+    # read of the chosen version (one GetObject once alias items carry target hashes)
+    repo = s3_backend.repo
+    for content in (V1, V2):
+        repo.put_artifact("app", content)
+        repo.publish_artifact_version("app")
+    repo.put_alias("app", "prod", 1, secondary_version=2, secondary_version_weight=30)
+    counter = RequestCounter(repo)
+    alias = repo.get_alias("app", "prod")
+    plain = {
+        "1": counter.during(alias.get_version_content),
+        "2": counter.during(alias.get_secondary_version_content),
+    }
+    assert plain["1"][-1] == plain["2"][-1] == "GetObject"
+    keys = [f"user-{i}" for i in range(8)]
+    assert {alias.route(k) for k in keys} == {"1", "2"}
+    for key in keys:
+        sent = counter.during(lambda k=key: alias.get_content(key=k))
+        assert sent == plain[alias.route(key)], key

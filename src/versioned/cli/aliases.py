@@ -1,17 +1,17 @@
-"""The alias commands: set, get, list, delete."""
+"""The alias commands: set, get, list, delete, history, rollback."""
 
 from __future__ import annotations
 
 import argparse
 
 from .artifacts import explain_missing, require_artifact
-from .context import Context
-from .output import Done, Result
+from .context import Context, Failure
+from .output import Done, History, Result, print_json
 from .parser import UsageError
 
 
 def alias_set(ctx: Context, args: argparse.Namespace) -> Result:
-    """Create or move an alias; the result is the alias."""
+    """Create or move an alias; the result is the alias (with its new revision)."""
     if (args.secondary_version is None) != (args.weight is None):
         raise UsageError(
             "--secondary-version and --weight go together: the second version and the "
@@ -19,13 +19,21 @@ def alias_set(ctx: Context, args: argparse.Namespace) -> Result:
         )
     with explain_missing(ctx, args.name):
         return ctx.repo.put_alias(
-            args.name, args.alias, args.version, args.secondary_version, args.weight, ctx.bsm
+            args.name,
+            args.alias,
+            args.version,
+            args.secondary_version,
+            args.weight,
+            ctx.bsm,
+            expected_revision=args.if_revision,
+            reason=args.reason,
         )
 
 
 def alias_get(ctx: Context, args: argparse.Namespace) -> Result:
-    """The alias; AliasNotFoundError when there is none."""
-    return ctx.repo.get_alias(args.name, args.alias, ctx.bsm)
+    """The alias now, or with --as-of where it pointed then; AliasNotFoundError when
+    there is (was) none."""
+    return ctx.repo.get_alias(args.name, args.alias, ctx.bsm, as_of=args.as_of)
 
 
 def alias_list(ctx: Context, args: argparse.Namespace) -> Result:
@@ -38,9 +46,56 @@ def alias_list(ctx: Context, args: argparse.Namespace) -> Result:
 
 def alias_delete(ctx: Context, args: argparse.Namespace) -> Result:
     """Delete an alias; one that does not exist is an error (AliasNotFoundError)."""
-    ctx.repo.get_alias(args.name, args.alias, ctx.bsm)
-    ctx.repo.delete_alias(args.name, args.alias, ctx.bsm)
+    if args.if_revision is None:
+        ctx.repo.get_alias(args.name, args.alias, ctx.bsm)
+    ctx.repo.delete_alias(
+        args.name,
+        args.alias,
+        ctx.bsm,
+        expected_revision=args.if_revision,
+        reason=args.reason,
+    )
     return Done(
         f"deleted alias {args.alias} of {args.name}",
         {"name": args.name, "alias": args.alias, "deleted": True},
     )
+
+
+def alias_history(ctx: Context, args: argparse.Namespace) -> Result:
+    """A page of the alias's changes, newest first; with --verify, the check of the whole
+    chain (a failure when an entry was removed or altered)."""
+    if args.verify:
+        check = ctx.repo.verify_alias_history(args.name, args.alias, ctx.bsm)
+        data = {
+            "name": args.name,
+            "alias": args.alias,
+            "ok": check.ok,
+            "entries": check.entries,
+            "problems": check.problems,
+        }
+        if not check.ok:
+            if ctx.json:
+                print_json(data)
+            raise Failure(
+                f"the history of alias {args.alias} of {args.name} was tampered with: "
+                + "; ".join(check.problems)
+            )
+        return Done(
+            f"the history of alias {args.alias} of {args.name} is intact ({check.entries} entries)",
+            data,
+        )
+    changes = ctx.repo.list_alias_history(
+        args.name, args.alias, ctx.bsm, limit=args.limit or 50, before_revision=args.before
+    )
+    if not changes:
+        ctx.repo.get_alias(args.name, args.alias, ctx.bsm)  # says when there is no alias
+    return History(changes)
+
+
+def alias_rollback(ctx: Context, args: argparse.Namespace) -> Result:
+    """Point the alias back at an earlier revision's targets; the result is the alias."""
+    alias = ctx.repo.rollback_alias(
+        args.name, args.alias, to_revision=args.to, reason=args.reason, bsm=ctx.bsm
+    )
+    ctx.note(f"alias {args.alias} of {args.name} rolled back (now revision {alias.revision})")
+    return alias

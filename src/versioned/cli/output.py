@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeAlias
 
-from ..model import Alias, Artifact
+from ..model import Alias, AliasChange, AliasState, Artifact
 
 #: the fields of the JSON objects, in this order
 ARTIFACT_FIELDS = (
@@ -35,16 +35,39 @@ ALIAS_FIELDS = (
     "version",
     "secondary_version",
     "secondary_version_weight",
+    "revision",
     "update_at",
+)
+#: the fields of a history entry's JSON object (before/after are alias states or null)
+CHANGE_FIELDS = (
+    "name",
+    "alias",
+    "revision",
+    "update_at",
+    "action",
+    "who",
+    "reason",
+    "before",
+    "after",
+    "previous_sha256",
+    "sha256",
 )
 #: table columns, for people (the name is the command's NAME); the last one gives way
 #: first when the terminal is narrow
 ARTIFACT_COLUMNS = ("version", "update_at", "size", "sha256", "uri")
-ALIAS_COLUMNS = ("alias", "version", "secondary_version", "secondary_version_weight", "update_at")
+ALIAS_COLUMNS = (
+    "alias",
+    "version",
+    "secondary_version",
+    "secondary_version_weight",
+    "revision",
+    "update_at",
+)
 _HEADERS = {
     "update_at": "UPDATED",
     "secondary_version": "SECONDARY",
     "secondary_version_weight": "WEIGHT",
+    "revision": "REV",
 }
 #: a table is for people: a hash prefix tells versions apart (--json has it all)
 _SHA_PREFIX = 12
@@ -66,10 +89,22 @@ class Shown:
     aliases: list[str]
 
 
+@dataclass
+class History:
+    """A page of an alias's history, newest first (``versioned alias history``)."""
+
+    changes: list[AliasChange]
+
+
 Result: TypeAlias = (
-    "Artifact | Alias | Shown | Done | Sequence[Artifact] | Sequence[Alias] | "
+    "Artifact | Alias | Shown | Done | History | Sequence[Artifact] | Sequence[Alias] | "
     "Sequence[str] | str | None"
 )
+
+
+def print_json(data: object) -> None:
+    """Print ``data`` as indented JSON on standard output."""
+    print(json.dumps(data, indent=2))
 
 
 def emit(result: Result, *, as_json: bool, quiet: bool, show_deleted: bool = False) -> None:
@@ -78,12 +113,12 @@ def emit(result: Result, *, as_json: bool, quiet: bool, show_deleted: bool = Fal
         return
     if isinstance(result, Done):
         if as_json:
-            print(json.dumps(result.data, indent=2))
+            print_json(result.data)
         elif not quiet and result.message:
             print(f"versioned: {result.message}", file=sys.stderr)
         return
     if as_json:
-        print(json.dumps(to_json(result), indent=2))
+        print_json(to_json(result))
         return
     text = _text(result, show_deleted)
     if text:
@@ -94,6 +129,8 @@ def to_json(result: object) -> object:
     """The JSON form: an object per artifact or alias, an array for a list."""
     if isinstance(result, Shown):
         return {**record(result.artifact), "aliases": result.aliases}
+    if isinstance(result, History):
+        return [change_record(change) for change in result.changes]
     if isinstance(result, (Artifact, Alias)):
         return record(result)
     if isinstance(result, (list, tuple)):
@@ -111,9 +148,54 @@ def record(item: Artifact | Alias) -> dict[str, object]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
 
 
+def change_record(change: AliasChange) -> dict[str, object]:
+    """A history entry's public fields; states as objects, the time as ISO 8601."""
+    values: dict[str, object] = {}
+    for name in CHANGE_FIELDS:
+        value = getattr(change, name)
+        if isinstance(value, AliasState):
+            value = {
+                "version": value.version,
+                "secondary_version": value.secondary_version,
+                "secondary_version_weight": value.secondary_version_weight,
+            }
+        values[name] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+def describe_state(state: AliasState | None) -> str:
+    """Where an alias pointed, for people: ``5``, ``5 (80%) + 6 (20%)``, ``-`` (absent)."""
+    if state is None:
+        return "-"
+    if state.secondary_version is None or state.secondary_version_weight is None:
+        return state.version
+    weight = state.secondary_version_weight
+    return f"{state.version} ({100 - weight}%) + {state.secondary_version} ({weight}%)"
+
+
+def _history_text(history: History) -> str:
+    # WHO comes last: an AWS ARN is long, and the last column gives way on a narrow terminal
+    header = ["REV", "WHEN", "ACTION", "FROM", "TO", "REASON", "WHO"]
+    rows = [
+        [
+            str(change.revision),
+            _show(change.update_at),
+            change.action,
+            describe_state(change.before),
+            describe_state(change.after),
+            change.reason or "-",
+            change.who,
+        ]
+        for change in history.changes
+    ]
+    return align([header, *rows], width=output_width())
+
+
 def _text(result: Result, show_deleted: bool) -> str:
     if isinstance(result, str):
         return result
+    if isinstance(result, History):
+        return _history_text(result)
     if isinstance(result, Shown):
         pairs = _pairs(result.artifact)
         pairs.append(("aliases", ", ".join(result.aliases) or "-"))

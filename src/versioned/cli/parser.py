@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .. import __version__
@@ -111,6 +112,24 @@ def duration(text: str) -> int:
             f"expected a duration such as 90d, 12h, 30m or a number of seconds, got {text!r}"
         )
     return int(found.group(1)) * _UNITS[found.group(2)]
+
+
+def moment(text: str) -> datetime:
+    """Parse a point in time: ISO 8601 (``2026-11-26T09:30:00Z``; without a zone it is
+    UTC) or an age such as ``2h`` (that long ago)."""
+    try:
+        ago = duration(text)
+    except argparse.ArgumentTypeError:
+        pass
+    else:
+        return datetime.now(timezone.utc) - timedelta(seconds=ago)
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time such as 2026-11-26T09:30:00Z or an age such as 2h, got {text!r}"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 # --- the parser ---------------------------------------------------------------------------

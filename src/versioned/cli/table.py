@@ -6,7 +6,17 @@ when their command runs, so that ``versioned --help`` loads none of them.
 
 from __future__ import annotations
 
-from .parser import Arg, Command, count, duration, key_value, option, positional, weight
+from .parser import (
+    Arg,
+    Command,
+    count,
+    duration,
+    key_value,
+    moment,
+    option,
+    positional,
+    weight,
+)
 
 #: the library's retention defaults
 KEEP_LAST, OLDER_THAN = 10, 90 * 86400
@@ -16,6 +26,16 @@ CONFIRM_YOUNGER_DAYS = 7
 NAME = positional("NAME", "the artifact name (A-Z a-z 0-9 . _ -)")
 ALIAS = positional("ALIAS", "the alias name (A-Z a-z 0-9 _, not all digits)")
 VERSION = option("--version", metavar="V", help="a version number or LATEST (the default)")
+
+
+IF_REVISION = option(
+    "--if-revision",
+    metavar="N",
+    type=count,
+    help="only if the alias is at revision N (0: only if it does not exist yet); "
+    "refused if someone changed it first",
+)
+REASON = option("--reason", metavar="TEXT", help="why, for the alias's history")
 
 
 def _which(what: str) -> tuple[Arg, ...]:
@@ -82,6 +102,12 @@ COMMANDS: tuple[Command, ...] = (
                 "(with a canary, picked by weight; the pick is said on stderr)"
             ),
             option(
+                "--key",
+                metavar="K",
+                help="with --alias: route by this caller key (a user id, a host name); "
+                "the same key always gets the same version",
+            ),
+            option(
                 "-o",
                 "--output",
                 metavar="PATH",
@@ -141,14 +167,63 @@ COMMANDS: tuple[Command, ...] = (
                 type=weight,
                 help="percent of picks (0-99) for the secondary version",
             ),
+            IF_REVISION,
+            REASON,
         ),
     ),
     Command(
         ("alias", "get"),
         "aliases:alias_get",
-        "show an alias",
-        "versioned alias get model prod",
-        (NAME, ALIAS),
+        "show an alias (or where it pointed at a past time)",
+        "versioned alias get model prod\nversioned alias get model prod --as-of 2h\n"
+        "versioned alias get model prod --as-of 2026-11-26T09:30:00Z",
+        (
+            NAME,
+            ALIAS,
+            option(
+                "--as-of",
+                metavar="TIME",
+                type=moment,
+                help="where the alias pointed at TIME (ISO 8601, UTC unless it says; "
+                "or an age such as 2h)",
+            ),
+        ),
+    ),
+    Command(
+        ("alias", "history"),
+        "aliases:alias_history",
+        "list the changes of an alias, newest first: who, when, why, from -> to",
+        "versioned alias history model prod\nversioned alias history model prod --verify",
+        (
+            NAME,
+            ALIAS,
+            option("--limit", metavar="N", type=count, default=50, help="at most N (default 50)"),
+            option(
+                "--before",
+                metavar="REV",
+                type=count,
+                help="only revisions older than REV (the next page)",
+            ),
+            option(
+                "--verify",
+                action="store_true",
+                help="check the whole history's hash chain; exit 1 if an entry was removed "
+                "or altered",
+            ),
+        ),
+    ),
+    Command(
+        ("alias", "rollback"),
+        "aliases:alias_rollback",
+        "point an alias back where an earlier revision did (default: the one before)",
+        "versioned alias rollback model prod --reason 'errors on v7'\n"
+        "versioned alias rollback model prod --to 12",
+        (
+            NAME,
+            ALIAS,
+            option("--to", metavar="REV", type=count, help="the revision to go back to"),
+            REASON,
+        ),
     ),
     Command(
         ("alias", "list"),
@@ -162,7 +237,7 @@ COMMANDS: tuple[Command, ...] = (
         "aliases:alias_delete",
         "delete an alias",
         "versioned alias delete model prod",
-        (NAME, ALIAS),
+        (NAME, ALIAS, IF_REVISION, REASON),
     ),
     Command(
         ("purge",),
