@@ -8,6 +8,7 @@ overwrite someone else's change.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TypeVar
@@ -184,7 +185,16 @@ class AliasOperations:
         return record
 
     def _as_of(self, name: str, alias: str, moment: datetime) -> AliasRecord:
-        for entry in self._walk(name, alias):
+        entries = self._walk(name, alias)
+        newest = next(entries, None)
+        current = self.backend.get_alias(name, alias)
+        recorded = newest.revision if newest is not None else 0
+        # changed outside versioned since its newest entry (the next change records
+        # that): the stored alias, dated by its writer, is the latest answer
+        outside = current is not None and current.revision > recorded
+        if outside and current is not None and current.update_at <= moment:
+            return current
+        for entry in itertools.chain([newest] if newest is not None else [], entries):
             if entry.update_at > moment:
                 continue
             if entry.after is None:
