@@ -217,7 +217,9 @@ class AliasOperations:
         while True:
             page = self.backend.alias_history(name, alias, _PAGE, before)
             yield from page
-            if len(page) < _PAGE:
+            # a short page is not the end: a store may return fewer than asked (DynamoDB
+            # stops a query at 1 MB); revision 1, or nothing more, is
+            if not page or page[-1].revision <= 1:
                 return
             before = page[-1].revision
 
