@@ -29,15 +29,6 @@ class Choice:
     age_seconds: float
 
 
-def target_sha256(alias: Alias, version: str) -> str | None:
-    """The sha256 the alias record holds for its target ``version``, if it holds one."""
-    if version == alias.version:
-        return alias._version_sha256
-    if version == alias.secondary_version:
-        return alias._secondary_version_sha256
-    return None
-
-
 def choose(resolver: Any, name: str, alias: str, key: str | None) -> Choice:
     """The version ``alias`` of ``name`` sends ``key`` to (a weighted draw without a key).
 
@@ -51,7 +42,7 @@ def choose(resolver: Any, name: str, alias: str, key: str | None) -> Choice:
         alias=found,
         key=key,
         version=version,
-        sha256=target_sha256(found, version),
+        sha256=found.target_sha256(version),
         stale=bool(resolved.stale),
         age_seconds=float(resolved.age_seconds),
     )
