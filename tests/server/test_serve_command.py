@@ -154,7 +154,9 @@ def test_serve_without_the_extra_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
     code = main(["--repo", local_backend.uri, "serve", "--port", "0"])
     assert code == 1
-    assert "pip install 'versioned[server]'" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "the server extra" in said
+    assert "pip install '.[server]'" in said
 
 
 def test_answers_with_a_body_do_not_wait_for_nagle(local_backend: LocalBackend) -> None:

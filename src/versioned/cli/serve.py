@@ -22,7 +22,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
     except ImportError as error:
         raise Failure(
             f"'versioned serve' needs the server extra ({error.name} is missing): "
-            "pip install 'versioned[server]'"
+            "install this package with it, e.g. pip install '.[server]' in a checkout"
         ) from None
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     settings = ServerSettings(
