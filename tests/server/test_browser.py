@@ -3,7 +3,8 @@ by Selenium (both from Debian's packages, which .ci/run installs; nothing downlo
 browser). The server is the ``versioned serve`` command on a free loopback port.
 
 Screenshots of the main pages go to the test's output folder; with
-``VERSIONED_SCREENSHOTS=DIR`` they are also copied to DIR (docs/serve.png is serve-alias.png made so).
+``VERSIONED_SCREENSHOTS=DIR`` they are also copied to DIR (docs/serve.png is the
+serve-alias.png made so).
 In CI (``CI=true``) a missing Chromium fails these tests; elsewhere it skips them, saying
 what to install.
 """
