@@ -181,3 +181,29 @@ def test_answers_with_a_body_do_not_wait_for_nagle(local_backend: LocalBackend) 
             rounds.append(time.perf_counter() - start)
         connection.close()
     assert sorted(rounds)[10] < 0.030  # ~40 ms each with Nagle
+
+
+def _status_for_host(url: str, host: str) -> tuple[int, bytes]:
+    address, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    with socket.create_connection((address, int(port)), timeout=30) as conn:
+        request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        conn.sendall(request.encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_on_loopback_only_loopback_host_names_are_answered(local_backend: LocalBackend) -> None:
+    """DNS rebinding: a page from evil.example that comes to resolve to 127.0.0.1 sends
+    ``Host: evil.example``; the server refuses it."""
+    fill(local_backend.repo)
+    with serving(local_backend.uri, "--quiet", "--allow-host", "artifacts.internal") as served:
+        port = served.url.rstrip("/").rsplit(":", 1)[1]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", "[::1]", "artifacts.internal"):
+            assert _status_for_host(served.url, host)[0] == 200, host
+        for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.evil.example", ""):
+            status, body = _status_for_host(served.url, host)
+            assert status == 400, host
+            assert json.loads(body)["error"]["kind"] == "BadHost"

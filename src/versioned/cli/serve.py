@@ -29,6 +29,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
         token=token,
         presign_seconds=args.presign_seconds,
         resolver_ttl_seconds=float(args.cache_seconds),
+        allowed_hosts=tuple(args.allow_host) or None,
     )
     run(ctx.repo, args.host, args.port, settings, access_log=not ctx.quiet)
     return Done("server stopped", {"stopped": True})

@@ -314,6 +314,14 @@ COMMANDS: tuple[Command, ...] = (
                 help="how long resolve may answer from its cache of an alias (default: 5)",
             ),
             option(
+                "--allow-host",
+                metavar="NAME",
+                action="append",
+                default=[],
+                help="answer requests naming the host NAME (a reverse proxy's name); on "
+                "loopback, besides the loopback names, else only those given; repeat for more",
+            ),
+            option(
                 "--presign-seconds",
                 metavar="S",
                 type=count,

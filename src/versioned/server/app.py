@@ -25,6 +25,7 @@ from . import api, downloads, pages
 from .access_log import AccessLog
 from .blobs import VerifiedBlobs
 from .errors import HANDLERS
+from .hosts import AllowedHosts
 from .openapi import document
 from .state import ServerSettings, ServerState
 
@@ -76,9 +77,12 @@ def create_app(repo: Any, settings: ServerSettings | None = None) -> Starlette:
         blobs=None if on_s3 else VerifiedBlobs(repo._backend.open_blob),
         presign=downloads.presigner(repo) if on_s3 else None,
     )
+    middleware = [Middleware(AccessLog)]
+    if settings.allowed_hosts is not None:
+        middleware.append(Middleware(AllowedHosts, allowed=settings.allowed_hosts))
     app = Starlette(
         routes=routes(),
-        middleware=[Middleware(AccessLog)],
+        middleware=middleware,
         exception_handlers=HANDLERS,
     )
     app.state.versioned = state

@@ -7,6 +7,7 @@ Combined Log Format; uvicorn's own access log is off (it would log each request 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import sys
@@ -15,7 +16,8 @@ from typing import Any, TextIO
 import uvicorn
 
 from .app import create_app
-from .auth import check_binding
+from .auth import check_binding, is_loopback
+from .hosts import LOOPBACK_NAMES
 from .state import ServerSettings
 
 
@@ -69,6 +71,10 @@ def serve(
     """
     settings = settings or ServerSettings()
     check_binding(host, settings.token)
+    if is_loopback(host):
+        # reached from this machine only: refuse other Host names (DNS rebinding)
+        extra = settings.allowed_hosts or ()
+        settings = dataclasses.replace(settings, allowed_hosts=(*LOOPBACK_NAMES, host, *extra))
     app = create_app(repo, settings)
     sock = bind(host, port)
     if access_log:

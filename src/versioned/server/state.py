@@ -20,11 +20,14 @@ class ServerSettings:
     read-only. ``presign_seconds``: how long an S3 download link stays valid.
     ``resolver_ttl_seconds``: how old a cached alias may get before the resolver reads it
     again (``resolve`` and alias downloads answer from that cache).
+    ``allowed_hosts``: the only ``Host`` names requests may carry (see :mod:`.hosts`);
+    None accepts any.
     """
 
     token: str | None = None
     presign_seconds: int = 300
     resolver_ttl_seconds: float = 5.0
+    allowed_hosts: tuple[str, ...] | None = None
 
 
 @dataclass
