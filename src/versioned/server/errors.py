@@ -125,8 +125,8 @@ async def on_http_error(request: Request, error: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, error: Exception) -> Response:
-    """A bug: logged with its traceback, answered without it."""
-    log.exception("%s %s failed", request.method, request.url.path, exc_info=error)
+    """A bug: answered without its details (Starlette then re-raises it, and the ASGI
+    server logs it with its traceback)."""
     return _answer(request, 500, "InternalError", "the server failed; its log says why")
 
 
