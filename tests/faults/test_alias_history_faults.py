@@ -13,6 +13,7 @@ sends again must not turn into a revision mismatch: the resend recognises its ow
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +22,10 @@ from typing import Any
 import pytest
 
 from tests.alias_chain import history_problems
-from tests.faults.conftest import LEASE_SECONDS
+from tests.faults.conftest import LEASE_SECONDS, call_with_fault
 from tests.faults.proxy import Fault, FaultProxy
 from tests.helpers import REGION, Repository
 from tests.invariants import S3RawStore, assert_sound
-from versioned import exc
 
 _MODES = [(kind, False) for kind in ("503", "throttle", "drop", "lost")]
 _MODES += [(kind, True) for kind in ("500", "throughput", "drop", "lost")]
@@ -117,15 +117,9 @@ def test_a_change_and_its_entry_land_together_or_not_at_all(
         caller = _cold_twin(repo, attempts) if cold else repo
         if not cold:
             repo.get_alias(name, "prod")  # (faults off) the caller knows prod's state
-        fault_proxy.arm(Fault(at=index, kind=kind, persistent=persistent))
-        try:
-            change.call(caller, name)
-            outcome = "succeeded"
-        except exc.VersionedError as error:
-            outcome = type(error).__name__
-        injected = fault_proxy.injected()
-        fault_proxy.arm(None)
-        assert injected, f"{kind} at {index} injected nothing"
+        fault = Fault(at=index, kind=kind, persistent=persistent)
+        call = functools.partial(change.call, caller, name)
+        outcome, _ = call_with_fault(fault_proxy, fault, call)
         where = f"{kind} on {index}:{operation} ({outcome})"
         outcomes[f"{index}:{operation}"] = outcome
         assert history_problems(raw.dynamodb, raw.table, name) == [], where
