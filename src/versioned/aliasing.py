@@ -8,6 +8,7 @@ overwrite someone else's change.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TypeVar
@@ -184,7 +185,16 @@ class AliasOperations:
         return record
 
     def _as_of(self, name: str, alias: str, moment: datetime) -> AliasRecord:
-        for entry in self._walk(name, alias):
+        entries = self._walk(name, alias)
+        newest = next(entries, None)
+        current = self.backend.get_alias(name, alias)
+        recorded = newest.revision if newest is not None else 0
+        # changed outside versioned since its newest entry (the next change records
+        # that): the stored alias, dated by its writer, is the latest answer
+        outside = current is not None and current.revision > recorded
+        if outside and current is not None and current.update_at <= moment:
+            return current
+        for entry in itertools.chain([newest] if newest is not None else [], entries):
             if entry.update_at > moment:
                 continue
             if entry.after is None:
@@ -207,7 +217,9 @@ class AliasOperations:
         while True:
             page = self.backend.alias_history(name, alias, _PAGE, before)
             yield from page
-            if len(page) < _PAGE:
+            # a short page is not the end: a store may return fewer than asked (DynamoDB
+            # stops a query at 1 MB); revision 1, or nothing more, is
+            if not page or page[-1].revision <= 1:
                 return
             before = page[-1].revision
 

@@ -312,6 +312,30 @@ def test_verify_reports_entries_removed_or_altered(
     assert published.verify_alias_history(NAME, "stage").ok  # other aliases untouched
 
 
+def test_whole_history_reads_survive_short_pages(
+    published: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify and as_of read every page, even when the store answers with fewer entries
+    than asked (DynamoDB stops a query at 1 MB)."""
+    repo = published
+    first = None
+    for version in (1, 2, 3, 1, 2):
+        repo.put_alias(NAME, "prod", version)
+        first = first or moment()
+    store = repo._engine.backend
+    read_history = store.alias_history
+    calls: list[int | None] = []
+
+    def at_most_two(name: str, alias: str, limit: int, before: int | None) -> Any:
+        calls.append(before)
+        return read_history(name, alias, min(limit, 2), before)
+
+    monkeypatch.setattr(store, "alias_history", at_most_two)
+    assert repo.verify_alias_history(NAME, "prod") == HistoryCheck(True, [], 5)
+    assert calls == [None, 4, 2]
+    assert repo.get_alias(NAME, "prod", as_of=first).version == "1"
+
+
 # --- racing deployers ------------------------------------------------------------------------
 @pytest.mark.parametrize("round_", range(3))
 def test_two_deployers_racing_with_expected_revision(

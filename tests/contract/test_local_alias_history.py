@@ -9,6 +9,7 @@ import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 import pytest
 
@@ -87,6 +88,8 @@ def test_an_alias_written_without_history(local: LocalBackend) -> None:
     assert (alias.version, alias.secondary_version, alias.revision) == ("3", "2", 2)
     check = repo.verify_alias_history(NAME, "prod")
     assert not check.ok and "does not match the newest entry" in check.problems[0]
+    then = repo.get_alias(NAME, "prod", as_of=datetime.now(timezone.utc))
+    assert (then.version, then.secondary_version, then.revision) == ("3", "2", 2)
     with raises_versioned(exc.RevisionMismatchError):
         repo.put_alias(NAME, "prod", 1, expected_revision=1)
     moved = repo.put_alias(NAME, "prod", 1, expected_revision=2, reason="after the outside change")

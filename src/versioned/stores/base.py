@@ -367,8 +367,10 @@ class Backend(ABC):
     def delete_alias(self, name: str, alias: str, note: ChangeNote) -> AliasRecord | None:
         """Remove the alias and record the removal in one atomic step.
 
-        Returns the record removed, or None if there was none (nothing is recorded then,
-        unless ``note.expected_revision`` was given: RevisionMismatchError).
+        Returns the record removed, or None if there was none: nothing is recorded then
+        (a missing alias is at revision 0, so an ``expected_revision`` above 0 raises
+        RevisionMismatchError and 0 passes). Helpers both stores can share:
+        ``history.plan_change`` and ``rules.check_expected_revision``.
         """
 
     @abstractmethod
