@@ -9,6 +9,7 @@ the history as an ``"outside"`` change, never merged silently. The 1.0.1 model i
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -80,6 +81,8 @@ def test_an_alias_rewritten_by_1_0_1_is_recorded_as_outside(
     assert (seen.version, seen.revision) == ("3", 3)
     assert repo.get_alias("app", "prod").get_version_content() == b"content 2"
     assert not repo.verify_alias_history("app", "prod").ok  # changed outside, not yet recorded
+    then = repo.get_alias("app", "prod", as_of=datetime.now(timezone.utc))
+    assert (then.version, then.revision) == ("3", 3)
     # this object remembers revision 2: its next change finds out from the refusal
     with raises_versioned(exc.RevisionMismatchError) as info:
         repo.put_alias("app", "prod", 1, expected_revision=2)
