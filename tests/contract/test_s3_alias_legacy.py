@@ -138,3 +138,23 @@ def test_an_alias_only_1_0_1_wrote_gets_its_history_started(
     assert repo.verify_alias_history("app", "prod").ok
     assert legacy.list_aliases("app") == {}
     _chain_ok(s3_backend, "app")
+
+
+def test_purge_all_finds_an_artifact_with_only_alias_history_left(
+    s3_backend: S3Backend,
+) -> None:
+    repo = s3_backend.repo
+    _published(repo, "app", 1)
+    repo.put_alias("app", "prod", 1)
+    # as a purge cut short after the aliases would leave it (or a stray script)
+    for pk in ("app", "__app-alias"):
+        for item in s3_backend.partition(pk):
+            s3_backend.dynamodb.delete_item(
+                TableName=s3_backend.table, Key={"pk": item["pk"], "sk": item["sk"]}
+            )
+    for key in s3_backend.objects(f"{s3_backend.prefix}/app/"):
+        s3_backend.s3.delete_object(Bucket=s3_backend.bucket, Key=key)
+    assert len(s3_backend.partition("__app-alias#history")) == 2  # the head and one entry
+    assert repo._store.all_names() == ["app"]
+    repo.purge_all()
+    assert s3_backend.items() == []
