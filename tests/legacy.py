@@ -32,6 +32,11 @@ Facts read in MacHu-GWU/versioned-project (``versioned/s3_and_dynamodb_backend.p
 - aliases: GetItem / Query of the ``__{name}-alias`` partition; the version is the alias
   item's ``version`` (``LATEST`` or zero-padded), read without checking the version is live.
 - soft delete: an UpdateItem ``SET is_deleted = true`` with no condition.
+- put_alias: a GetItem of each target (refused if missing or soft-deleted), then an
+  unconditional PutItem of the whole alias item (``update_at`` = now, ``version``,
+  ``secondary_version`` and ``secondary_version_weight`` when split); attributes it does
+  not model (our ``revision``, ``history_head``, target hashes) are dropped.
+  delete_alias: an unconditional DeleteItem.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -124,6 +129,36 @@ class Legacy:
             Key={"pk": {"S": name}, "sk": {"S": _sk(version)}},
             UpdateExpression="SET is_deleted = :true",
             ExpressionAttributeValues={":true": {"BOOL": True}},
+        )
+
+    def put_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str | None = None,
+        secondary_version: int | str | None = None,
+        secondary_version_weight: int | None = None,
+    ) -> None:
+        """1.0.1's ``put_alias``: targets looked up, then the whole item replaced."""
+        targets = [version] + ([secondary_version] if secondary_version is not None else [])
+        for target in targets:
+            if self.get_version(name, target) is None:
+                raise LookupError(f"1.0.1: {name!r} version {_sk(target)} not found")
+        item: dict[str, Any] = {
+            "pk": {"S": f"__{name}-alias"},
+            "sk": {"S": alias},
+            "update_at": {"S": datetime.now(timezone.utc).strftime(UPDATE_AT_FORMAT)},
+            "version": {"S": _sk(version)},
+        }
+        if secondary_version is not None:
+            item["secondary_version"] = {"S": _sk(secondary_version)}
+            item["secondary_version_weight"] = {"N": str(secondary_version_weight)}
+        self.dynamodb.put_item(TableName=self.table, Item=item)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """1.0.1's ``delete_alias``: an unconditional DeleteItem."""
+        self.dynamodb.delete_item(
+            TableName=self.table, Key={"pk": {"S": f"__{name}-alias"}, "sk": {"S": alias}}
         )
 
     def _save(self, name: str, sk: str, sha256: str | None, moment: Any) -> None:
