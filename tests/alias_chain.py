@@ -119,3 +119,33 @@ def history_problems(
                 f"newest entry {newest['revision']['N']}"
             )
     return problems
+
+
+def renamed(items: list[dict[str, Any]], old: str, new: str) -> list[dict[str, Any]]:
+    """The items of artifact ``old`` (versions, aliases, alias history) as those of
+    ``new``: partition keys renamed and, since an entry's hash covers the artifact's name,
+    every history chain sealed again for ``new`` (alias items' ``history_head`` too)."""
+    partitions = {old: new, f"__{old}-alias": f"__{new}-alias"}
+    partitions[f"__{old}-alias#history"] = f"__{new}-alias#history"
+    moved = [{**i, "pk": {"S": partitions[i["pk"]["S"]]}} for i in items]
+    history = f"__{new}-alias#history"
+    entries = sorted(
+        (i for i in moved if i["pk"]["S"] == history and "#" in i["sk"]["S"]),
+        key=lambda i: i["sk"]["S"],
+    )
+    newest: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        alias = entry["alias"]["S"]
+        before = newest.get(alias)
+        entry["previous_sha256"] = {"S": before["sha256"]["S"] if before else ""}
+        entry["sha256"] = {"S": _recomputed(new, entry)}
+        newest[alias] = entry
+    result: list[dict[str, Any]] = []
+    for item in moved:
+        pk, sk = item["pk"]["S"], item["sk"]["S"]
+        if pk == history and "#" not in sk:  # a head: a copy of its newest entry
+            item = {**newest[sk], "sk": item["sk"]}
+        elif pk == f"__{new}-alias" and "history_head" in item and sk in newest:
+            item = {**item, "history_head": newest[sk]["sha256"]}
+        result.append(item)
+    return result

@@ -17,7 +17,7 @@ from tests.cli.conftest import Cli, child_environment, s3_repository_uri, versio
 
 # the JSON fields the issue fixes, in their order
 ARTIFACT_KEYS = "name version sha256 size content_type metadata update_at uri deleted"
-ALIAS_KEYS = "name alias version secondary_version secondary_version_weight update_at"
+ALIAS_KEYS = "name alias version secondary_version secondary_version_weight revision update_at"
 NAME = "model"
 
 

@@ -9,6 +9,7 @@ the history as an ``"outside"`` change, never merged silently. The 1.0.1 model i
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -80,6 +81,8 @@ def test_an_alias_rewritten_by_1_0_1_is_recorded_as_outside(
     assert (seen.version, seen.revision) == ("3", 3)
     assert repo.get_alias("app", "prod").get_version_content() == b"content 2"
     assert not repo.verify_alias_history("app", "prod").ok  # changed outside, not yet recorded
+    then = repo.get_alias("app", "prod", as_of=datetime.now(timezone.utc))
+    assert (then.version, then.revision) == ("3", 3)
     # this object remembers revision 2: its next change finds out from the refusal
     with raises_versioned(exc.RevisionMismatchError) as info:
         repo.put_alias("app", "prod", 1, expected_revision=2)
@@ -135,3 +138,23 @@ def test_an_alias_only_1_0_1_wrote_gets_its_history_started(
     assert repo.verify_alias_history("app", "prod").ok
     assert legacy.list_aliases("app") == {}
     _chain_ok(s3_backend, "app")
+
+
+def test_purge_all_finds_an_artifact_with_only_alias_history_left(
+    s3_backend: S3Backend,
+) -> None:
+    repo = s3_backend.repo
+    _published(repo, "app", 1)
+    repo.put_alias("app", "prod", 1)
+    # as a purge cut short after the aliases would leave it (or a stray script)
+    for pk in ("app", "__app-alias"):
+        for item in s3_backend.partition(pk):
+            s3_backend.dynamodb.delete_item(
+                TableName=s3_backend.table, Key={"pk": item["pk"], "sk": item["sk"]}
+            )
+    for key in s3_backend.objects(f"{s3_backend.prefix}/app/"):
+        s3_backend.s3.delete_object(Bucket=s3_backend.bucket, Key=key)
+    assert len(s3_backend.partition("__app-alias#history")) == 2  # the head and one entry
+    assert repo._store.all_names() == ["app"]
+    repo.purge_all()
+    assert s3_backend.items() == []

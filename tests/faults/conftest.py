@@ -8,9 +8,10 @@ from typing import Any
 import botocore.retries.standard
 import pytest
 
-from tests.faults.proxy import FaultProxy
+from tests.faults.proxy import Fault, FaultProxy
 from tests.helpers import REGION, Repository, unique
 from tests.invariants import S3RawStore
+from versioned import exc
 
 #: Short enough that an in-doubt put's lease expires quickly, long enough for a put.
 LEASE_SECONDS = 1.0
@@ -64,3 +65,22 @@ def make_faulty_repo(
         return repo, raw
 
     return make
+
+
+def call_with_fault(
+    proxy: FaultProxy, fault: Fault, call: Callable[[], object]
+) -> tuple[str, list[tuple[str, str]]]:
+    """Run ``call`` with ``fault`` armed; return "succeeded" or the name of the
+    ``versioned.exc`` error it raised (anything else propagates), and the faults the proxy
+    injected (operation, kind). The proxy is disarmed afterwards; AssertionError if the
+    fault was never injected."""
+    proxy.arm(fault)
+    try:
+        call()
+        outcome = "succeeded"
+    except exc.VersionedError as error:
+        outcome = type(error).__name__
+    injected = proxy.injected()
+    proxy.arm(None)
+    assert injected, f"{fault} injected nothing"
+    return outcome, injected

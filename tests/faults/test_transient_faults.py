@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.faults.conftest import call_with_fault
 from tests.faults.proxy import Fault, FaultProxy
 from tests.helpers import Repository, raises_versioned
 from tests.invariants import S3RawStore, assert_sound
@@ -159,15 +160,7 @@ def run_with_fault(
     """Run the scenario with ``fault`` armed and check invariant 5; return what happened."""
     name = prepare(repo, proxy, scenario)
     before = scenario.effect(repo, name) if scenario.effect else 0
-    proxy.arm(fault)
-    try:
-        scenario.call(repo, name)
-        outcome = "succeeded"
-    except exc.VersionedError as error:
-        outcome = type(error).__name__
-    injected = proxy.injected()
-    proxy.arm(None)
-    assert injected, f"{fault} injected nothing"
+    outcome, injected = call_with_fault(proxy, fault, lambda: scenario.call(repo, name))
     where = f"after {fault} on {injected[0][0]} ({outcome})"
     assert_sound(raw, names=[name], context=where)
     if scenario.effect and outcome == "succeeded":

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.alias_chain import history_problems, renamed
 from tests.faults.proxy import FaultProxy, Hold
 from tests.helpers import REGION, Repository, S3Backend
 from tests.invariants import S3RawStore
@@ -27,10 +28,11 @@ from versioned import exc
 
 #: Errors an operation may end with when another one raced it (anything else is a fault).
 ALLOWED_ERRORS: tuple[type[BaseException], ...] = (
-    exc.ArtifactNotFoundError,
+    exc.ArtifactNotFoundError,  # VersionDeletedError too (a rollback target deleted)
     exc.AliasNotFoundError,
     exc.VersionInUseError,
     exc.ConcurrentWriteError,
+    exc.RevisionMismatchError,  # a compare-and-set that another change overtook
 )
 #: How long B may take while A is held before A is released anyway (B may wait for A).
 B_PATIENCE = 1.5
@@ -212,7 +214,8 @@ def interleave(
 
 def _partitions(world: World, name: str) -> list[dict[str, Any]]:
     store = world.store(name)
-    return store.partition(name) + store.partition(f"__{name}-alias")
+    pks = (name, f"__{name}-alias", f"__{name}-alias#history")
+    return [item for pk in pks for item in store.partition(pk)]
 
 
 def _objects(world: World, prefix: str) -> list[str]:
@@ -245,12 +248,8 @@ class Template:
     def clone(self, target: World, new_name: str) -> None:
         """Copy every item and object to ``new_name`` in ``target`` (same bucket and
         table): whatever the library keeps there comes along."""
-        requests = []
-        for item in self.items:
-            pk = item["pk"]["S"]
-            renamed = {**item, "pk": {"S": new_name if pk == self.name else f"__{new_name}-alias"}}
-            requests.append({"PutRequest": {"Item": renamed}})
-        _batch_write(target, requests)
+        items = renamed(self.items, self.name, new_name)
+        _batch_write(target, [{"PutRequest": {"Item": item}} for item in items])
         bucket = self.world.backend.bucket
         for leaf, head in self.heads.items():
             metadata = dict(head.get("Metadata", {}))
@@ -289,9 +288,11 @@ def remove_artifact(world: World, name: str) -> None:
 def check_artifact(
     world: World, name: str, *, allow_expired_leases: bool = False, reads: bool = True
 ) -> list[str]:
-    """Every violation for ``name``: raw invariants, 1.0.1's view and (``reads``) verified
-    reads of every listed version and every alias through the public API."""
+    """Every violation for ``name``: raw invariants (the aliases' history chains included),
+    1.0.1's view and (``reads``) verified reads of every listed version and every alias
+    through the public API."""
     problems = world.store(name).violations(names=[name], allow_expired_leases=allow_expired_leases)
+    problems += history_problems(world.dynamodb, world.backend.table, name)
     problems += world.legacy.violations(name, allow_expired_leases=allow_expired_leases)
     if reads:
         problems += _read_problems(world, name)

@@ -55,6 +55,10 @@ OPS: dict[str, Op] = {
     ),
     "purge_artifact": lambda repo, name: repo.purge_artifact(name),
     "gc": lambda repo, name: repo.gc(dry_run=False, grace_seconds=0),
+    # alias changes with history (prod is at revision 2, on version 1, after version 2)
+    "cas_alias": lambda repo, name: repo.put_alias(name, "prod", 2, expected_revision=2),
+    "delete_alias": lambda repo, name: repo.delete_alias(name, "prod"),
+    "rollback": lambda repo, name: repo.rollback_alias(name, "prod", reason="back"),
 }
 #: The pairs left when slow tests are deselected (``-m "not slow"``): those that touch
 #: bytes from both sides, where races have bitten before. The full set takes about 3.5
@@ -72,6 +76,10 @@ QUICK = {
     ("publish", "put_new"),
     ("delete", "put_alias"),
     ("put_alias", "delete"),
+    ("cas_alias", "rollback"),
+    ("rollback", "delete"),
+    ("delete", "rollback"),
+    ("delete_alias", "purge_artifact"),
 }
 
 
@@ -113,13 +121,15 @@ def stage(make_s3_backend: Callable[..., S3Backend], proxy: FaultProxy) -> Stage
 
 
 def prepare(world: World, name: str) -> None:
-    """LATEST = C4, versions 1 (``prod``) and 2 live, 3 soft-deleted, a stray object."""
+    """LATEST = C4, versions 1 and 2 live, 3 soft-deleted, a stray object; ``prod`` on 1
+    at revision 2 (revision 1 pointed at 2: what a rollback goes back to)."""
     repo = world.direct
     for content in (C1, C2, C3):
         repo.put_artifact(name, content)
         repo.publish_artifact_version(name)
     repo.delete_artifact_version(name, 3)
     repo.put_artifact(name, C4)
+    repo.put_alias(name, "prod", 2)
     repo.put_alias(name, "prod", 1)
     world.s3.put_object(Bucket=world.backend.bucket, Key=world.key(name, STRAY), Body=b"stray")
 
@@ -224,6 +234,37 @@ def test_pair_interleavings(stage: Stage, a_name: str, b_name: str) -> None:
         f"{len(tally.findings)} of {tally.explored} interleavings of {a_name} x {b_name} "
         f"broke:\n{_summary(tally.findings)}"
     )
+
+
+# --- two deployers racing with compare-and-set ----------------------------------------------
+def test_racing_compare_and_sets_exactly_one_wins(stage: Stage) -> None:
+    """A and B both set prod from revision 2, A held at each of its requests: exactly one
+    wins, the other gets RevisionMismatchError, and the history holds the winner alone."""
+    world = stage.world
+
+    def deploy(version: int | None) -> Callable[[Repository], object]:
+        return lambda repo: repo.put_alias(
+            name, "prod", version, expected_revision=2, reason=f"deploy {version}"
+        )
+
+    name = stage.fresh()
+    recorded = world.record(deploy(2))
+    for k in range(1, len(recorded) + 1):
+        for mode in MODES:
+            name = stage.fresh()
+            outcome = interleave(world, deploy(2), deploy(None), Hold(at=k, mode=mode))
+            where = f"k={k} {mode}"
+            errors = [e for e in (outcome.a_error, outcome.b_error) if e is not None]
+            assert len(errors) == 1, (where, errors)
+            assert isinstance(errors[0], exc.RevisionMismatchError), (where, errors)
+            assert errors[0].current == 3, where
+            winner = "2" if outcome.a_error is None else "LATEST"
+            history = world.direct.list_alias_history(name, "prod")
+            assert [(c.revision, c.after and c.after.version) for c in history[:2]] == [
+                (3, winner), (2, "1"),
+            ], where  # fmt: skip
+            assert world.direct.get_alias(name, "prod").version == winner, where
+            assert check_artifact(world, name) == [], where
 
 
 # --- a put frozen past its lease -----------------------------------------------------------

@@ -244,3 +244,24 @@ def test_who_is_asked_of_sts_once_per_repository_object(
     assert {c.who for c in repo.list_alias_history("who", "prod")} == {
         "arn:aws:sts::123456789012:user/moto"
     }
+
+
+def test_an_alias_written_without_history_costs_one_read_more(
+    counted: tuple[Any, Counter], s3_backend: S3Backend
+) -> None:
+    repo, counter = counted
+    _published(repo, "old", 1)
+    repo.put_alias("old", "prod", 1)
+    # as versioned 1.0.1 writes it: the whole item replaced, our attributes gone
+    s3_backend.dynamodb.put_item(
+        TableName=s3_backend.table,
+        Item={
+            "pk": {"S": "__old-alias"},
+            "sk": {"S": "prod"},
+            "update_at": {"S": "2026-01-01T00:00:00.000000+0000"},
+            "version": {"S": "LATEST"},
+        },
+    )
+    # its revision is one past its history's head, which takes a second GetItem
+    assert counter.during(lambda: repo.get_alias("old", "prod")) == ["GetItem", "GetItem"]
+    assert repo.get_alias("old", "prod").revision == 2
