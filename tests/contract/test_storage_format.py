@@ -247,8 +247,11 @@ def test_writes_legacy_layout(s3_backend: S3Backend) -> None:
         assert set(alias["update_at"]) == {"S"}
         parse_update_at(alias["update_at"]["S"])
 
-    # nothing anywhere else in the table
-    assert {item["pk"]["S"] for item in backend.items()} == {name, f"__{name}-alias"}
+    # the aliases' history, in a partition no 1.0.1 name can spell ('#'), and nothing else
+    history = f"__{name}-alias#history"
+    assert {item["pk"]["S"] for item in backend.items()} == {name, f"__{name}-alias", history}
+    entries = [item["sk"]["S"] for item in backend.partition(history)]
+    assert {sk.split("#")[0] for sk in entries} == {"prod", "edge"}
 
 
 def test_writes_unpadded_beyond_six_digits(s3_backend: S3Backend) -> None:
