@@ -115,7 +115,9 @@ class AliasOperations:
         if current is not None:
             now_at = current.revision
         elif newest:
-            now_at = newest[0].revision  # deleted: its delete is the newest entry
+            # deleted: its delete is the newest entry, or (deleted outside versioned, the
+            # newest entry still sets it) the next change records that delete first
+            now_at = newest[0].revision + (0 if newest[0].after is None else 1)
         else:
             raise _missing(name, alias)
         target = wanted if wanted is not None else now_at - 1
