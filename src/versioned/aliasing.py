@@ -30,6 +30,10 @@ T = TypeVar("T")
 
 #: Entries fetched per request when the engine walks a whole history.
 _PAGE = 500
+#: Page sizes and revisions above these mean "all" and "below every revision": stores
+#: need not spell larger ones (DynamoDB's Limit is 32-bit, SQLite's integers 64-bit).
+_MOST_ENTRIES = 2**31 - 1
+_PAST_ALL = 2**62
 
 
 def _missing(name: str, alias: str, detail: str = "") -> AliasNotFoundError:
@@ -236,11 +240,11 @@ class AliasOperations:
         newest). An alias that never existed has none."""
         name = args.check_name(name)
         alias = args.check_alias(alias)
-        count = args.check_limit(limit)
+        count = min(args.check_limit(limit), _MOST_ENTRIES)
         before = (
             None
             if before_revision is None
-            else args.check_revision(before_revision, "before_revision")
+            else min(args.check_revision(before_revision, "before_revision"), _PAST_ALL)
         )
         return self.backend.alias_history(name, alias, count, before)
 
