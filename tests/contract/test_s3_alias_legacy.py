@@ -180,3 +180,17 @@ def test_rollback_undoes_a_delete_made_by_1_0_1(s3_backend: S3Backend, legacy: L
     assert repo.rollback_alias("app", "prod", to_revision=4).revision == 6
     assert repo.verify_alias_history("app", "prod").ok
     _chain_ok(s3_backend, "app")
+
+
+def test_listing_more_aliases_than_one_batch_get_holds(
+    s3_backend: S3Backend, legacy: Legacy
+) -> None:
+    """Every alias only 1.0.1 wrote needs its history head read; BatchGetItem takes at
+    most 100 keys."""
+    repo = s3_backend.repo
+    _published(repo, "app", 1)
+    names = [f"a{index:03d}" for index in range(101)]
+    for alias in names:
+        legacy.put_alias("app", alias, 1)
+    listed = repo.list_aliases("app")
+    assert [(a.alias, a.version, a.revision) for a in listed] == [(n, "1", 1) for n in names]
