@@ -232,6 +232,7 @@ BAD: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("put", {"reason": "bell\x07"}, ValueError),
     ("put", {"reason": "c1\x85"}, ValueError),
     ("put", {"reason": "x" * 1025}, ValueError),
+    ("put", {"reason": "lone \ud800 surrogate"}, ValueError),  # cannot be stored as UTF-8
     ("put", {"expected_revision": True}, TypeError),
     ("put", {"expected_revision": -1}, ValueError),
     ("put", {"expected_revision": "1"}, TypeError),
