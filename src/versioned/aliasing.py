@@ -265,7 +265,8 @@ class AliasOperations:
             kept.update(record.targets())
             if keep == 0:
                 continue
-            entries = self.backend.alias_history(name, record.alias, keep, record.revision)
+            count = min(keep, _MOST_ENTRIES)
+            entries = self.backend.alias_history(name, record.alias, count, record.revision)
             for entry in entries:
                 if entry.after is not None:
                     kept.update(_targets_of(entry.after))

@@ -141,6 +141,7 @@ def _moves(repo: Repository, *versions: int) -> None:
         (1, ["LATEST", "4", "3"]),
         (2, ["LATEST", "4", "3", "2"]),
         (9, ["LATEST", "4", "3", "2", "1"]),
+        (2**63, ["LATEST", "4", "3", "2", "1"]),  # past what a store can spell: all
     ],
 )
 def test_retention_keeps_rollback_targets(
