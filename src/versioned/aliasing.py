@@ -30,6 +30,10 @@ T = TypeVar("T")
 
 #: Entries fetched per request when the engine walks a whole history.
 _PAGE = 500
+#: Page sizes and revisions above these mean "all" and "below every revision": stores
+#: need not spell larger ones (DynamoDB's Limit is 32-bit, SQLite's integers 64-bit).
+_MOST_ENTRIES = 2**31 - 1
+_PAST_ALL = 2**62
 
 
 def _missing(name: str, alias: str, detail: str = "") -> AliasNotFoundError:
@@ -115,7 +119,9 @@ class AliasOperations:
         if current is not None:
             now_at = current.revision
         elif newest:
-            now_at = newest[0].revision  # deleted: its delete is the newest entry
+            # deleted: its delete is the newest entry, or (deleted outside versioned, the
+            # newest entry still sets it) the next change records that delete first
+            now_at = newest[0].revision + (0 if newest[0].after is None else 1)
         else:
             raise _missing(name, alias)
         target = wanted if wanted is not None else now_at - 1
@@ -234,11 +240,11 @@ class AliasOperations:
         newest). An alias that never existed has none."""
         name = args.check_name(name)
         alias = args.check_alias(alias)
-        count = args.check_limit(limit)
+        count = min(args.check_limit(limit), _MOST_ENTRIES)
         before = (
             None
             if before_revision is None
-            else args.check_revision(before_revision, "before_revision")
+            else min(args.check_revision(before_revision, "before_revision"), _PAST_ALL)
         )
         return self.backend.alias_history(name, alias, count, before)
 
@@ -259,7 +265,8 @@ class AliasOperations:
             kept.update(record.targets())
             if keep == 0:
                 continue
-            entries = self.backend.alias_history(name, record.alias, keep, record.revision)
+            count = min(keep, _MOST_ENTRIES)
+            entries = self.backend.alias_history(name, record.alias, count, record.revision)
             for entry in entries:
                 if entry.after is not None:
                     kept.update(_targets_of(entry.after))

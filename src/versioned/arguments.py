@@ -269,7 +269,8 @@ MAX_REASON = 1024
 
 def check_reason(value: object) -> str | None:
     """Return a change's ``reason`` (None when not given): a str of 1 to ``MAX_REASON``
-    characters without control characters (a history entry is one line), else raise."""
+    characters without control characters (a history entry is one line) or lone
+    surrogates, else raise."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -280,6 +281,9 @@ def check_reason(value: object) -> str | None:
         )
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         raise InvalidArgumentError(f"reason {value!r} has a control character")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+        # a lone surrogate has no UTF-8 form: no store could keep the reason
+        raise InvalidArgumentError(f"reason {value!r} has a lone surrogate (not Unicode text)")
     return value
 
 

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import IO, Any, BinaryIO, TypeVar, cast
 
 from . import arguments as args
@@ -185,7 +185,7 @@ class Engine(AliasOperations):
         max_age = args.check_non_negative_int(purge_older_than_secs, "purge_older_than_secs")
         keep_targets = args.check_non_negative_int(keep_rollback_targets, "keep_rollback_targets")
         purge_time = utc_now()
-        expire = purge_time - timedelta(seconds=max_age)
+        expire = _ago(purge_time, max_age)
         published = [r for r in self.list_versions(name) if r.version is not None]
         kept = self.rollback_targets(name, keep_targets)
         candidates = [r for r in published[keep:] if r.update_at < expire and r.version not in kept]
@@ -217,7 +217,7 @@ class Engine(AliasOperations):
     def gc(self, dry_run: bool = True, grace_seconds: object = 3600) -> list[str]:
         """Find (and unless ``dry_run``, remove) bytes no metadata needs, older than the grace."""
         grace = args.check_non_negative_int(grace_seconds, "grace_seconds")
-        older_than = utc_now() - timedelta(seconds=grace)
+        older_than = _ago(utc_now(), grace)
         orphans = self.backend.find_orphans(older_than)
         if dry_run or not orphans:
             return orphans
@@ -366,6 +366,15 @@ class Engine(AliasOperations):
                     raise
                 time.sleep(0.02 * (2**attempt))
         raise AssertionError("unreachable")
+
+
+def _ago(now: datetime, seconds: int) -> datetime:
+    """``seconds`` before ``now``; the earliest datetime if that is before the calendar
+    starts (nothing is older than it)."""
+    try:
+        return now - timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _open_binary(path: str) -> BinaryIO:

@@ -208,6 +208,20 @@ def test_history_pages(published: Repository) -> None:
     assert [c.revision for c in repo.list_alias_history(NAME, "prod")] == list(range(7, 0, -1))
 
 
+def test_history_takes_any_page_size_and_revision(published: Repository) -> None:
+    """Page sizes and revisions past what a store can spell (SQLite's 64-bit integers,
+    DynamoDB's 32-bit Limit) are still just "everything" and "below everything"."""
+    for version in (1, 2):
+        published.put_alias(NAME, "prod", version)
+    for huge in (2**31, 2**63, 10**30):
+        assert [c.revision for c in published.list_alias_history(NAME, "prod", limit=huge)] == [
+            2,
+            1,
+        ]
+        below = published.list_alias_history(NAME, "prod", before_revision=huge)
+        assert [c.revision for c in below] == [2, 1]
+
+
 def test_history_of_an_alias_that_never_existed(published: Repository) -> None:
     assert published.list_alias_history(NAME, "prod") == []
     assert published.list_alias_history("no-such-artifact", "prod") == []

@@ -141,6 +141,7 @@ def _moves(repo: Repository, *versions: int) -> None:
         (1, ["LATEST", "4", "3"]),
         (2, ["LATEST", "4", "3", "2"]),
         (9, ["LATEST", "4", "3", "2", "1"]),
+        (2**63, ["LATEST", "4", "3", "2", "1"]),  # past what a store can spell: all
     ],
 )
 def test_retention_keeps_rollback_targets(
@@ -232,6 +233,7 @@ BAD: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("put", {"reason": "bell\x07"}, ValueError),
     ("put", {"reason": "c1\x85"}, ValueError),
     ("put", {"reason": "x" * 1025}, ValueError),
+    ("put", {"reason": "lone \ud800 surrogate"}, ValueError),  # cannot be stored as UTF-8
     ("put", {"expected_revision": True}, TypeError),
     ("put", {"expected_revision": -1}, ValueError),
     ("put", {"expected_revision": "1"}, TypeError),

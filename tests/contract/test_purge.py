@@ -63,6 +63,17 @@ def test_purge_versions_defaults_keep_recent(repo: Repository) -> None:
     assert len(versions_of(repo, NAME)) == 13
 
 
+def test_ages_past_the_calendar_mean_nothing_is_old_enough(backend: Backend) -> None:
+    """An age older than any date (more than datetime can go back) deletes nothing."""
+    publish_n(backend.repo, NAME, 3)
+    before = backend.state()
+    for age in (10**12, 10**30):
+        _, deleted = backend.repo.purge_artifact_versions(NAME, 0, age)
+        assert deleted == []
+        assert backend.repo.gc(dry_run=False, grace_seconds=age) == []
+    assert backend.state() == before
+
+
 def test_purge_versions_never_touches_latest(repo: Repository) -> None:
     publish_n(repo, NAME, 2)
     time.sleep(0.05)

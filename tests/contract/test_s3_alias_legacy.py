@@ -158,3 +158,39 @@ def test_purge_all_finds_an_artifact_with_only_alias_history_left(
     assert repo._store.all_names() == ["app"]
     repo.purge_all()
     assert s3_backend.items() == []
+
+
+def test_rollback_undoes_a_delete_made_by_1_0_1(s3_backend: S3Backend, legacy: Legacy) -> None:
+    """1.0.1 deleting prod is the current (not yet recorded) change: rolling back restores
+    what prod pointed at just before it, the newest recorded revision."""
+    repo = s3_backend.repo
+    _published(repo, "app", 2)
+    repo.put_alias("app", "prod", 1)
+    repo.put_alias("app", "prod", 2)
+    legacy.delete_alias("app", "prod")
+    restored = repo.rollback_alias("app", "prod", reason="1.0.1 script deleted prod")
+    assert (restored.version, restored.revision) == ("2", 4)
+    assert _history(repo, "app", "prod") == [
+        (4, "rollback", None, "2"),
+        (3, "outside", "2", None),
+        (2, "set", "1", "2"),
+        (1, "set", None, "1"),
+    ]
+    legacy.delete_alias("app", "prod")
+    assert repo.rollback_alias("app", "prod", to_revision=4).revision == 6
+    assert repo.verify_alias_history("app", "prod").ok
+    _chain_ok(s3_backend, "app")
+
+
+def test_listing_more_aliases_than_one_batch_get_holds(
+    s3_backend: S3Backend, legacy: Legacy
+) -> None:
+    """Every alias only 1.0.1 wrote needs its history head read; BatchGetItem takes at
+    most 100 keys."""
+    repo = s3_backend.repo
+    _published(repo, "app", 1)
+    names = [f"a{index:03d}" for index in range(101)]
+    for alias in names:
+        legacy.put_alias("app", alias, 1)
+    listed = repo.list_aliases("app")
+    assert [(a.alias, a.version, a.revision) for a in listed] == [(n, "1", 1) for n in names]

@@ -61,6 +61,8 @@ V = TypeVar("V")
 #: Transactions one change sends before giving up with ConcurrentWriteError (the engine
 #: then retries the whole change a few times).
 _ATTEMPTS = 4
+#: The most keys one BatchGetItem may ask for.
+_BATCH_GET_KEYS = 100
 #: ``who`` when STS will not say who we are.
 UNKNOWN_WHO = "unknown"
 #: A target version's item is fit to be pointed at.
@@ -206,15 +208,18 @@ class S3Aliases:
         return [decode_entry(name, item) for item in page.get("Items", [])]
 
     def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """The items of ``keys`` that exist, by (pk, sk): one request unless throttled."""
+        """The items of ``keys`` that exist, by (pk, sk): one request per 100 keys (what
+        BatchGetItem takes) unless throttled."""
         found: dict[tuple[str, str], dict[str, Any]] = {}
         unique = list({(k["pk"]["S"], k["sk"]["S"]): k for k in keys}.values())
-        request: dict[str, Any] = {self.place.table: {"Keys": unique, "ConsistentRead": True}}
-        while request:
-            answer = call(self.place.clients.dynamodb, "batch_get_item", RequestItems=request)
-            for item in answer.get("Responses", {}).get(self.place.table, []):
-                found[(item["pk"]["S"], item["sk"]["S"])] = item
-            request = answer.get("UnprocessedKeys") or {}
+        for start in range(0, len(unique), _BATCH_GET_KEYS):
+            chunk = unique[start : start + _BATCH_GET_KEYS]
+            request: dict[str, Any] = {self.place.table: {"Keys": chunk, "ConsistentRead": True}}
+            while request:
+                answer = call(self.place.clients.dynamodb, "batch_get_item", RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.place.table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                request = answer.get("UnprocessedKeys") or {}
         return found
 
     def _read(
