@@ -247,8 +247,11 @@ def test_writes_legacy_layout(s3_backend: S3Backend) -> None:
         assert set(alias["update_at"]) == {"S"}
         parse_update_at(alias["update_at"]["S"])
 
-    # nothing anywhere else in the table
-    assert {item["pk"]["S"] for item in backend.items()} == {name, f"__{name}-alias"}
+    # nothing anywhere else in the table but the aliases' history, in a partition 1.0.1
+    # never reads (storage-format.md, "Alias history")
+    assert {item["pk"]["S"] for item in backend.items()} == {
+        name, f"__{name}-alias", f"__{name}-alias#history",
+    }  # fmt: skip
 
 
 def test_writes_unpadded_beyond_six_digits(s3_backend: S3Backend) -> None:
