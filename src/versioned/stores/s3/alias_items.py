@@ -12,8 +12,9 @@ The history of the aliases of artifact ``NAME`` lives in the partition
   conditions on when the alias item cannot tell (deleted, or rewritten by 1.0.1).
 
 Every change writes the alias item (or deletes it), the head and its entries in one
-``TransactWriteItems``; each of those carries a condition on exactly the state the change
-was planned from (:func:`alias_condition`, :func:`head_condition`).
+``TransactWriteItems`` (:func:`transaction` builds it); each of those carries a condition
+on exactly the state the change was planned from (:func:`alias_condition`,
+:func:`head_condition`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...arguments import version_to_key
+from ...arguments import LATEST, version_to_key
 from ...timestamps import from_storage, to_storage
 from ..base import AliasChange, AliasRecord, Targets
-from .items import decode_alias, history_partition, integer, item_key, number_of, text
+from .items import (
+    EMPTY,
+    FALSE,
+    alias_partition,
+    decode_alias,
+    encode_alias,
+    history_partition,
+    integer,
+    item_key,
+    number_of,
+    text,
+)
 
 #: The attributes 1.0.1 writes on an alias item besides its key.
 LEGACY_ALIAS_ATTRIBUTES = ("update_at", "version", "secondary_version", "secondary_version_weight")
@@ -199,3 +211,84 @@ def head_condition(head: AliasChange | None) -> tuple[str, dict[str, Any]]:
         ":h_rev": {"N": str(head.revision)},
         ":h_sha": {"S": head.sha256},
     }
+
+
+#: A target version's item is fit to be pointed at.
+_LIVE = (
+    "attribute_exists(sha256) AND sha256 <> :empty AND is_deleted = :false "
+    "AND attribute_not_exists(pending) AND attribute_not_exists(purging)"
+)
+
+
+def transaction(
+    table: str,
+    state: AliasState,
+    entries: list[AliasChange],
+    written: AliasRecord | None,
+    hashes: dict[int, str],
+) -> tuple[list[dict[str, Any]], list[tuple[str, int | None]]]:
+    """The items of the transaction that makes one change planned from ``state``:
+    ``entries`` (oldest first) and the alias as ``written`` (None: deleted), its
+    published targets' ``hashes``; and what each item is ("alias", "head", "entry",
+    "target" or "fence", with the revision or version it is about)."""
+    name, alias = state.name, state.alias
+    newest = entries[-1]
+    actions: list[dict[str, Any]] = []
+    kinds: list[tuple[str, int | None]] = []
+
+    def add(kind: tuple[str, int | None], verb: str, body: dict[str, Any]) -> None:
+        body["TableName"] = table
+        body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        actions.append({verb: body})
+        kinds.append(kind)
+
+    condition, values = alias_condition(state.item)
+    if written is None:
+        body: dict[str, Any] = {"Key": item_key(alias_partition(name), alias)}
+        add(("alias", None), "Delete", body | _when(condition, values))
+    else:
+        body = {"Item": encode_alias(written, newest.sha256)}
+        add(("alias", None), "Put", body | _when(condition, values))
+    condition, values = head_condition(state.head)
+    add(("head", None), "Put", {"Item": encode_entry(newest, alias)} | _when(condition, values))
+    for entry in entries:
+        add(
+            ("entry", entry.revision),
+            "Put",
+            {"Item": encode_entry(entry), "ConditionExpression": "attribute_not_exists(pk)"},
+        )
+    targets = [] if written is None else written.targets()
+    for target in targets:
+        condition = _LIVE
+        values = {":empty": EMPTY, ":false": FALSE, ":zero": {"N": "0"}, ":one": {"N": "1"}}
+        if target is not None:
+            # the hash the alias item will carry (maybe remembered): still the version's
+            condition += " AND sha256 = :sha"
+            values[":sha"] = {"S": hashes[target]}
+        add(
+            ("target", target),
+            "Update",
+            {
+                "Key": item_key(name, version_to_key(target)),
+                "UpdateExpression": ("SET alias_guard = if_not_exists(alias_guard, :zero) + :one"),
+            }
+            | _when(condition, values),
+        )
+    if None not in targets:
+        # a purge fences the artifact on LATEST's item (a LATEST target checks it itself)
+        add(
+            ("fence", None),
+            "ConditionCheck",
+            {
+                "Key": item_key(name, LATEST),
+                "ConditionExpression": "attribute_not_exists(purging)",
+            },
+        )
+    return actions, kinds
+
+
+def _when(condition: str, values: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {"ConditionExpression": condition}
+    if values:
+        body["ExpressionAttributeValues"] = values
+    return body

@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ...arguments import LATEST, version_to_key
+from ...arguments import version_to_key
 from ...exc import BackendError, ConcurrentWriteError
 from ...history import plan_change
 from ...rules import check_expected_revision, not_found
@@ -34,18 +34,14 @@ from ..base import AliasChange, AliasRecord, ChangeNote, VersionRecord
 from .alias_items import (
     MAX_REVISION,
     AliasState,
-    alias_condition,
     decode_entry,
-    encode_entry,
     entry_sort_key,
-    head_condition,
     head_key,
     stand_in_head,
+    transaction,
 )
 from .calls import Refused, boto3_session_of, call, current_session
 from .items import (
-    EMPTY,
-    FALSE,
     alias_partition,
     encode_alias,
     history_partition,
@@ -65,11 +61,6 @@ _ATTEMPTS = 4
 _BATCH_GET_KEYS = 100
 #: ``who`` when STS will not say who we are.
 UNKNOWN_WHO = "unknown"
-#: A target version's item is fit to be pointed at.
-_LIVE = (
-    "attribute_exists(sha256) AND sha256 <> :empty AND is_deleted = :false "
-    "AND attribute_not_exists(pending) AND attribute_not_exists(purging)"
-)
 
 
 class _Bounded(Generic[K, V]):
@@ -302,7 +293,7 @@ class S3Aliases:
                         ),
                     }
                 )
-            actions, kinds = self._actions(name, alias, state, entries, written, hashes)
+            actions, kinds = transaction(self.place.table, state, entries, written, hashes)
             try:
                 self.place.transact(actions)
             except Refused as refused:
@@ -317,73 +308,6 @@ class S3Aliases:
         raise ConcurrentWriteError(
             f"alias {alias!r} of {name!r} kept changing during the write; try again"
         )
-
-    def _actions(
-        self,
-        name: str,
-        alias: str,
-        state: AliasState,
-        entries: list[AliasChange],
-        written: AliasRecord | None,
-        hashes: dict[int, str],
-    ) -> tuple[list[dict[str, Any]], list[tuple[str, int | None]]]:
-        """The transaction's items and what each is: ("alias"|"head"|"entry"|"target"|
-        "fence", revision or version)."""
-        newest = entries[-1]
-        actions: list[dict[str, Any]] = []
-        kinds: list[tuple[str, int | None]] = []
-
-        def add(kind: tuple[str, int | None], verb: str, body: dict[str, Any]) -> None:
-            body["TableName"] = self.place.table
-            body["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
-            actions.append({verb: body})
-            kinds.append(kind)
-
-        condition, values = alias_condition(state.item)
-        if written is None:
-            body: dict[str, Any] = {"Key": item_key(alias_partition(name), alias)}
-            add(("alias", None), "Delete", body | _when(condition, values))
-        else:
-            body = {"Item": encode_alias(written, newest.sha256)}
-            add(("alias", None), "Put", body | _when(condition, values))
-        condition, values = head_condition(state.head)
-        add(("head", None), "Put", {"Item": encode_entry(newest, alias)} | _when(condition, values))
-        for entry in entries:
-            add(
-                ("entry", entry.revision),
-                "Put",
-                {"Item": encode_entry(entry), "ConditionExpression": "attribute_not_exists(pk)"},
-            )
-        targets = [] if written is None else written.targets()
-        for target in targets:
-            condition = _LIVE
-            values = {":empty": EMPTY, ":false": FALSE, ":zero": {"N": "0"}, ":one": {"N": "1"}}
-            if target is not None:
-                # the hash the alias item will carry (maybe remembered): still the version's
-                condition += " AND sha256 = :sha"
-                values[":sha"] = {"S": hashes[target]}
-            add(
-                ("target", target),
-                "Update",
-                {
-                    "Key": item_key(name, version_to_key(target)),
-                    "UpdateExpression": (
-                        "SET alias_guard = if_not_exists(alias_guard, :zero) + :one"
-                    ),
-                }
-                | _when(condition, values),
-            )
-        if None not in targets:
-            # a purge fences the artifact on LATEST's item (a LATEST target checks it itself)
-            add(
-                ("fence", None),
-                "ConditionCheck",
-                {
-                    "Key": item_key(name, LATEST),
-                    "ConditionExpression": "attribute_not_exists(purging)",
-                },
-            )
-        return actions, kinds
 
     def _learn(
         self,
@@ -450,10 +374,3 @@ def _live(item: dict[str, Any]) -> bool:
 
 def _hash_of(version: int | None, hashes: dict[int, str]) -> str | None:
     return None if version is None else hashes.get(version) or None
-
-
-def _when(condition: str, values: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {"ConditionExpression": condition}
-    if values:
-        body["ExpressionAttributeValues"] = values
-    return body
