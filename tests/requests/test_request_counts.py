@@ -265,3 +265,42 @@ def test_an_alias_written_without_history_costs_one_read_more(
     # its revision is one past its history's head, which takes a second GetItem
     assert counter.during(lambda: repo.get_alias("old", "prod")) == ["GetItem", "GetItem"]
     assert repo.get_alias("old", "prod").revision == 2
+
+
+@pytest.mark.parametrize(("code", "asked_again"), [("Throttling", True), ("AccessDenied", False)])
+def test_a_refused_identity_is_asked_again_only_when_the_refusal_may_pass(
+    s3_backend: S3Backend, monkeypatch: pytest.MonkeyPatch, code: str, asked_again: bool
+) -> None:
+    """Throttling (or an expired token) passes: the next change asks STS again rather than
+    signing every later entry "unknown"; a denied permission will keep being denied."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    asked: list[str] = []
+    original = boto3.session.Session.client
+
+    def client(self: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        made = original(self, service, *args, **kwargs)
+        if service == "sts":
+            real = made.get_caller_identity
+
+            def get_caller_identity() -> Any:
+                asked.append(service)
+                if len(asked) == 1:
+                    raise ClientError({"Error": {"Code": code}}, "GetCallerIdentity")
+                return real()
+
+            made.get_caller_identity = get_caller_identity
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    repo = s3_backend.new_repository()
+    _published(repo, "who", 2)
+    for version in (1, 2, 1):
+        repo.put_alias("who", "prod", version)
+    whos = [c.who for c in reversed(repo.list_alias_history("who", "prod"))]
+    arn = "arn:aws:sts::123456789012:user/moto"
+    if asked_again:
+        assert whos == ["unknown", arn, arn] and len(asked) == 2
+    else:
+        assert whos == ["unknown"] * 3 and len(asked) == 1

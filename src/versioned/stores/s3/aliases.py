@@ -61,6 +61,8 @@ _ATTEMPTS = 4
 _BATCH_GET_KEYS = 100
 #: ``who`` when STS will not say who we are.
 UNKNOWN_WHO = "unknown"
+#: STS refusals that asking again will not change (anything else may pass).
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
 class _Bounded(Generic[K, V]):
@@ -137,8 +139,11 @@ class S3Aliases:
         try:
             sts = boto3_session_of(session, clients.region).client("sts", config=clients.config)
             who = str(sts.get_caller_identity()["Arn"])
-        except ClientError:
-            who = UNKNOWN_WHO  # refused (no permission): it will keep refusing
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code not in _DENIED:
+                return UNKNOWN_WHO  # throttled, expired credentials...: ask again next time
+            who = UNKNOWN_WHO  # no permission: it will keep refusing
         except BotoCoreError:
             return UNKNOWN_WHO  # unreachable for now: ask again next time
         with self._who_lock:
