@@ -258,22 +258,32 @@ class AliasOperations:
         return chain_problems(entries, self.backend.get_alias(name, alias)), len(entries)
 
     def rollback_targets(self, name: str, keep: int) -> set[int | None]:
-        """Every version an existing alias of ``name`` points at now or pointed at in its
-        ``keep`` revisions before the current one (what retention must keep)."""
+        """Every version an alias of ``name`` points at now or pointed at in its ``keep``
+        revisions before the current one (what retention must keep). A deleted alias can
+        be rolled back too: its current revision is the delete."""
         kept: set[int | None] = set()
-        for record in self.backend.list_aliases(name):
+        existing = self.backend.list_aliases(name)
+        for record in existing:
             kept.update(record.targets())
-            if keep == 0:
-                continue
-            count = min(keep, _MOST_ENTRIES)
+        if keep == 0:
+            return kept
+        count = min(keep, _MOST_ENTRIES)
+        for record in existing:
             entries = self.backend.alias_history(name, record.alias, count, record.revision)
-            for entry in entries:
-                if entry.after is not None:
-                    kept.update(_targets_of(entry.after))
+            kept.update(t for entry in entries for t in _targets_of(entry.after))
+        live = {record.alias for record in existing}
+        for alias in self.backend.aliases_with_history(name):
+            if alias not in live:
+                # the newest entry is the delete (or, for a delete made outside versioned,
+                # the last state recorded): it and the ``keep`` before it
+                entries = self.backend.alias_history(name, alias, count + 1, None)
+                kept.update(t for entry in entries for t in _targets_of(entry.after))
         return kept
 
 
-def _targets_of(targets: Targets) -> list[int | None]:
+def _targets_of(targets: Targets | None) -> list[int | None]:
+    if targets is None:
+        return []
     if targets.secondary_version_weight is None:
         return [targets.version]
     return [targets.version, targets.secondary_version]

@@ -349,8 +349,8 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         ``keep_last_n`` nor younger than ``purge_older_than_secs``.
 
         LATEST and versions an alias points at are always kept, and so are those an
-        alias pointed at in its ``keep_rollback_targets`` revisions before the current
-        one (so :meth:`rollback_alias` finds them). Returns the time the policy was
+        alias (a deleted one too) pointed at in its ``keep_rollback_targets`` revisions
+        before the current one (so :meth:`rollback_alias` finds them). Returns the time the policy was
         applied and the versions it deleted; with ``dry_run``, the versions it would
         delete now, deleting nothing.
         """

@@ -161,6 +161,21 @@ def test_retention_keeps_rollback_targets(
         assert repo.rollback_alias(NAME, "prod").version == "3"
 
 
+def test_retention_keeps_the_rollback_target_of_a_deleted_alias(published: Repository) -> None:
+    """A deleted alias can be rolled back (to where it pointed before the delete), so
+    retention keeps that version as it would for an alias that still exists."""
+    repo = published
+    _moves(repo, 2, 3)
+    repo.delete_alias(NAME, "prod", reason="retired by mistake")
+    _, would = repo.purge_artifact_versions(NAME, 0, 0, dry_run=True)
+    _, deleted = repo.purge_artifact_versions(NAME, 0, 0)
+    assert sorted(a.version for a in deleted) == sorted(a.version for a in would)
+    assert versions_of(repo, NAME) == ["LATEST", "3"]
+    assert repo.rollback_alias(NAME, "prod").get_version_content() == b"v3"
+    _, deleted = repo.purge_artifact_versions(NAME, 0, 0, keep_rollback_targets=0)
+    assert deleted == []  # prod is back on 3
+
+
 def test_retention_then_rollback_always_works(published: Repository) -> None:
     repo = published
     _moves(repo, 2, 4)

@@ -381,6 +381,11 @@ class Backend(ABC):
         ``before_revision`` (None: from the newest). One request per call on S3."""
 
     @abstractmethod
+    def aliases_with_history(self, name: str) -> list[str]:
+        """Every alias of ``name`` that has history entries, deleted aliases included,
+        sorted (retention keeps what a rollback of a deleted alias would need)."""
+
+    @abstractmethod
     def identity(self) -> str:
         """Who is making changes, for the history (looked up once, then cached)."""
 

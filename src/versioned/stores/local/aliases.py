@@ -113,6 +113,14 @@ def history(
     return [_change(r) for r in rows]
 
 
+def aliases_with_history(conn: sqlite3.Connection, name: str) -> list[str]:
+    """Every alias of ``name`` with history rows, deleted ones included, sorted."""
+    rows = conn.execute(
+        "SELECT DISTINCT alias FROM alias_history WHERE name = ? ORDER BY alias", (name,)
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _append(conn: sqlite3.Connection, entries: list[AliasChange]) -> None:
     for entry in entries:
         _step("append history")

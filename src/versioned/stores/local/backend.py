@@ -366,6 +366,11 @@ class LocalBackend(Backend):
         with local_errors("reading an alias's history"):
             return aliases.history(self._db.connection(), name, alias, limit, before_revision)
 
+    def aliases_with_history(self, name: str) -> list[str]:
+        _step("read history")
+        with local_errors("reading which aliases have history"):
+            return aliases.aliases_with_history(self._db.connection(), name)
+
     def identity(self) -> str:
         if self._identity is None:
             self._identity = local_identity()

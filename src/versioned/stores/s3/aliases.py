@@ -203,6 +203,13 @@ class S3Aliases:
         )
         return [decode_entry(name, item) for item in page.get("Items", [])]
 
+    def with_history(self, name: str) -> list[str]:
+        """Every alias of ``name`` with a head item in the history partition (deleted
+        aliases included), sorted: one Query a page of keys."""
+        items = self.place.query_all(history_partition(name), ProjectionExpression="sk")
+        # entries are ALIAS#REVISION; the head item's key is the bare alias
+        return sorted(item["sk"]["S"] for item in items if "#" not in item["sk"]["S"])
+
     def _batch_get(self, keys: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
         """The items of ``keys`` that exist, by (pk, sk): one request per 100 keys (what
         BatchGetItem takes) unless throttled."""

@@ -327,6 +327,9 @@ class S3DynamoBackend(Backend):
     ) -> list[AliasChange]:
         return self.aliases.history(name, alias, limit, before_revision)
 
+    def aliases_with_history(self, name: str) -> list[str]:
+        return self.aliases.with_history(name)
+
     def identity(self) -> str:
         return self.aliases.identity()
 
