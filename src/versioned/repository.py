@@ -350,9 +350,9 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
 
         LATEST and versions an alias points at are always kept, and so are those an
         alias (a deleted one too) pointed at in its ``keep_rollback_targets`` revisions
-        before the current one (so :meth:`rollback_alias` finds them). Returns the time the policy was
-        applied and the versions it deleted; with ``dry_run``, the versions it would
-        delete now, deleting nothing.
+        before the current one (so :meth:`rollback_alias` finds them). Returns the time
+        the policy was applied and the versions it deleted; with ``dry_run``, the versions
+        it would delete now, deleting nothing.
         """
         with self._using(bsm):
             purge_time, deleted = self._engine.purge_versions(
