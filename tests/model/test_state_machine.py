@@ -39,6 +39,9 @@ class Model:
     def __init__(self) -> None:
         self.versions: dict[str, dict[int | None, tuple[bytes, bool]]] = {}
         self.aliases: dict[str, dict[str, tuple[int | None, int | None, int | None]]] = {}
+        #: every state each alias had, in order (None: deleted), for what retention keeps
+        self.history: dict[str, dict[str, list[tuple[int | None, int | None, int | None] | None]]]
+        self.history = {}
 
     def live(self, name: str, version: int | None) -> bytes:
         """The content of a live version; raises ArtifactNotFoundError."""
@@ -59,7 +62,16 @@ class Model:
         return str(number), sha(data)
 
     def users(self, name: str, version: int | None) -> list[str]:
-        return [a for a, (v, s, _) in self.aliases.get(name, {}).items() if version in (v, s)]
+        return [a for a, state in self.aliases.get(name, {}).items() if version in targets(state)]
+
+    def rollback_targets(self, name: str) -> set[int | None]:
+        """What retention keeps (keep_rollback_targets=1): each alias's current targets and
+        those of the revision before, a deleted alias's too (its current one is the delete)."""
+        kept: set[int | None] = set()
+        for states in self.history.get(name, {}).values():
+            for state in states[-2:]:
+                kept.update(targets(state))
+        return kept
 
     def delete(self, name: str, version: int | None) -> None:
         found = self.versions.get(name, {}).get(version)
@@ -85,6 +97,7 @@ class Model:
         if secondary is not None:
             self.live(name, secondary)
         self.aliases.setdefault(name, {})[alias] = (version, secondary, weight)
+        self.history.setdefault(name, {}).setdefault(alias, []).append((version, secondary, weight))
         return shown(version), None if secondary is None else shown(secondary), weight
 
     def purge_versions(self, name: str, keep: int) -> list[str]:
@@ -92,7 +105,7 @@ class Model:
             (v for v, (_, deleted) in self.versions.get(name, {}).items() if v and not deleted),
             reverse=True,
         )
-        gone = [v for v in published[keep:] if not self.users(name, v)]
+        gone = [v for v in published[keep:] if v not in self.rollback_targets(name)]
         for number in gone:
             self.versions[name][number] = (self.versions[name][number][0], True)
         return [str(v) for v in gone]
@@ -101,6 +114,14 @@ class Model:
         live = [v for v, (_, deleted) in self.versions.get(name, {}).items() if not deleted]
         ordered = sorted(live, key=lambda v: (v is not None, -(v or 0)))
         return [(shown(v), sha(self.versions[name][v][0])) for v in ordered]
+
+
+def targets(state: tuple[int | None, int | None, int | None] | None) -> list[int | None]:
+    """The versions an alias state points at (a secondary only with a weight)."""
+    if state is None:
+        return []
+    version, secondary, weight = state
+    return [version] if weight is None else [version, secondary]
 
 
 def outcome(call: Callable[[], Any]) -> Any:
@@ -196,7 +217,8 @@ class RepositoryMachine(RuleBasedStateMachine):
     @rule(name=NAMES, alias=ALIASES)
     def delete_alias(self, name: str, alias: str) -> None:
         self.repo.delete_alias(name, alias)
-        self.model.aliases.get(name, {}).pop(alias, None)
+        if self.model.aliases.get(name, {}).pop(alias, None) is not None:
+            self.model.history[name][alias].append(None)
 
     @rule(name=NAMES, keep=st.integers(0, 3))
     def purge_versions(self, name: str, keep: int) -> None:
@@ -215,6 +237,7 @@ class RepositoryMachine(RuleBasedStateMachine):
         self.repo.purge_artifact(name)
         self.model.versions.pop(name, None)
         self.model.aliases.pop(name, None)
+        self.model.history.pop(name, None)
 
     @invariant()
     def listings_agree(self) -> None:
