@@ -159,7 +159,7 @@ def _target(ctx: Context, args: argparse.Namespace) -> _Target:
     with explain_missing(ctx, args.name):
         alias = ctx.repo.get_alias(args.name, args.alias, ctx.bsm)
     version = alias.route(args.key) if args.key is not None else alias.random_version()
-    _say_pick(ctx, alias, version, "took")
+    _say_pick(ctx, alias, version, "took" if args.key is None else f"routes key {args.key} to")
     sha256 = alias.target_sha256(version)
     if sha256 is None:  # LATEST, or an alias record that carries no hashes
         artifact = _Target(args.name, version, None).load(ctx)
