@@ -129,7 +129,10 @@ def test_json_prints_a_result_for_every_command(cli: Cli) -> None:
     assert cli.json("restore", NAME, "--version", "1")["version"] == "1"
     cli.run("alias", "set", NAME, "prod", "--version", "1")
     assert cli.json("alias", "delete", NAME, "prod")["deleted"] is True
-    would = cli.json("purge", NAME, "--keep-last", "0", "--older-than", "0", "--dry-run")
+    # a deleted alias can be rolled back: what it pointed at stays, unless told otherwise
+    purge = ("purge", NAME, "--keep-last", "0", "--older-than", "0", "--dry-run")
+    assert cli.json(*purge) == []
+    would = cli.json(*purge, "--keep-rollback-targets", "0")
     assert [a["version"] for a in would] == ["1"]
     assert cli.json("gc", "--dry-run") == []
     dry = cli.json("purge", NAME, "--all", "--dry-run")

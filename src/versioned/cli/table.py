@@ -19,7 +19,7 @@ from .parser import (
 )
 
 #: the library's retention defaults
-KEEP_LAST, OLDER_THAN = 10, 90 * 86400
+KEEP_LAST, OLDER_THAN, KEEP_ROLLBACK = 10, 90 * 86400, 1
 #: on a terminal, purge asks before removing a version younger than this many days
 CONFIRM_YOUNGER_DAYS = 7
 
@@ -259,6 +259,13 @@ COMMANDS: tuple[Command, ...] = (
                 metavar="AGE",
                 type=duration,
                 help="only versions older than AGE: 90d, 12h, 30m or seconds (default: 90d)",
+            ),
+            option(
+                "--keep-rollback-targets",
+                metavar="N",
+                type=count,
+                help="also keep what each alias (a deleted one too) pointed at in its N "
+                f"revisions before the current one (default: {KEEP_ROLLBACK}; 0: none)",
             ),
             option("--all", action="store_true", help="hard-delete every version and alias"),
             option("--dry-run", action="store_true", help="say what would go; delete nothing"),

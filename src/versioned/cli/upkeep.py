@@ -10,7 +10,7 @@ from .artifacts import require_artifact
 from .context import Context, Failure
 from .output import Done, Result
 from .parser import UsageError
-from .table import CONFIRM_YOUNGER_DAYS, KEEP_LAST, OLDER_THAN
+from .table import CONFIRM_YOUNGER_DAYS, KEEP_LAST, KEEP_ROLLBACK, OLDER_THAN
 
 CONFIRM_YOUNGER_THAN = timedelta(days=CONFIRM_YOUNGER_DAYS)
 
@@ -29,19 +29,22 @@ def purge(ctx: Context, args: argparse.Namespace) -> Result:
         return _purge_all(ctx, args)
     keep = KEEP_LAST if args.keep_last is None else args.keep_last
     older = OLDER_THAN if args.older_than is None else args.older_than
+    rollback = KEEP_ROLLBACK if args.keep_rollback_targets is None else args.keep_rollback_targets
     if not args.yes and not args.dry_run and ctx.on_terminal():
-        _confirm_young(ctx, args.name, keep, older)
+        _confirm_young(ctx, args.name, keep, older, rollback)
     _, chosen = ctx.repo.purge_artifact_versions(
-        args.name, keep, older, ctx.bsm, dry_run=args.dry_run
+        args.name, keep, older, ctx.bsm, dry_run=args.dry_run, keep_rollback_targets=rollback
     )
     verb = "would purge" if args.dry_run else "purged"
     ctx.note(f"{verb} {len(chosen)} version(s) of {args.name}")
     return chosen
 
 
-def _confirm_young(ctx: Context, name: str, keep: int, older: int) -> None:
+def _confirm_young(ctx: Context, name: str, keep: int, older: int, rollback: int) -> None:
     """Ask before a purge removes versions younger than CONFIRM_YOUNGER_THAN."""
-    _, would = ctx.repo.purge_artifact_versions(name, keep, older, ctx.bsm, dry_run=True)
+    _, would = ctx.repo.purge_artifact_versions(
+        name, keep, older, ctx.bsm, dry_run=True, keep_rollback_targets=rollback
+    )
     now = datetime.now(timezone.utc)
     young = [a.version for a in would if now - a.update_at < CONFIRM_YOUNGER_THAN]
     if young and not ctx.confirm(
@@ -52,8 +55,10 @@ def _confirm_young(ctx: Context, name: str, keep: int, older: int) -> None:
 
 
 def _purge_all(ctx: Context, args: argparse.Namespace) -> Result:
-    if args.keep_last is not None or args.older_than is not None:
-        raise UsageError("purge --all takes no --keep-last or --older-than")
+    if any(v is not None for v in (args.keep_last, args.older_than, args.keep_rollback_targets)):
+        raise UsageError(
+            "purge --all takes no --keep-last, --older-than or --keep-rollback-targets"
+        )
     if args.dry_run:
         every = require_artifact(ctx, args.name)
         aliases = [a.alias for a in ctx.repo.list_aliases(args.name, ctx.bsm)]
