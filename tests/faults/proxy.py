@@ -26,6 +26,12 @@ proxy of its own and lets every other client talk to moto directly):
 
 With ``die`` the client is killed at the release: the held request still lands (it was
 on the wire) but its answer is lost, and every later request is dropped unapplied.
+
+A lease beat (the heartbeat's UpdateItem that only pushes ``lease_until`` on) is sent on a
+timer, so how many of them a call sends depends on how fast the machine is. Beats are
+forwarded (or frozen and dropped with their client) but never counted: ``at`` and
+``occurrence`` skip them, no fault hits them, and :meth:`FaultProxy.operations` leaves them
+out, so a call records the same requests on a slow machine as on a fast one.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from versioned.stores.s3.lease import RENEW_UPDATE
 
 FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost")
 HOLD_MODES = ("before", "lost", "freeze")
@@ -55,6 +63,18 @@ _S3_ERRORS = {
     "throughput": (503, "SlowDown"),
 }
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
+#: How the log marks a lease beat (see the module docstring).
+BEAT = "beat"
+
+
+def is_lease_beat(operation: str, body: bytes) -> bool:
+    """Whether this request is the lease heartbeat renewing ``lease_until``."""
+    if operation != "UpdateItem":
+        return False
+    try:
+        return bool(json.loads(body).get("UpdateExpression") == RENEW_UPDATE)
+    except ValueError:
+        return False
 
 
 def operation_of(method: str, path: str, headers: dict[str, str]) -> str:
@@ -220,9 +240,18 @@ class FaultProxy:
             self._released.set()
 
     def operations(self) -> list[str]:
-        """The operations seen since arming, in order."""
+        """The operations seen since arming, in order, lease beats left out."""
         with self._lock:
-            return [operation for operation, _ in self.log]
+            return self._counted()
+
+    def beats(self) -> int:
+        """How many lease beats passed since arming."""
+        with self._lock:
+            return sum(1 for _, kind in self.log if kind == BEAT)
+
+    def _counted(self) -> list[str]:
+        """The operations a fault or hold may point at (caller holds the lock)."""
+        return [operation for operation, kind in self.log if kind != BEAT]
 
     def injected(self) -> list[tuple[str, str]]:
         """The (operation, kind) of every request failed since arming."""
@@ -230,20 +259,20 @@ class FaultProxy:
             return [
                 (op, kind)
                 for op, kind in self.log
-                if kind is not None and not kind.startswith("hold:")
+                if kind is not None and kind != BEAT and not kind.startswith("hold:")
             ]
 
-    def _hold_decision(self, operation: str) -> str | None:
+    def _hold_decision(self, operation: str, beat: bool) -> str | None:
         """What the armed hold does with this request (caller holds the lock):
         ``dead`` (drop it), a hold mode (this is the held request), ``frozen`` (a later
-        request of a frozen client), or None."""
+        request of a frozen client), or None. A beat is never the held request."""
         hold = self._hold
         if self._dead:
             return "dead"
         if hold is None:
             return None
         if not self._hold_hit:
-            if hold.matches([op for op, _ in self.log]):
+            if not beat and hold.matches(self._counted()):
                 self._hold_hit = True
                 self.held_operation = operation
                 return hold.mode
@@ -252,16 +281,17 @@ class FaultProxy:
             return "frozen"
         return None
 
-    def _decide(self, operation: str) -> str | None:
+    def _decide(self, operation: str, beat: bool) -> str | None:
         with self._lock:
             fault = self._fault
-            self.log.append((operation, None))
-            index = len(self.log)
-            action = self._hold_decision(operation)
+            self.log.append((operation, BEAT if beat else None))
+            index = len(self._counted())
+            action = self._hold_decision(operation, beat)
             if action is not None:
-                self.log[-1] = (operation, f"hold:{action}")
+                if not beat:
+                    self.log[-1] = (operation, f"hold:{action}")
                 return f"hold:{action}"
-            if fault is None:
+            if fault is None or beat:
                 return None
             hit = index == fault.at or (fault.persistent and operation == self._failing_operation)
             if not hit:
@@ -277,7 +307,7 @@ class FaultProxy:
         headers = {k.lower(): v for k, v in request.headers.items()}
         body = _read_body(request, headers)
         operation = operation_of(request.command, request.path, headers)
-        kind = self._decide(operation)
+        kind = self._decide(operation, is_lease_beat(operation, body))
         if kind is not None and kind.startswith("hold:"):
             self._serve_held(request, headers, body, kind[len("hold:") :])
             return

@@ -10,9 +10,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.faults.proxy import DYNAMODB_WRITES, FaultProxy, Hold
+from tests.faults.proxy import DYNAMODB_WRITES, Fault, FaultProxy, Hold
 from tests.helpers import REGION, S3Backend
 from tests.interleavings.s3_explorer import Worker, hold_proxy
+from versioned.stores.s3.lease import RENEW_UPDATE
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,47 @@ def test_freeze_holds_every_later_request_and_die_drops_them(
     assert not _exists(direct, name, "c"), "a dead client's later request landed"
     for worker in (first, second):
         assert isinstance(worker.error, (BotoCoreError, ClientError)), worker.error
+
+
+def _beat(client: Any, table: str) -> Callable[[], object]:
+    """The request the lease heartbeat sends (its update expression, to the letter)."""
+    return lambda: client.update_item(
+        TableName=table,
+        Key={"pk": {"S": "p"}, "sk": {"S": "beat"}},
+        UpdateExpression=RENEW_UPDATE,
+        ExpressionAttributeValues={":u": {"N": "1"}},
+    )
+
+
+def test_lease_beats_are_never_counted_faulted_or_held(
+    proxy: FaultProxy, table: tuple[str, Any]
+) -> None:
+    """How many beats a call sends depends on the machine's speed, so a call recorded on a
+    slow machine must point at the same requests as on a fast one."""
+    name, direct = table
+    client = _through(proxy)
+    proxy.arm(Fault(at=1, kind="500", persistent=True), Hold(operation="UpdateItem"))
+    _beat(client, name)()  # neither failed nor held, though it is "request 1"
+    assert proxy.operations() == [] and proxy.beats() == 1 and not proxy.is_held()
+    with pytest.raises(ClientError):
+        _put(client, name, "d")()  # the first counted request is the one failed
+    assert proxy.injected() == [("PutItem", "500")] * 3
+    assert _exists(direct, name, "beat") and not _exists(direct, name, "d")
+
+
+def test_a_frozen_client_s_beats_freeze_with_it(proxy: FaultProxy, table: tuple[str, Any]) -> None:
+    name, direct = table
+    client = _through(proxy)
+    proxy.arm(None, Hold(operation="PutItem", mode="freeze"))
+    first = Worker(_put(client, name, "e"))
+    first.start()
+    assert proxy.wait_held(10)
+    beat = Worker(_beat(client, name))
+    beat.start()
+    beat.join(0.5)
+    assert beat.is_alive() and not _exists(direct, name, "beat"), "a frozen beat went out"
+    proxy.release()
+    for worker in (first, beat):
+        worker.join(30)
+        assert worker.error is None
+    assert _exists(direct, name, "beat") and proxy.operations() == ["PutItem"]

@@ -34,6 +34,8 @@ from .place import S3Place
 #: Who takes the lease: a put (creates a placeholder item if there is none), gc (the same)
 #: or a purge (which also fences the artifact with ``purging``).
 Holder = Literal["put", "gc", "purge"]
+#: The heartbeat's whole update: it only pushes the expiry on (tests tell beats by it).
+RENEW_UPDATE = "SET lease_until = :u"
 
 
 @dataclass
@@ -231,7 +233,7 @@ class LatestLease:
                         expect=(CONDITION_FAILED,),
                         TableName=self.place.table,
                         Key=item_key(write.name, LATEST),
-                        UpdateExpression="SET lease_until = :u",
+                        UpdateExpression=RENEW_UPDATE,
                         ConditionExpression="lease_token = :t",
                         ExpressionAttributeValues={
                             ":t": {"S": str(write.token)},
