@@ -55,9 +55,20 @@ def healthz(request: Request) -> Response:
     return answer(request, {"status": "ok", "version": __version__})
 
 
+def page_size(request: Request, default: int) -> int:
+    """``?limit=`` as a page size. Raises InvalidArgumentError (a 400)."""
+    try:
+        return catalog.page_size(request.query_params.get("limit"), default)
+    except ValueError as error:
+        raise InvalidArgumentError(str(error)) from None
+
+
 def list_artifacts(request: Request) -> Response:
-    """``GET /api/artifacts``: every artifact with its newest version and aliases."""
-    return answer(request, {"artifacts": catalog.overview(state_of(request).repo)})
+    """``GET /api/artifacts[?limit=N&after=NAME]``: a page of artifacts with their newest
+    version and aliases, and ``next_after`` for the next page."""
+    limit = page_size(request, catalog.ARTIFACT_PAGE)
+    found = catalog.overview(state_of(request).repo, limit, request.query_params.get("after"))
+    return answer(request, found)
 
 
 def list_versions(request: Request) -> Response:
@@ -93,10 +104,7 @@ def get_alias(request: Request) -> Response:
 def alias_history(request: Request) -> Response:
     """``GET /api/artifacts/{name}/aliases/{alias}/history[?limit=N&before_revision=R]``."""
     repo = state_of(request).repo
-    try:
-        limit = catalog.history_page_size(request.query_params.get("limit"))
-    except ValueError as error:
-        raise InvalidArgumentError(str(error)) from None
+    limit = page_size(request, catalog.HISTORY_PAGE)
     before = whole_number(request.query_params.get("before_revision"), "before_revision")
     found = catalog.history(
         repo, request.path_params["name"], request.path_params["alias"], limit, before

@@ -7,15 +7,16 @@ API show the same facts.
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from ..exc import ArtifactNotFoundError
 from ..model import Alias, Artifact
 from .views import alias_json, aliases_by_version, artifact_json, change_json
 
-#: a page of alias history, unless the client asks for another size
-HISTORY_PAGE = 50
-MAX_HISTORY_PAGE = 500
+#: a page of alias history, or of the overview, unless the client asks for another size
+HISTORY_PAGE = ARTIFACT_PAGE = 50
+MAX_PAGE = 500
 
 
 def newest_published(versions: list[Artifact]) -> Artifact | None:
@@ -23,23 +24,36 @@ def newest_published(versions: list[Artifact]) -> Artifact | None:
     return next((v for v in versions if v.version != "LATEST" and not v.is_deleted), None)
 
 
-def overview(repo: Any) -> list[dict[str, Any]]:
-    """Every artifact: its LATEST, newest published version and aliases."""
-    found = []
-    for name in repo.list_artifact_names():
-        versions = repo.list_artifact_versions(name)
-        latest = next((v for v in versions if v.version == "LATEST"), None)
-        newest = newest_published(versions)
-        found.append(
-            {
-                "name": name,
-                "latest": artifact_json(latest) if latest is not None else None,
-                "newest_version": artifact_json(newest) if newest is not None else None,
-                "versions": sum(1 for v in versions if v.version != "LATEST"),
-                "aliases": [alias_json(a) for a in repo.list_aliases(name)],
-            }
-        )
-    return found
+def overview(repo: Any, limit: int, after: str | None = None) -> dict[str, Any]:
+    """A page of artifacts, by name: each with its LATEST, newest published version and
+    aliases; how many there are in all, and the name the next page starts after.
+
+    Only the page's artifacts are read (two requests each on S3), so a repository of
+    thousands of artifacts costs one listing and ``limit`` artifacts per page.
+    """
+    names: list[str] = repo.list_artifact_names()
+    start = 0 if after is None else bisect.bisect_right(names, after)
+    page = names[start : start + limit]
+    more = start + limit < len(names)
+    return {
+        "artifacts": [_summary(repo, name) for name in page],
+        "total": len(names),
+        "first": start + 1 if page else None,
+        "next_after": page[-1] if more and page else None,
+    }
+
+
+def _summary(repo: Any, name: str) -> dict[str, Any]:
+    versions = repo.list_artifact_versions(name)
+    latest = next((v for v in versions if v.version == "LATEST"), None)
+    newest = newest_published(versions)
+    return {
+        "name": name,
+        "latest": artifact_json(latest) if latest is not None else None,
+        "newest_version": artifact_json(newest) if newest is not None else None,
+        "versions": sum(1 for v in versions if v.version != "LATEST"),
+        "aliases": [alias_json(a) for a in repo.list_aliases(name)],
+    }
 
 
 def versions(repo: Any, name: str, include_deleted: bool) -> dict[str, Any]:
@@ -63,14 +77,14 @@ def versions(repo: Any, name: str, include_deleted: bool) -> dict[str, Any]:
     }
 
 
-def history_page_size(limit: str | None) -> int:
-    """The page size a client asked for (``?limit=``), bounded. Raises ValueError."""
+def page_size(limit: str | None, default: int) -> int:
+    """The page size a client asked for (``?limit=``), ``default`` when it asked for none.
+    Raises ValueError unless it is a whole number from 1 to MAX_PAGE."""
     if limit is None:
-        return HISTORY_PAGE
-    size = int(limit)
-    if not 1 <= size <= MAX_HISTORY_PAGE:
-        raise ValueError(f"limit must be from 1 to {MAX_HISTORY_PAGE}")
-    return size
+        return default
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE}, got {limit!r}")
+    return int(limit)
 
 
 def history(

@@ -55,6 +55,7 @@ def _param(
 NAME = _param("name", "path", "artifact name (A-Z a-z 0-9 . _ -)")
 ALIAS = _param("alias", "path", "alias name (A-Z a-z 0-9 _, not all digits)")
 VERSION = _param("version", "path", "a version number or LATEST")
+LIMIT = _param("limit", "query", "page size, 1-500 (default 50)", {"type": "integer"})
 KEY = _param(
     "key",
     "query",
@@ -201,10 +202,29 @@ def document() -> dict[str, Any]:
         "paths": {
             "/healthz": _get("the server is up", [], _json({"type": "object"}, "ok"), {}),
             "/api/artifacts": _get(
-                "every artifact with its LATEST, newest version and aliases",
-                [],
-                _json({"type": "object"}, "{artifacts: [...]}"),
-                _errors(502, 503),
+                "a page of artifacts by name, each with its LATEST, newest version and aliases",
+                [
+                    LIMIT,
+                    _param(
+                        "after",
+                        "query",
+                        "next page: the next_after of the page before",
+                        {"type": "string"},
+                    ),
+                ],
+                _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "artifacts": {"type": "array", "items": {"type": "object"}},
+                            "total": {"type": "integer"},
+                            "first": {"type": ["integer", "null"]},
+                            "next_after": {"type": ["string", "null"]},
+                        },
+                    },
+                    "{artifacts: [...], total, first, next_after}",
+                ),
+                _errors(400, 502, 503),
             ),
             f"{base}/versions": _get(
                 "the versions of an artifact, LATEST first",
@@ -282,7 +302,7 @@ def document() -> dict[str, Any]:
                 [
                     NAME,
                     ALIAS,
-                    _param("limit", "query", "page size, 1-500 (default 50)", {"type": "integer"}),
+                    LIMIT,
                     _param(
                         "before_revision",
                         "query",

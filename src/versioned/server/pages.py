@@ -1,6 +1,6 @@
 """The HTML page: server-rendered, no JavaScript needed.
 
-Three views: every artifact (``/``), one artifact's versions and aliases
+Three views: the artifacts, a page at a time (``/``), one artifact's versions and aliases
 (``/artifacts/{name}``, soft-deleted versions with ``?deleted=1``), one alias with its
 split and history (``/artifacts/{name}/aliases/{alias}``). Templates escape everything
 they print (autoescape), so names, metadata and reasons always show as text; pages are
@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from . import catalog
-from .api import flag, whole_number
+from .api import flag, page_size, whole_number
 from .state import state_of
 from .views import alias_json, download_path
 
@@ -111,9 +111,12 @@ def render(
 
 
 def index(request: Request) -> HTMLResponse:
-    """``GET /``: every artifact, its newest version and its aliases."""
+    """``GET /[?limit=N&after=NAME]``: a page of artifacts, each with its newest version
+    and its aliases."""
     repo = state_of(request).repo
-    return render("index.html", artifacts=catalog.overview(repo), repo_uri=repo.uri)
+    limit = page_size(request, catalog.ARTIFACT_PAGE)
+    found = catalog.overview(repo, limit, request.query_params.get("after"))
+    return render("index.html", limit=limit, repo_uri=repo.uri, **found)
 
 
 def artifact_page(request: Request) -> HTMLResponse:
