@@ -190,7 +190,7 @@ class AliasOperations:
             raise _missing(name, alias)
         return record
 
-    def _as_of(self, name: str, alias: str, moment: datetime) -> AliasRecord:
+    def _as_of(self, name: str, alias: str, moment: datetime, looks: int = 3) -> AliasRecord:
         entries = self._walk(name, alias)
         newest = next(entries, None)
         current = self.backend.get_alias(name, alias)
@@ -200,6 +200,24 @@ class AliasOperations:
         outside = current is not None and current.revision > recorded
         if outside and current is not None and current.update_at <= moment:
             return current
+        if (
+            current is None
+            and newest is not None
+            and newest.after is not None
+            and newest.update_at < moment
+        ):
+            # gone, though its newest entry says it is there: either a change landed
+            # between our two reads (look again), or it was deleted outside versioned,
+            # which leaves no time; the history cannot say it still existed at ``moment``
+            if looks > 1 and self._newest_revision(name, alias) != newest.revision:
+                return self._as_of(name, alias, moment, looks - 1)
+            raise _missing(
+                name,
+                alias,
+                f" at {to_storage(moment)}: it was deleted outside versioned some time after"
+                f" its last recorded change (revision {newest.revision},"
+                f" {to_storage(newest.update_at)}, to version {newest.after.version})",
+            )
         for entry in itertools.chain([newest] if newest is not None else [], entries):
             if entry.update_at > moment:
                 continue
@@ -216,6 +234,10 @@ class AliasOperations:
                 revision=entry.revision,
             )
         raise _missing(name, alias, f" at {to_storage(moment)} (by its history)")
+
+    def _newest_revision(self, name: str, alias: str) -> int:
+        page = self.backend.alias_history(name, alias, 1, None)
+        return page[0].revision if page else 0
 
     def _walk(self, name: str, alias: str) -> Iterator[AliasChange]:
         """Every entry, newest first, a page per backend request."""

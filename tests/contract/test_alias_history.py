@@ -264,6 +264,32 @@ def test_get_alias_as_of(published: Repository) -> None:
     assert then.get_secondary_version_content() == b"v3"
 
 
+def test_as_of_looks_again_when_a_delete_lands_between_its_reads(
+    published: Repository, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History read, then a delete by versioned, then the alias read finds it gone: that
+    is no outside delete, and the answer at a moment before the delete is still v1."""
+    repo = published
+    repo.put_alias(NAME, "prod", 1)
+    at = moment()
+    store = repo._engine.backend
+    read_alias = store.get_alias
+    raced: list[bool] = []
+
+    def delete_first(name: str, alias: str) -> Any:
+        if not raced:
+            backend.new_repository().delete_alias(NAME, "prod")
+            raced.append(True)
+        return read_alias(name, alias)
+
+    monkeypatch.setattr(store, "get_alias", delete_first)
+    assert repo.get_alias(NAME, "prod", as_of=at).version == "1"
+    assert raced and [(c.revision, c.action) for c in history(repo)] == [(2, "delete"), (1, "set")]
+    with raises_versioned(exc.AliasNotFoundError) as info:
+        repo.get_alias(NAME, "prod", as_of=moment())
+    assert "outside" not in str(info.value)
+
+
 # --- verify ----------------------------------------------------------------------------------
 def test_verify_an_intact_history(published: Repository) -> None:
     for version in (1, 2, 3):

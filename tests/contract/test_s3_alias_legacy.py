@@ -108,9 +108,17 @@ def test_an_alias_deleted_by_1_0_1_is_recorded_as_outside(
     repo = s3_backend.repo
     _published(repo, "app", 2)
     repo.put_alias("app", "prod", 1)
+    before_delete = datetime.now(timezone.utc)
     legacy.delete_alias("app", "prod")
     with raises_versioned(exc.AliasNotFoundError):
         repo.get_alias("app", "prod")
+    # gone now, so not "as of now"; and as 1.0.1 leaves no time, not after its newest entry
+    for moment in (datetime.now(timezone.utc), before_delete):
+        with raises_versioned(exc.AliasNotFoundError) as info:
+            repo.get_alias("app", "prod", as_of=moment)
+        assert "deleted outside versioned" in str(info.value) and "revision 1" in str(info.value)
+    first_entry = repo.list_alias_history("app", "prod")[0]
+    assert repo.get_alias("app", "prod", as_of=first_entry.update_at).version == "1"
     other = s3_backend.new_repository()  # knows nothing: reads the state in one batch
     assert other.put_alias("app", "prod", 2, expected_revision=0).revision == 3
     repo.put_alias("app", "prod", 1)  # remembered "revision 1": learns from the refusal
