@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from versioned.stores.s3.lease import RENEW_UPDATE
+from versioned.stores.s3.lease import HEARTBEAT_UPDATE
 
 FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost")
 HOLD_MODES = ("before", "lost", "freeze")
@@ -72,7 +72,7 @@ def is_lease_beat(operation: str, body: bytes) -> bool:
     if operation != "UpdateItem":
         return False
     try:
-        return bool(json.loads(body).get("UpdateExpression") == RENEW_UPDATE)
+        return bool(json.loads(body).get("UpdateExpression") == HEARTBEAT_UPDATE)
     except ValueError:
         return False
 

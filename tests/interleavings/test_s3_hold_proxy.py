@@ -12,8 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.faults.proxy import DYNAMODB_WRITES, Fault, FaultProxy, Hold
 from tests.helpers import REGION, S3Backend
-from tests.interleavings.s3_explorer import Worker, hold_proxy
-from versioned.stores.s3.lease import RENEW_UPDATE
+from tests.interleavings.s3_explorer import Worker, World, hold_proxy
+from versioned.stores.s3.lease import HEARTBEAT_UPDATE
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +89,8 @@ def _beat(client: Any, table: str) -> Callable[[], object]:
     return lambda: client.update_item(
         TableName=table,
         Key={"pk": {"S": "p"}, "sk": {"S": "beat"}},
-        UpdateExpression=RENEW_UPDATE,
-        ExpressionAttributeValues={":u": {"N": "1"}},
+        UpdateExpression=HEARTBEAT_UPDATE,
+        ExpressionAttributeValues={":beat": {"N": "1"}},
     )
 
 
@@ -108,6 +108,31 @@ def test_lease_beats_are_never_counted_faulted_or_held(
         _put(client, name, "d")()  # the first counted request is the one failed
     assert proxy.injected() == [("PutItem", "500")] * 3
     assert _exists(direct, name, "beat") and not _exists(direct, name, "d")
+
+
+def test_a_renewal_that_is_a_step_of_a_write_is_counted(
+    make_s3_backend: Callable[[], S3Backend], moto_endpoint: str
+) -> None:
+    """A put whose conditional PutObject is refused renews its lease to learn whether it
+    still holds it: a fixed step, not a timed beat, so holds and faults must reach it."""
+    with hold_proxy(moto_endpoint) as held_proxy:
+        world = World.make(make_s3_backend(), held_proxy)
+        world.direct.put_artifact("app", b"x" * 300)
+        held_proxy.arm(None, Hold(operation="PutObject"))
+        put = Worker(lambda: world.held.put_artifact("app", b"y" * 300))
+        put.start()
+        assert held_proxy.wait_held(10)
+        # bytes land behind the put's back: its PutObject is refused, then it renews
+        world.s3.put_object(Bucket=world.backend.bucket, Key=world.key("app", None), Body=b"z")
+        held_proxy.release()
+        put.join(30)
+        assert held_proxy.beats() == 0
+        assert held_proxy.operations()[:4] == [
+            "UpdateItem",
+            "PutObject",
+            "UpdateItem",
+            "HeadObject",
+        ]
 
 
 def test_a_frozen_client_s_beats_freeze_with_it(proxy: FaultProxy, table: tuple[str, Any]) -> None:

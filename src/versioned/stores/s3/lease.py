@@ -34,8 +34,9 @@ from .place import S3Place
 #: Who takes the lease: a put (creates a placeholder item if there is none), gc (the same)
 #: or a purge (which also fences the artifact with ``purging``).
 Holder = Literal["put", "gc", "purge"]
-#: The heartbeat's whole update: it only pushes the expiry on (tests tell beats by it).
-RENEW_UPDATE = "SET lease_until = :u"
+#: The heartbeat's whole update: it only pushes the expiry on. Its placeholder is its own,
+#: so tests can tell a timed beat from a renewal that is a step of a write.
+HEARTBEAT_UPDATE = "SET lease_until = :beat"
 
 
 @dataclass
@@ -233,11 +234,11 @@ class LatestLease:
                         expect=(CONDITION_FAILED,),
                         TableName=self.place.table,
                         Key=item_key(write.name, LATEST),
-                        UpdateExpression=RENEW_UPDATE,
+                        UpdateExpression=HEARTBEAT_UPDATE,
                         ConditionExpression="lease_token = :t",
                         ExpressionAttributeValues={
                             ":t": {"S": str(write.token)},
-                            ":u": {"N": repr(time.time() + self.place.lease_seconds)},
+                            ":beat": {"N": repr(time.time() + self.place.lease_seconds)},
                         },
                     )
                 except Refused:
