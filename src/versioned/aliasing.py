@@ -21,7 +21,7 @@ from .exc import (
     InvalidArgumentTypeError,
     VersionDeletedError,
 )
-from .history import chain_problems
+from .history import OUTSIDE, chain_problems
 from .rules import not_found
 from .stores.base import AliasChange, AliasRecord, Backend, ChangeNote, Targets
 from .timestamps import to_storage, utc_now
@@ -200,29 +200,34 @@ class AliasOperations:
         outside = current is not None and current.revision > recorded
         if outside and current is not None and current.update_at <= moment:
             return current
+        # gone, though its newest entry says it is there: either a change landed between
+        # our two reads (look again), or it was deleted outside versioned, unrecorded yet
+        unrecorded_delete = current is None and newest is not None and newest.after is not None
         if (
-            current is None
+            unrecorded_delete
             and newest is not None
-            and newest.after is not None
             and newest.update_at < moment
+            and looks > 1
+            and self._newest_revision(name, alias) != newest.revision
         ):
-            # gone, though its newest entry says it is there: either a change landed
-            # between our two reads (look again), or it was deleted outside versioned,
-            # which leaves no time; the history cannot say it still existed at ``moment``
-            if looks > 1 and self._newest_revision(name, alias) != newest.revision:
-                return self._as_of(name, alias, moment, looks - 1)
-            raise _missing(
-                name,
-                alias,
-                f" at {to_storage(moment)}: it was deleted outside versioned some time after"
-                f" its last recorded change (revision {newest.revision},"
-                f" {to_storage(newest.update_at)}, to version {newest.after.version})",
-            )
+            return self._as_of(name, alias, moment, looks - 1)
+        # a delete outside versioned leaves no time (its entry is dated when it was
+        # noticed): between the entry before it and that, the alias may or may not exist
+        undated_delete_next = unrecorded_delete
         for entry in itertools.chain([newest] if newest is not None else [], entries):
             if entry.update_at > moment:
+                undated_delete_next = entry.action == OUTSIDE and entry.after is None
                 continue
             if entry.after is None:
                 break
+            if undated_delete_next and entry.update_at < moment:
+                raise _missing(
+                    name,
+                    alias,
+                    f" at {to_storage(moment)}: it was deleted outside versioned at a time"
+                    f" nobody recorded, after revision {entry.revision}"
+                    f" ({to_storage(entry.update_at)}, to version {entry.after.version})",
+                )
             after = entry.after
             return AliasRecord(
                 name,

@@ -21,6 +21,7 @@ from .stores.base import AliasChange, AliasRecord, ChangeNote, Targets
 from .timestamps import to_storage
 
 __all__ = [
+    "OUTSIDE",
     "OUTSIDE_WHO",
     "chain_problems",
     "current_revision",
@@ -140,6 +141,8 @@ def chain_problems(entries: Sequence[AliasChange], current: AliasRecord | None) 
 
 #: ``who`` of an entry recording a change made without history (it cannot be known).
 OUTSIDE_WHO = "outside versioned (e.g. versioned 1.0.1)"
+#: The action of an entry recording a change made without history.
+OUTSIDE = "outside"
 
 
 def new_entry(
@@ -196,7 +199,7 @@ def outside_entry(
         alias=alias,
         revision=(head.revision if head is not None else 0) + 1,
         update_at=current.update_at if current is not None else now,
-        action="outside",
+        action=OUTSIDE,
         who=who,
         reason=None,
         before=head.after if head is not None else None,

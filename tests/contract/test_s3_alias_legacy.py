@@ -121,6 +121,12 @@ def test_an_alias_deleted_by_1_0_1_is_recorded_as_outside(
     assert repo.get_alias("app", "prod", as_of=first_entry.update_at).version == "1"
     other = s3_backend.new_repository()  # knows nothing: reads the state in one batch
     assert other.put_alias("app", "prod", 2, expected_revision=0).revision == 3
+    # recorded now, the delete still has no time: the answer before it was noticed stays
+    with raises_versioned(exc.AliasNotFoundError) as info:
+        repo.get_alias("app", "prod", as_of=before_delete)
+    assert "deleted outside versioned" in str(info.value) and "revision 1" in str(info.value)
+    assert repo.get_alias("app", "prod", as_of=first_entry.update_at).version == "1"
+    assert repo.get_alias("app", "prod", as_of=datetime.now(timezone.utc)).version == "2"
     repo.put_alias("app", "prod", 1)  # remembered "revision 1": learns from the refusal
     assert _history(repo, "app", "prod") == [
         (4, "set", "2", "1"),
