@@ -57,7 +57,7 @@ def test_default_page_holds_fifty_and_after_need_not_be_a_name(seven: Live) -> N
     assert beyond["artifacts"] == [] and beyond["first"] is None and beyond["total"] == 7
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "x", "-1", "2.5"])
+@pytest.mark.parametrize("limit", ["0", "501", "x", "-1", "2.5", "\u0663", "\u00b2"])
 def test_a_bad_limit_is_a_400(seven: Live, limit: str) -> None:
     for path in ("/api/artifacts", "/"):
         answer = seven.client.get(path, params={"limit": limit})

@@ -45,7 +45,7 @@ def flag(request: Request, name: str) -> bool:
 def whole_number(text: str | None, what: str) -> int | None:
     if text is None:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # int() would take "٣" too
         raise InvalidArgumentError(f"{what} must be a whole number, got {text!r}")
     return int(text)
 

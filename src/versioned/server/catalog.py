@@ -82,7 +82,7 @@ def page_size(limit: str | None, default: int) -> int:
     Raises ValueError unless it is a whole number from 1 to MAX_PAGE."""
     if limit is None:
         return default
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_PAGE:
         raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE}, got {limit!r}")
     return int(limit)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from .catalog import ARTIFACT_PAGE, MAX_PAGE
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -55,7 +56,12 @@ def _param(
 NAME = _param("name", "path", "artifact name (A-Z a-z 0-9 . _ -)")
 ALIAS = _param("alias", "path", "alias name (A-Z a-z 0-9 _, not all digits)")
 VERSION = _param("version", "path", "a version number or LATEST")
-LIMIT = _param("limit", "query", "page size, 1-500 (default 50)", {"type": "integer"})
+LIMIT = _param(
+    "limit",
+    "query",
+    f"page size, 1-{MAX_PAGE} (default {ARTIFACT_PAGE})",
+    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+)
 KEY = _param(
     "key",
     "query",
