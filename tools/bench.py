@@ -47,14 +47,29 @@ TARGET = 1.3
 
 def timings(action: Callable[[], object], runs: int) -> dict[str, float]:
     """Median and p90 of ``action``'s wall time in milliseconds (after one warm-up)."""
-    action()
-    samples = []
+    return paired_timings(action, [], runs)[0]
+
+
+def paired_timings(
+    action: Callable[[], object], baselines: list[Callable[[], object]], runs: int
+) -> list[dict[str, float]]:
+    """Median and p90 ms of ``action`` and of each baseline, run by turns (after one
+    warm-up each), so that all of them meet the store in the same state."""
+    everything = [action, *baselines]
+    samples: list[list[float]] = [[] for _ in everything]
+    for send in everything:
+        send()
     for _ in range(runs):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return {"median_ms": statistics.median(samples), "p90_ms": samples[int(0.9 * (runs - 1))]}
+        for send, kept in zip(everything, samples, strict=True):
+            start = time.perf_counter()
+            send()
+            kept.append((time.perf_counter() - start) * 1000)
+    figures = []
+    for kept in samples:
+        kept.sort()
+        p90 = kept[int(0.9 * (runs - 1))]
+        figures.append({"median_ms": statistics.median(kept), "p90_ms": p90})
+    return figures
 
 
 def make_file(path: Path, size: int) -> None:
@@ -83,8 +98,8 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
-def raw_round_trips(dynamodb: Any, s3: Any, runs: int) -> dict[str, float]:
-    """Median ms of one raw boto3 request of each kind our operations send.
+def raw_requests(dynamodb: Any, s3: Any) -> dict[str, Callable[[], object]]:
+    """One raw boto3 request of each kind our operations send.
 
     moto answers a conditional UpdateItem or a CopyObject more slowly than a GetItem, so
     next to "requests x GetItem" each operation is also shown next to the very same
@@ -143,7 +158,51 @@ def raw_round_trips(dynamodb: Any, s3: Any, runs: int) -> dict[str, float]:
         "GetObject": lambda: s3.get_object(Bucket=bucket, Key="source")["Body"].read(),
         "HeadObject": lambda: s3.head_object(Bucket=bucket, Key="source"),
     }
-    return {kind: timings(send, runs)["median_ms"] for kind, send in requests.items()}
+    return requests
+
+
+def raw_transaction(dynamodb: Any, table: str, actions: list[str]) -> Callable[[], object]:
+    """A raw TransactWriteItems of the same actions (Put, Update, ConditionCheck, Delete),
+    each on an item of its own in ``table``, rewriting the same items every time.
+
+    moto copies the whole table once per action of a transaction, so its cost grows with
+    the table and the number of actions: only a transaction of the same shape on the same
+    table at the same time is a fair baseline.
+    """
+    partition = {"pk": {"S": "raw-transaction"}}
+    checked = {**partition, "sk": {"S": "checked"}}
+    dynamodb.put_item(TableName=table, Item=checked)
+
+    def key(kind: str, index: int) -> dict[str, Any]:
+        return {**partition, "sk": {"S": f"{kind}-{index}"}}
+
+    shapes: dict[str, Callable[[int], dict[str, Any]]] = {
+        "Put": lambda i: {"TableName": table, "Item": {**key("put", i), "n": {"N": "1"}}},
+        "Update": lambda i: {
+            "TableName": table,
+            "Key": key("update", i),
+            "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one",
+            "ExpressionAttributeValues": {":zero": {"N": "0"}, ":one": {"N": "1"}},
+        },
+        "ConditionCheck": lambda i: {
+            "TableName": table,
+            "Key": checked,
+            "ConditionExpression": "attribute_exists(sk)",
+        },
+        "Delete": lambda i: {"TableName": table, "Key": key("delete", i)},
+    }
+    items = [{action: shapes[action](i)} for i, action in enumerate(actions)]
+    return lambda: dynamodb.transact_write_items(TransactItems=items)
+
+
+def one_after_another(sends: list[Callable[[], object]]) -> Callable[[], None]:
+    """One call that sends each of ``sends`` in order."""
+
+    def send_all() -> None:
+        for send in sends:
+            send()
+
+    return send_all
 
 
 def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
@@ -161,12 +220,24 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
         client.meta.events.register(
             "before-send", lambda event_name, **kw: counted.append(event_name.split(".")[-1])
         )
+    transacted: list[list[str]] = []  # the actions of each transaction sent
+
+    def note_actions(params: dict[str, Any], **_: Any) -> None:
+        transacted.append([next(iter(action)) for action in params["TransactItems"]])
+
+    repo._clients.dynamodb.meta.events.register(
+        "provide-client-params.dynamodb.TransactWriteItems", note_actions
+    )
     repo.put_artifact("app", b"v0")
     repo.publish_artifact_version("app")
     repo.put_alias("app", "prod", 1)
     key = {"pk": {"S": "app"}, "sk": {"S": "LATEST"}}
-    raw = timings(lambda: dynamodb.get_item(TableName="bench", Key=key), runs)["median_ms"]
-    raw_by_kind = raw_round_trips(dynamodb, s3, runs)
+
+    def get_item() -> object:
+        return dynamodb.get_item(TableName="bench", Key=key)
+
+    raw_by_kind = raw_requests(dynamodb, s3)
+    raw_samples: list[float] = []
     flip = [0]
 
     def put_new() -> None:
@@ -189,11 +260,22 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
         if name == "put_artifact (identical)":
             repo.put_artifact("app", b"same")
         counted.clear()
+        transacted.clear()
         action()
-        kinds = list(counted)
-        figures = timings(action, runs)
+        kinds, shapes = list(counted), list(transacted)  # the timed runs add to both
+        # the baselines run by turns with the operation (a loaded machine slows all of
+        # them alike); a transaction's on the same table, which moto copies per action
+        sequence = [raw_by_kind[kind] for kind in kinds if kind != "TransactWriteItems"]
+        sequence += [raw_transaction(dynamodb, "bench", actions) for actions in shapes]
+        baselines = [one_after_another(sequence), get_item]
+        figures, same, one_get = paired_timings(action, baselines, runs)
+        raw = one_get["median_ms"]
+        raw_samples.append(raw)
         budget = len(kinds) * raw
-        same_requests = sum(raw_by_kind[kind] for kind in kinds)
+        same_requests = same["median_ms"]
+        for actions in shapes:
+            where = kinds.index("TransactWriteItems")
+            kinds[where] = f"TransactWriteItems of {len(actions)}: {', '.join(actions)}"
         rows[name] = {
             **figures,
             "requests": len(kinds),
@@ -233,7 +315,8 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
     start = time.perf_counter()
     repo.publish_artifact_version("big")
     transfers["versioned publish (server-side copy) s"] = time.perf_counter() - start
-    return {"raw_get_item_ms": raw, "operations": rows, "transfers": transfers}
+    raw_get_item = statistics.median(raw_samples)
+    return {"raw_get_item_ms": raw_get_item, "operations": rows, "transfers": transfers}
 
 
 def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
