@@ -55,14 +55,7 @@ CHANGE_FIELDS = (
 #: table columns, for people (the name is the command's NAME); the last one gives way
 #: first when the terminal is narrow
 ARTIFACT_COLUMNS = ("version", "update_at", "size", "sha256", "uri")
-ALIAS_COLUMNS = (
-    "alias",
-    "version",
-    "secondary_version",
-    "secondary_version_weight",
-    "revision",
-    "update_at",
-)
+ALIAS_COLUMNS = ALIAS_FIELDS[1:]  # the command's NAME is the artifact
 _HEADERS = {
     "update_at": "UPDATED",
     "secondary_version": "SECONDARY",
