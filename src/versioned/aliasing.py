@@ -21,8 +21,10 @@ from .exc import (
     InvalidArgumentTypeError,
     VersionDeletedError,
 )
-from .history import OUTSIDE, chain_problems
-from .rules import not_found
+from .history import OUTSIDE, OUTSIDE_WHO, chain_problems
+from .rollback_plan import effective_states, rollback_target
+from .rollback_plan import versions_of as _targets_of
+from .rules import check_expected_revision, describe_targets, not_found
 from .stores.base import AliasChange, AliasRecord, Backend, ChangeNote, Targets
 from .timestamps import to_storage, utc_now
 
@@ -34,6 +36,8 @@ _PAGE = 500
 #: need not spell larger ones (DynamoDB's Limit is 32-bit, SQLite's integers 64-bit).
 _MOST_ENTRIES = 2**31 - 1
 _PAST_ALL = 2**62
+#: Times verification reads a history that keeps changing before it reports what it saw.
+_VERIFY_LOOKS = 5
 
 
 def _missing(name: str, alias: str, detail: str = "") -> AliasNotFoundError:
@@ -100,55 +104,110 @@ class AliasOperations:
         self._retry_conflicts(lambda: self.backend.delete_alias(name, alias, note))
 
     def rollback_alias(
-        self, name: str, alias: str, to_revision: object = None, reason: object = None
+        self,
+        name: str,
+        alias: str,
+        to_revision: object = None,
+        reason: object = None,
+        expected_revision: object = None,
     ) -> AliasRecord:
-        """Point ``alias`` back at the targets of revision ``to_revision`` (None: the one
-        before the current), as a compare-and-set on the current revision.
+        """Point ``alias`` back, as a compare-and-set, and record it as a rollback.
 
-        Raises AliasNotFoundError (no such alias, nor history), InvalidArgumentError (no
-        such earlier revision, or it recorded a delete), VersionDeletedError (a target
-        soft-deleted since: restore it first), ArtifactNotFoundError (a target purged),
-        RevisionMismatchError (the alias changed while rolling back).
+        Without ``to_revision`` the versions the current state introduced are taken out
+        of traffic: the alias goes to the newest earlier state that served none of them,
+        reading earlier rollbacks as the states they restored, so repeated rollbacks keep
+        walking back, never forward (the rule is in ``rollback_plan``). With it, to
+        exactly the targets that revision set. ``expected_revision``: only if the alias
+        is at that revision now (a deleted alias: its delete's revision, or 0).
+
+        Returns the record written: its new revision and the targets it went to. Raises
+        AliasNotFoundError (no such alias, nor history), InvalidArgumentError (nothing
+        earlier to go to, no such revision, or it recorded a delete),
+        VersionDeletedError (a target soft-deleted since: restore it first),
+        ArtifactNotFoundError (a target purged), RevisionMismatchError (not at
+        ``expected_revision``, or changed while rolling back; nothing is written).
         """
         name = args.check_name(name)
         alias = args.check_alias(alias)
         wanted = None if to_revision is None else args.check_revision(to_revision, "to_revision")
-        note_reason = args.check_reason(reason)
-        current = self.backend.get_alias(name, alias)
-        newest = self.backend.alias_history(name, alias, 1, None)
-        if current is not None:
-            now_at = current.revision
-        elif newest:
-            # deleted: its delete is the newest entry, or (deleted outside versioned, the
-            # newest entry still sets it) the next change records that delete first
-            now_at = newest[0].revision + (0 if newest[0].after is None else 1)
-        else:
+        args.check_reason(reason)
+        expected = args.check_expected_revision(expected_revision)
+        current, newest, entries = self._alias_and_history(name, alias)
+        if current is None and newest is None:
             raise _missing(name, alias)
-        target = wanted if wanted is not None else now_at - 1
-        if not 1 <= target < now_at:
+        now_at = _rollback_start(current, newest)
+        if expected is not None and not (expected == now_at or (current is None and expected == 0)):
+            check_expected_revision(name, alias, expected, current, now_at)
+        if wanted is None:
+            entry = self._target_by_rule(name, alias, current, newest, entries, now_at)
+        else:
+            entry = self._exact_target(name, alias, wanted, now_at)
+        after = entry.after
+        assert after is not None
+        for version in _targets_of(after):
+            self._require_live(name, alias, entry.revision, version)
+        note = self._note("rollback", reason, current.revision if current is not None else 0)
+        try:
+            return self._write(name, alias, after, note)
+        except ArtifactNotFoundError:
+            for version in _targets_of(after):  # deleted meanwhile: say how to restore
+                self._require_live(name, alias, entry.revision, version)
+            raise
+
+    def _alias_and_history(
+        self, name: str, alias: str
+    ) -> tuple[AliasRecord | None, AliasChange | None, Iterator[AliasChange]]:
+        """The alias, its newest entry and the older ones (lazily), read so that they
+        agree: a change landing between the two reads (the history is ahead of the
+        alias) makes them read again."""
+        for _ in range(_VERIFY_LOOKS):
+            current = self.backend.get_alias(name, alias)
+            entries = self._walk(name, alias)
+            newest = next(entries, None)
+            # (an alias read as absent is checked by the write's compare-and-set on 0)
+            if current is None or newest is None or newest.revision <= current.revision:
+                break
+        return current, newest, entries
+
+    def _target_by_rule(
+        self,
+        name: str,
+        alias: str,
+        current: AliasRecord | None,
+        newest: AliasChange | None,
+        older: Iterator[AliasChange],
+        now_at: int,
+    ) -> AliasChange:
+        """The entry ``rollback_plan.rollback_target`` picks, or InvalidArgumentError."""
+        history = itertools.chain([newest] if newest is not None else [], older)
+        unrecorded = _unrecorded_state(name, alias, current, newest, now_at)
+        if unrecorded is not None:
+            history = itertools.chain([unrecorded], history)
+        found = rollback_target(effective_states(history))
+        if found is None:
+            state = "deleted" if current is None else describe_targets(current.state)
+            raise InvalidArgumentError(
+                f"alias {alias!r} of artifact {name!r} (revision {now_at}, {state}) has no "
+                "earlier state to roll back to that serves none of its current versions: "
+                "nothing to roll back (to_revision / --to N goes to a revision exactly)"
+            )
+        return found
+
+    def _exact_target(self, name: str, alias: str, wanted: int, now_at: int) -> AliasChange:
+        if not 1 <= wanted < now_at:
             raise InvalidArgumentError(
                 f"alias {alias!r} of artifact {name!r} is at revision {now_at}: roll back to "
                 f"an earlier revision (1 to {now_at - 1})"
                 if now_at > 1
                 else f"alias {alias!r} of artifact {name!r} has no earlier revision"
             )
-        entry = self._entry(name, alias, target)
+        entry = self._entry(name, alias, wanted)
         if entry.after is None:
             raise InvalidArgumentError(
-                f"revision {target} of alias {alias!r} of artifact {name!r} deleted it: "
+                f"revision {wanted} of alias {alias!r} of artifact {name!r} deleted it: "
                 "choose a revision that set it"
             )
-        after = entry.after
-        for version in _targets_of(after):
-            self._require_live(name, alias, target, version)
-        expected = current.revision if current is not None else 0
-        note = ChangeNote("rollback", self.backend.identity(), note_reason, expected)
-        try:
-            return self._write(name, alias, after, note)
-        except ArtifactNotFoundError:
-            for version in _targets_of(after):  # deleted meanwhile: say how to restore
-                self._require_live(name, alias, target, version)
-            raise
+        return entry
 
     def _entry(self, name: str, alias: str, revision: int) -> AliasChange:
         found = self.backend.alias_history(name, alias, 1, revision + 1)
@@ -273,16 +332,35 @@ class AliasOperations:
             if before_revision is None
             else min(args.check_revision(before_revision, "before_revision"), _PAST_ALL)
         )
-        return self.backend.alias_history(name, alias, count, before)
+        # a store may answer fewer than asked (DynamoDB stops a query at 1 MB): ask again
+        # below the last entry until the page is full or revision 1 is in it
+        found = self.backend.alias_history(name, alias, count, before)
+        while found and len(found) < count and found[-1].revision > 1:
+            more = self.backend.alias_history(name, alias, count - len(found), found[-1].revision)
+            if not more:
+                break
+            found += more
+        return found
 
     def verify_alias_history(self, name: str, alias: str) -> tuple[list[str], int]:
-        """The problems of the whole history (see ``history.chain_problems``) and the
-        number of entries checked."""
+        """The problems of the whole history (see ``history.chain_problems``: every link,
+        and that the newest entry is the one the store's head marker and the alias
+        record name) and the number of entries checked.
+
+        The head marker is read before and after the entries: a change landing in
+        between (it moves the marker) makes it read everything again, so a concurrent
+        change is never reported as tampering.
+        """
         name = args.check_name(name)
         alias = args.check_alias(alias)
-        entries = list(self._walk(name, alias))
+        for _ in range(_VERIFY_LOOKS):
+            marks = self.backend.chain_marks(name, alias)
+            current = self.backend.get_alias(name, alias)
+            entries = list(self._walk(name, alias))
+            if self.backend.chain_marks(name, alias) == marks:
+                break
         entries.reverse()
-        return chain_problems(entries, self.backend.get_alias(name, alias)), len(entries)
+        return chain_problems(entries, current, marks), len(entries)
 
     def rollback_targets(self, name: str, keep: int) -> set[int | None]:
         """Every version an alias of ``name`` points at now or pointed at in its ``keep``
@@ -308,12 +386,35 @@ class AliasOperations:
         return kept
 
 
-def _targets_of(targets: Targets | None) -> list[int | None]:
-    if targets is None:
-        return []
-    if targets.secondary_version_weight is None:
-        return [targets.version]
-    return [targets.version, targets.secondary_version]
+def _rollback_start(current: AliasRecord | None, newest: AliasChange | None) -> int:
+    """The revision a rollback starts from: the alias's; for a deleted alias its delete's
+    (or, deleted outside versioned and not yet recorded, the one that will record it)."""
+    if current is not None:
+        return current.revision
+    assert newest is not None
+    return newest.revision + (0 if newest.after is None else 1)
+
+
+def _unrecorded_state(
+    name: str, alias: str, current: AliasRecord | None, newest: AliasChange | None, now_at: int
+) -> AliasChange | None:
+    """The state a change made outside versioned left and no entry records yet (the
+    next change records it), as a stand-in entry at ``now_at``; None when recorded."""
+    if now_at <= (newest.revision if newest is not None else 0):
+        return None
+    return AliasChange(
+        name,
+        alias,
+        now_at,
+        current.update_at if current is not None else utc_now(),
+        OUTSIDE,
+        OUTSIDE_WHO,
+        None,
+        newest.after if newest is not None else None,
+        None if current is None else current.state,
+        newest.sha256 if newest is not None else "",
+        "",
+    )
 
 
 def _check_targets(version: object, secondary_version: object, weight: object) -> Targets:

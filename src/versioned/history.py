@@ -15,9 +15,10 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from .stores.base import AliasChange, AliasRecord, ChangeNote, Targets
+from .exc import BackendError
+from .stores.base import AliasChange, AliasRecord, ChainMarks, ChangeNote, Targets
 from .timestamps import to_storage
 
 __all__ = [
@@ -26,10 +27,12 @@ __all__ = [
     "chain_problems",
     "current_revision",
     "entry_sha256",
+    "head_problem",
     "new_entry",
     "outside_entry",
     "plan_change",
     "targets_json",
+    "untrusted_head",
 ]
 
 
@@ -98,45 +101,116 @@ def recomputed(change: AliasChange) -> str:
     )
 
 
-def chain_problems(entries: Sequence[AliasChange], current: AliasRecord | None) -> list[str]:
+def chain_problems(
+    entries: Sequence[AliasChange], current: AliasRecord | None, marks: ChainMarks
+) -> list[str]:
     """Everything wrong with a whole history, oldest entry first; [] when it is intact.
 
-    Checks that revisions run 1, 2, 3… without gaps, that each entry hashes to what it
-    says, that each names the hash of the one before, and that the newest entry agrees
-    with the alias as stored now (its revision and targets; absent after a delete).
+    Checks every link: revisions run 1, 2, 3… without gaps, each entry hashes to what it
+    says, names the hash of the one before, and starts where that one ended (``before``
+    is the previous ``after``). Then the ends: the newest entry is the one the store's
+    head marker names (revision and hash), so cutting entries off the end, a deleted
+    alias's included, or rewriting the newest one shows; and the alias as stored now
+    agrees with it (revision, the hash the record names, targets; absent after a delete).
     """
     problems: list[str] = []
-    previous_hash = ""
-    expected_revision = 1
+    previous: AliasChange | None = None
     for change in entries:
         where = f"revision {change.revision}"
+        expected_revision = 1 if previous is None else previous.revision + 1
         if change.revision != expected_revision:
             problems.append(
                 f"revision {expected_revision} is missing (next entry is {change.revision})"
             )
         if recomputed(change) != change.sha256:
             problems.append(f"{where} was altered: its contents do not hash to its sha256")
-        if change.previous_sha256 != previous_hash:
+        if change.previous_sha256 != ("" if previous is None else previous.sha256):
             problems.append(f"{where} does not follow the entry before it (chain broken)")
-        previous_hash = change.sha256
-        expected_revision = change.revision + 1
-    newest = entries[-1] if entries else None
+        if change.before != (None if previous is None else previous.after):
+            problems.append(
+                f"{where} does not start where the entry before it ended (its before "
+                "is not that entry's after)"
+            )
+        previous = change
+    problems += _end_problems(previous, current, marks)
+    return problems
+
+
+def _end_problems(
+    newest: AliasChange | None, current: AliasRecord | None, marks: ChainMarks
+) -> list[str]:
+    """What is wrong at the end of the chain (see :func:`chain_problems`)."""
+    problems: list[str] = []
+    if marks.head_revision is None:
+        if newest is not None:
+            problems.append(
+                f"the history ends at revision {newest.revision} but has no head marker"
+            )
+    elif newest is None:
+        problems.append(
+            f"the head marker names revision {marks.head_revision} but the history has no "
+            "entries (removed)"
+        )
+    elif (marks.head_revision, marks.head_sha256) != (newest.revision, newest.sha256):
+        problems.append(
+            f"the head marker names revision {marks.head_revision} ({marks.head_sha256}), "
+            f"but the newest entry is revision {newest.revision} ({newest.sha256}): "
+            "entries were removed or rewritten"
+        )
     if current is not None and newest is None:
         problems.append(f"the alias exists (revision {current.revision}) but has no history")
-    elif newest is not None:
-        if current is None and newest.after is not None:
-            problems.append(
-                f"the alias is gone but the newest entry (revision {newest.revision}) "
-                "does not record a delete"
-            )
-        if current is not None and (
-            current.revision != newest.revision or current.state != newest.after
-        ):
-            problems.append(
-                f"the alias (revision {current.revision}) does not match the newest entry "
-                f"(revision {newest.revision})"
-            )
+        return problems
+    if newest is None:
+        return problems
+    if current is None and newest.after is not None:
+        problems.append(
+            f"the alias is gone but the newest entry (revision {newest.revision}) "
+            "does not record a delete"
+        )
+    if current is not None and (
+        current.revision != newest.revision or current.state != newest.after
+    ):
+        problems.append(
+            f"the alias (revision {current.revision}) does not match the newest entry "
+            f"(revision {newest.revision})"
+        )
+    if marks.alias_head_sha256 is not None and marks.alias_head_sha256 != newest.sha256:
+        problems.append(
+            f"the alias names {marks.alias_head_sha256} as its newest entry, not revision "
+            f"{newest.revision}'s {newest.sha256}"
+        )
     return problems
+
+
+def head_problem(head: AliasChange | None, marks: ChainMarks) -> str | None:
+    """Why a store must not plan a change on ``head`` (the newest entry it read, or the
+    copy its head marker keeps), or None when the chain's end verifies: the entry hashes
+    to what it says, and the head marker and the alias record name it."""
+    if head is None:
+        if marks.head_revision is not None:
+            return f"its head marker names revision {marks.head_revision}, which is missing"
+        return None
+    if recomputed(head) != head.sha256:
+        return f"revision {head.revision} does not hash to its sha256 (altered)"
+    if (marks.head_revision, marks.head_sha256) != (head.revision, head.sha256):
+        return (
+            f"its newest entry is revision {head.revision}, but its head marker names "
+            f"revision {marks.head_revision}"
+        )
+    if marks.alias_revision and marks.alias_revision != head.revision:
+        return f"the alias is at revision {marks.alias_revision}, its history at {head.revision}"
+    if marks.alias_head_sha256 is not None and marks.alias_head_sha256 != head.sha256:
+        return f"the alias names another newest entry than revision {head.revision}"
+    return None
+
+
+def untrusted_head(name: str, alias: str, problem: str) -> BackendError:
+    """The error for a change refused because the history's end does not verify."""
+    return BackendError(
+        f"alias {alias!r} of artifact {name!r}: its history does not verify ({problem}); "
+        "no change is written on it: verify_alias_history (versioned alias history "
+        "--verify) says what is wrong"
+    )
 
 
 #: ``who`` of an entry recording a change made without history (it cannot be known).
@@ -198,7 +272,7 @@ def outside_entry(
         name=name,
         alias=alias,
         revision=(head.revision if head is not None else 0) + 1,
-        update_at=current.update_at if current is not None else now,
+        update_at=after_head(current.update_at if current is not None else now, head),
         action=OUTSIDE,
         who=who,
         reason=None,
@@ -206,6 +280,19 @@ def outside_entry(
         after=current.state if current is not None else None,
         previous_sha256=head.sha256 if head is not None else "",
     )
+
+
+#: How much later than the entry it follows a change is dated at least.
+_TICK = timedelta(microseconds=1)
+
+
+def after_head(moment: datetime, head: AliasChange | None) -> datetime:
+    """``moment``, or just after ``head`` when a clock (ours behind, or another
+    writer's ahead) would date a change before the one it follows: times grow with the
+    revision, so a point-in-time read never sees a change before the one it replaced."""
+    if head is not None and moment <= head.update_at:
+        return head.update_at + _TICK
+    return moment
 
 
 def plan_change(
@@ -220,6 +307,9 @@ def plan_change(
     """The entries one change writes, oldest first: the outside entry if one is due
     (see :func:`outside_entry`), then the change itself from ``current`` (the alias as
     stored now; None: absent) to ``after`` (None: a delete). ``head`` is the newest entry.
+    ``update_at`` should be taken when the change is about to commit (after any wait for
+    a lock); each entry is dated after the one it follows (:func:`after_head`), so the
+    record written should carry the last entry's ``update_at``.
     """
     outside = outside_entry(name, alias, current, head, update_at)
     newest = outside if outside is not None else head
@@ -228,7 +318,7 @@ def plan_change(
         name=name,
         alias=alias,
         revision=max(stored, newest.revision if newest is not None else 0) + 1,
-        update_at=update_at,
+        update_at=after_head(update_at, newest),
         action=note.action,
         who=note.who,
         reason=note.reason,

@@ -298,18 +298,33 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         to_revision: int | None = None,
         reason: str | None = None,
         bsm: Any = None,
+        *,
+        expected_revision: int | None = None,
     ) -> AliasT:
-        """Point ``alias`` back at the targets it had at revision ``to_revision`` (default:
-        the revision before the current one), as a compare-and-set on the current
-        revision, recorded with action ``"rollback"``; return it.
+        """Point ``alias`` back and return it with its new ``revision``, recorded with
+        action ``"rollback"``, as a compare-and-set.
 
-        Raises VersionDeletedError when a target has been soft-deleted since (restore it
-        with ``restore_artifact_version``), RevisionMismatchError when the alias changed
-        meanwhile, ValueError for a revision that is not earlier or that deleted the
-        alias, AliasNotFoundError when the alias has neither a current value nor history.
+        Without ``to_revision``, the version(s) the current state introduced are taken
+        out of traffic: the alias goes to the newest earlier state that served none of
+        them, reading earlier rollbacks as the states they restored, so repeated
+        rollbacks keep walking back and never forward again (after a canary ramp: the
+        state before the canary's first step). With ``to_revision``: exactly that
+        revision's targets. A deleted alias goes back to its last targets.
+
+        With ``expected_revision`` the rollback happens only if the alias is at that
+        revision now (a deleted alias: its delete's revision, or 0); without it, only if
+        it did not change while rolling back. Raises RevisionMismatchError (naming the
+        current revision and targets; nothing written), ValueError (nothing earlier to
+        roll back to, a revision that is not earlier or that deleted the alias, bad
+        arguments), VersionDeletedError when a target has been soft-deleted since
+        (restore it with ``restore_artifact_version``), AliasNotFoundError when the alias
+        has neither a current value nor history.
         """
         with self._using(bsm):
-            return self._alias(self._engine.rollback_alias(name, alias, to_revision, reason))
+            record = self._engine.rollback_alias(
+                name, alias, to_revision, reason, expected_revision
+            )
+            return self._alias(record)
 
     def list_alias_history(
         self,

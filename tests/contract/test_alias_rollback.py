@@ -42,8 +42,11 @@ def test_rollback_to_the_previous_revision(published: Repository) -> None:
     assert (newest.revision, newest.action, newest.reason) == (3, "rollback", "3 is broken")
     assert (newest.before, newest.after) == (AliasState("3"), AliasState("1", "2", 10))
     assert repo.verify_alias_history(NAME, "prod").ok
-    # rolling back again undoes the rollback
-    assert repo.rollback_alias(NAME, "prod").version == "3"
+    # rolling back again never goes forward to what the rollback took out
+    with raises_versioned(exc.InvalidArgumentError) as info:
+        repo.rollback_alias(NAME, "prod")
+    assert "nothing to roll back" in str(info.value)
+    assert repo.get_alias(NAME, "prod").revision == 3
 
 
 def test_rollback_to_a_given_revision(published: Repository) -> None:

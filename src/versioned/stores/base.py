@@ -85,6 +85,23 @@ class AliasChange:
 
 
 @dataclass(frozen=True)
+class ChainMarks:
+    """Where a store says an alias's history ends, read beside the entries: the head
+    marker (written with every change, kept after a delete) and the alias record.
+
+    ``head_revision``/``head_sha256``: None when there is no head marker.
+    ``alias_revision``: None when no alias is stored, 0 when it was written without
+    history. ``alias_head_sha256``: the newest entry's hash as the alias record names
+    it, None where the store keeps none on the record.
+    """
+
+    head_revision: int | None
+    head_sha256: str | None
+    alias_revision: int | None
+    alias_head_sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class AliasRecord:
     """One alias item; target hashes are filled in where the backend has them cheaply.
 
@@ -379,6 +396,11 @@ class Backend(ABC):
     ) -> list[AliasChange]:
         """Up to ``limit`` history entries, newest first, with revisions below
         ``before_revision`` (None: from the newest). One request per call on S3."""
+
+    @abstractmethod
+    def chain_marks(self, name: str, alias: str) -> ChainMarks:
+        """The head marker and the alias record's view of where the history ends, read
+        together (verification compares them with the entries)."""
 
     @abstractmethod
     def aliases_with_history(self, name: str) -> list[str]:

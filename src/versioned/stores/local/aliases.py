@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
 
-from ...history import current_revision, plan_change, targets_json
+from ...history import (
+    current_revision,
+    head_problem,
+    plan_change,
+    targets_json,
+    untrusted_head,
+)
 from ...rules import check_expected_revision, not_found
-from ...timestamps import from_storage, to_storage
-from ..base import AliasChange, AliasRecord, ChangeNote, Targets
+from ...timestamps import from_storage, to_storage, utc_now
+from ..base import AliasChange, AliasRecord, ChainMarks, ChangeNote, Targets
 from .steps import _step
 
 #: LATEST's row number: published versions start at 1.
@@ -121,7 +126,27 @@ def aliases_with_history(conn: sqlite3.Connection, name: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+def chain_marks(conn: sqlite3.Connection, name: str, alias: str) -> ChainMarks:
+    """The head marker and the alias row's revision (the row names no hash)."""
+    head = conn.execute(
+        "SELECT revision, sha256 FROM alias_heads WHERE name = ? AND alias = ?", (name, alias)
+    ).fetchone()
+    row = conn.execute(
+        "SELECT revision FROM aliases WHERE name = ? AND alias = ?", (name, alias)
+    ).fetchone()
+    return ChainMarks(
+        head_revision=None if head is None else head["revision"],
+        head_sha256=None if head is None else head["sha256"],
+        alias_revision=None if row is None else row["revision"],
+    )
+
+
 def _append(conn: sqlite3.Connection, entries: list[AliasChange]) -> None:
+    newest = entries[-1]
+    conn.execute(
+        "INSERT OR REPLACE INTO alias_heads (name, alias, revision, sha256) VALUES (?, ?, ?, ?)",
+        (newest.name, newest.alias, newest.revision, newest.sha256),
+    )
     for entry in entries:
         _step("append history")
         conn.execute(
@@ -157,6 +182,9 @@ def _checked_state(
     newest = history(conn, name, alias, 1, None)
     head = newest[0] if newest else None
     check_expected_revision(name, alias, expected, current, current_revision(current, head))
+    problem = head_problem(head, chain_marks(conn, name, alias))
+    if problem is not None:
+        raise untrusted_head(name, alias, problem)
     return current, head
 
 
@@ -173,10 +201,10 @@ def put(conn: sqlite3.Connection, record: AliasRecord, note: ChangeNote) -> Alia
         if row is None or row["is_deleted"]:
             raise not_found(record.name, target)
         hashes.append(row["sha256"])
-    entries = plan_change(
-        record.name, record.alias, current, head, record.state, note, record.update_at
-    )
-    revision = entries[-1].revision
+    # dated now, inside the transaction: after any wait for the lock, so after the
+    # change it follows
+    entries = plan_change(record.name, record.alias, current, head, record.state, note, utc_now())
+    revision, update_at = entries[-1].revision, entries[-1].update_at
     _step("write alias")
     conn.execute(
         "INSERT OR REPLACE INTO aliases (name, alias, version, secondary_version, "
@@ -187,7 +215,7 @@ def put(conn: sqlite3.Connection, record: AliasRecord, note: ChangeNote) -> Alia
             to_row(record.version),
             to_row(record.secondary_version) if record.has_secondary else None,
             record.secondary_version_weight,
-            to_storage(record.update_at),
+            to_storage(update_at),
             revision,
         ),
     )
@@ -195,6 +223,7 @@ def put(conn: sqlite3.Connection, record: AliasRecord, note: ChangeNote) -> Alia
     return AliasRecord(
         **{
             **record.__dict__,
+            "update_at": update_at,
             "version_sha256": hashes[0],
             "secondary_version_sha256": hashes[1] if len(hashes) > 1 else None,
             "revision": revision,
@@ -202,15 +231,13 @@ def put(conn: sqlite3.Connection, record: AliasRecord, note: ChangeNote) -> Alia
     )
 
 
-def delete(
-    conn: sqlite3.Connection, name: str, alias: str, note: ChangeNote, now: datetime
-) -> AliasRecord | None:
+def delete(conn: sqlite3.Connection, name: str, alias: str, note: ChangeNote) -> AliasRecord | None:
     """Remove the alias and record it; None (nothing written) when it does not exist.
     Raises RevisionMismatchError."""
     current, head = _checked_state(conn, name, alias, note.expected_revision)
     if current is None:
         return None
-    entries = plan_change(name, alias, current, head, None, note, now)
+    entries = plan_change(name, alias, current, head, None, note, utc_now())
     _step("delete alias")
     conn.execute("DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias))
     _append(conn, entries)

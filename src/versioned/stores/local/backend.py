@@ -30,11 +30,12 @@ from typing import BinaryIO
 
 from ...exc import BackendError, ConcurrentWriteError
 from ...rules import in_use, next_version_number, not_found
-from ...timestamps import from_storage, to_storage, utc_now
+from ...timestamps import from_storage, to_storage
 from ..base import (
     AliasChange,
     AliasRecord,
     Backend,
+    ChainMarks,
     ChangeNote,
     LatestWrite,
     Payload,
@@ -357,7 +358,7 @@ class LocalBackend(Backend):
 
     def delete_alias(self, name: str, alias: str, note: ChangeNote) -> AliasRecord | None:
         with self._db.transaction() as conn:
-            return aliases.delete(conn, name, alias, note, utc_now())
+            return aliases.delete(conn, name, alias, note)
 
     def alias_history(
         self, name: str, alias: str, limit: int, before_revision: int | None
@@ -365,6 +366,11 @@ class LocalBackend(Backend):
         _step("read history")
         with local_errors("reading an alias's history"):
             return aliases.history(self._db.connection(), name, alias, limit, before_revision)
+
+    def chain_marks(self, name: str, alias: str) -> ChainMarks:
+        _step("read aliases")
+        with local_errors("reading an alias's head marker"):
+            return aliases.chain_marks(self._db.connection(), name, alias)
 
     def aliases_with_history(self, name: str) -> list[str]:
         _step("read history")
@@ -384,6 +390,7 @@ class LocalBackend(Backend):
             }
             conn.execute("DELETE FROM aliases WHERE name = ?", (name,))
             conn.execute("DELETE FROM alias_history WHERE name = ?", (name,))
+            conn.execute("DELETE FROM alias_heads WHERE name = ?", (name,))
             conn.execute("DELETE FROM versions WHERE name = ?", (name,))
             for sha256 in hashes:
                 still_used = conn.execute(

@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS alias_history (
     sha256 TEXT NOT NULL,
     PRIMARY KEY (name, alias, revision)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alias_heads (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (name, alias)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -82,6 +89,8 @@ def settle(conn: sqlite3.Connection, tree: BlobTree, wanted: str | None) -> str:
             f"version of versioned reads format {FORMAT} at most: upgrade versioned"
         )
     _add_alias_revisions(conn)
+    if "alias_heads" not in stored:
+        _add_alias_heads(conn)
     if "suffix" in stored:
         if wanted is not None and wanted != stored["suffix"]:
             raise _suffix_mismatch(root, repr(stored["suffix"]), wanted, "was created with")
@@ -102,6 +111,17 @@ def _add_alias_revisions(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(aliases)")}
     if "revision" not in columns:
         conn.execute("ALTER TABLE aliases ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+
+
+def _add_alias_heads(conn: sqlite3.Connection) -> None:
+    # Head markers came after history: mark each history's newest entry once, and
+    # record that it was done, so a head removed later is noticed, never remade.
+    conn.execute(
+        "INSERT OR IGNORE INTO alias_heads (name, alias, revision, sha256) "
+        "SELECT name, alias, revision, sha256 FROM alias_history h WHERE revision = "
+        "(SELECT MAX(revision) FROM alias_history g WHERE g.name = h.name AND g.alias = h.alias)"
+    )
+    conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('alias_heads', '1')")
 
 
 def _suffix_of_older_repository(

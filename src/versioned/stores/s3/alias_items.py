@@ -157,6 +157,10 @@ class AliasState:
         return AliasRecord(**{**current.__dict__, "revision": self.revision})
 
 
+#: ``who`` of a stand-in head (no real entry has an empty ``who``).
+STAND_IN_WHO = ""
+
+
 def stand_in_head(name: str, item: dict[str, Any]) -> AliasChange | None:
     """The newest entry as far as an alias item with a revision tells it, else None."""
     revision = integer(item, "revision")
@@ -169,7 +173,7 @@ def stand_in_head(name: str, item: dict[str, Any]) -> AliasChange | None:
         revision=revision,
         update_at=record.update_at,
         action="set",
-        who="",
+        who=STAND_IN_WHO,
         reason=None,
         before=None,
         after=record.state,

@@ -27,12 +27,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ...arguments import version_to_key
 from ...exc import BackendError, ConcurrentWriteError
-from ...history import plan_change
+from ...history import head_problem, plan_change, untrusted_head
 from ...rules import check_expected_revision, not_found
 from ...timestamps import utc_now
-from ..base import AliasChange, AliasRecord, ChangeNote, VersionRecord
+from ..base import AliasChange, AliasRecord, ChainMarks, ChangeNote, VersionRecord
 from .alias_items import (
     MAX_REVISION,
+    STAND_IN_WHO,
     AliasState,
     decode_entry,
     entry_sort_key,
@@ -45,6 +46,7 @@ from .items import (
     alias_partition,
     encode_alias,
     history_partition,
+    integer,
     item_key,
     names_bytes,
     text,
@@ -203,6 +205,18 @@ class S3Aliases:
         )
         return [decode_entry(name, item) for item in page.get("Items", [])]
 
+    def chain_marks(self, name: str, alias: str) -> ChainMarks:
+        """The head item's revision and hash, and the alias item's (one BatchGetItem)."""
+        found = self._batch_get([item_key(alias_partition(name), alias), head_key(name, alias)])
+        item = found.get((alias_partition(name), alias))
+        head = found.get((history_partition(name), alias))
+        return ChainMarks(
+            head_revision=None if head is None else integer(head, "revision"),
+            head_sha256=None if head is None else text(head, "sha256"),
+            alias_revision=None if item is None else integer(item, "revision") or 0,
+            alias_head_sha256=None if item is None else text(item, "history_head"),
+        )
+
     def with_history(self, name: str) -> list[str]:
         """Every alias of ``name`` with a head item in the history partition (deleted
         aliases included), sorted: one Query a page of keys."""
@@ -287,15 +301,20 @@ class S3Aliases:
             )
             if record is None and state.item is None:
                 return None
-            when = record.update_at if record is not None else utc_now()
+            problem = _head_problem(state)
+            if problem is not None:
+                raise untrusted_head(name, alias, problem)
+            # dated at each attempt: a change re-planned after a refusal lands after the
+            # one that refused it
             after = None if record is None else record.state
-            entries = plan_change(name, alias, state.current, state.head, after, note, when)
+            entries = plan_change(name, alias, state.current, state.head, after, note, utc_now())
             newest = entries[-1]
             written = None
             if record is not None:
                 written = AliasRecord(
                     **{
                         **record.__dict__,
+                        "update_at": newest.update_at,
                         "revision": newest.revision,
                         "version_sha256": _hash_of(record.version, hashes),
                         "secondary_version_sha256": (
@@ -368,6 +387,24 @@ class S3Aliases:
                 "head item (changed out of band?): verify_alias_history tells more"
             ) from refused
         return self._keep(AliasState(name, state.alias, item, head))
+
+
+def _head_problem(state: AliasState) -> str | None:
+    """Why ``state``'s head must not be built upon (see ``history.head_problem``), or
+    None. A head taken from the alias item itself (a stand-in) has nothing to compare
+    with here: the transaction's condition on the head item checks it, and a refusal
+    brings the real head back to be checked."""
+    head = state.head
+    if head is None or head.who == STAND_IN_WHO:
+        return None
+    item = state.item
+    marks = ChainMarks(
+        head_revision=head.revision,
+        head_sha256=head.sha256,
+        alias_revision=None if item is None else integer(item, "revision") or 0,
+        alias_head_sha256=None if item is None else text(item, "history_head"),
+    )
+    return head_problem(head, marks)
 
 
 def _must_confirm(state: AliasState | None, expected: int | None) -> bool:

@@ -32,6 +32,7 @@ from ..base import (
     AliasRecord,
     Backend,
     BlobStream,
+    ChainMarks,
     ChangeNote,
     LatestWrite,
     Payload,
@@ -326,6 +327,9 @@ class S3DynamoBackend(Backend):
         self, name: str, alias: str, limit: int, before_revision: int | None
     ) -> list[AliasChange]:
         return self.aliases.history(name, alias, limit, before_revision)
+
+    def chain_marks(self, name: str, alias: str) -> ChainMarks:
+        return self.aliases.chain_marks(name, alias)
 
     def aliases_with_history(self, name: str) -> list[str]:
         return self.aliases.with_history(name)

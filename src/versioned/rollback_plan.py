@@ -1,0 +1,105 @@
+"""Where a rollback without a revision goes: a rule an on-call engineer can predict.
+
+A rollback takes out of traffic the version(s) the alias's current state introduced,
+and never re-deploys one it took out:
+
+- **The effective history.** A rollback entry is read as the state it restored: it and
+  every entry it undid are skipped, so a second rollback starts from where the first one
+  went back to and keeps walking back (``1 → 2 → 3``, rollback: 2, rollback: 1), never
+  forward to what the first one undid.
+- **What the current state introduced.** Walking that history back from the current
+  state, the first state that lacks some of the current versions names them: those
+  versions are new (after a canary ramp ``5 → 5+6 at 5 %, 20 %, 50 % → 6``, version 6,
+  which came in at 5 %).
+- **The target** is the newest earlier state that serves none of the new versions and
+  that set the alias (a delete is not a state to roll back to): ``5`` in the ramp.
+
+A deleted alias rolls back to the newest state that set it. ``to_revision`` is exact and
+bypasses this rule. This module sits below the engine; it imports only the store records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from .stores.base import AliasChange, Targets
+
+__all__ = ["ROLLBACK", "effective_states", "rollback_target", "versions_of"]
+
+#: The action of an entry written by a rollback.
+ROLLBACK = "rollback"
+
+
+def versions_of(targets: Targets | None) -> list[int | None]:
+    """The versions ``targets`` sends traffic to (none for an absent alias)."""
+    if targets is None:
+        return []
+    if targets.secondary_version_weight is None:
+        return [targets.version]
+    return [targets.version, targets.secondary_version]
+
+
+def effective_states(newest_first: Iterable[AliasChange]) -> Iterator[AliasChange]:
+    """The entries, newest first, with each rollback read as the state it restored.
+
+    A rollback entry stands for the newest entry before it (in this same effective
+    history) whose ``after`` it copied; everything between is skipped. Read lazily: the
+    usual rollback needs only the newest few entries. A rollback whose state is found
+    nowhere before it (written by the older rule, which could go forward) counts as an
+    ordinary change; telling that needs the whole history, which is then read.
+    """
+    seen: list[AliasChange] = []
+    wanted: list[Targets] = []  # states sought by the rollbacks being skipped, innermost last
+    given = 0
+    for entry in newest_first:
+        seen.append(entry)
+        if entry.action == ROLLBACK and entry.after is not None:
+            wanted.append(entry.after)
+            continue
+        while wanted and entry.after == wanted[-1]:
+            wanted.pop()
+        if not wanted:
+            given += 1
+            yield entry
+    if wanted:
+        stack = _forward(reversed(seen))
+        yield from reversed(stack[: len(stack) - given])
+
+
+def _forward(oldest_first: Iterable[AliasChange]) -> list[AliasChange]:
+    """The effective history as a stack, oldest first (see :func:`effective_states`)."""
+    stack: list[AliasChange] = []
+    for entry in oldest_first:
+        if entry.action == ROLLBACK and entry.after is not None:
+            match = next(
+                (i for i in range(len(stack) - 1, -1, -1) if stack[i].after == entry.after),
+                None,
+            )
+            if match is not None:
+                del stack[match + 1 :]
+                continue
+        stack.append(entry)
+    return stack
+
+
+def rollback_target(newest_first: Iterable[AliasChange]) -> AliasChange | None:
+    """The entry whose ``after`` a rollback without a revision restores, or None when
+    there is none (see the module's rule). ``newest_first`` is the effective history
+    (:func:`effective_states`), starting with the current state."""
+    states = iter(newest_first)
+    now = next(states, None)
+    if now is None:
+        return None
+    if now.after is None:  # deleted: back to the newest state that set it
+        return next((e for e in states if e.after is not None), None)
+    current = set(versions_of(now.after))
+    new: set[int | None] = set()
+    for entry in states:
+        present = set(versions_of(entry.after))
+        if not new:
+            new = current - present
+            if not new:
+                continue  # same versions (another weight, a re-set): further back
+        if entry.after is not None and not present & new:
+            return entry
+    return None
