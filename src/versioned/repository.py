@@ -335,7 +335,8 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         limit: int = 50,
         before_revision: int | None = None,
     ) -> list[AliasChange]:
-        """Return up to ``limit`` changes of an alias, newest first; the next page is
+        """Return up to ``limit`` changes of an alias, newest first: a page is full unless
+        it reaches revision 1 (however short the store's own pages are); the next page is
         ``before_revision=page[-1].revision``. An alias that never existed has none."""
         with self._using(bsm):
             records = self._engine.alias_history(name, alias, limit, before_revision)
@@ -343,9 +344,12 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
 
     def verify_alias_history(self, name: str, alias: str, bsm: Any = None) -> HistoryCheck:
         """Check the whole history of an alias: revisions without gaps, every entry
-        hashing to its recorded sha256 and naming the one before it, the newest entry
-        agreeing with the alias as stored. Reports what was removed or altered out of
-        band (or changed outside versioned since its last recorded change)."""
+        hashing to its recorded sha256, naming the one before it and starting where it
+        ended (``before`` = the previous ``after``); the newest entry being the one the
+        store's head marker names (so entries cut off the end, a deleted alias's too,
+        show) and agreeing with the alias as stored. Reports what was removed, altered,
+        forged or reordered out of band (or changed outside versioned since its last
+        recorded change). A history that does not verify takes no further change."""
         with self._using(bsm):
             problems, entries = self._engine.verify_alias_history(name, alias)
             return HistoryCheck(ok=not problems, problems=problems, entries=entries)
