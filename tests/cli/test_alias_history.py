@@ -83,6 +83,24 @@ def test_rollback_goes_back_one_revision_or_to_a_given_one(cli: Cli) -> None:
     assert [entry["revision"] for entry in page] == [2, 1]
 
 
+def test_rollback_walks_back_takes_if_revision_and_says_where_it_went(cli: Cli) -> None:
+    _three_versions(cli)
+    cli.run("alias", "set", NAME, "prod", "--version", "1")
+    cli.run("alias", "set", NAME, "prod", "--version", "1", "--secondary-version", "3",
+            "--weight", "20")  # fmt: skip
+    cli.run("alias", "set", NAME, "prod", "--version", "3")
+    stale = cli.run("alias", "rollback", NAME, "prod", "--if-revision", "2", code=1)
+    message = stale.stderr.decode()
+    assert "revision 3" in message and "not the expected revision 2" in message, message
+    assert cli.json("alias", "get", NAME, "prod")["revision"] == 3
+    done = cli.run("alias", "rollback", NAME, "prod", "--if-revision", "3", "--reason", "3 bad")
+    remark = done.stderr.decode()
+    assert "rolled back to version 1 (now revision 4)" in remark, remark
+    assert cli.json("alias", "get", NAME, "prod")["secondary_version"] is None
+    nothing = cli.run("alias", "rollback", NAME, "prod", code=2).stderr.decode()
+    assert "nothing to roll back" in nothing and "Traceback" not in nothing, nothing
+
+
 def test_rollback_to_a_soft_deleted_version_says_how_to_restore(cli: Cli) -> None:
     _three_versions(cli)
     cli.run("alias", "set", NAME, "prod", "--version", "1")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..model import AliasState
 from .artifacts import explain_missing, require_artifact
 from .context import Context, Failure
-from .output import Done, History, Result, print_json
+from .output import Done, History, Result, describe_state, print_json
 from .parser import UsageError
 
 
@@ -93,9 +94,21 @@ def alias_history(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def alias_rollback(ctx: Context, args: argparse.Namespace) -> Result:
-    """Point the alias back at an earlier revision's targets; the result is the alias."""
+    """Point the alias back (see ``Repository.rollback_alias`` for where); the result is
+    the alias, and a remark names the targets and the new revision."""
     alias = ctx.repo.rollback_alias(
-        args.name, args.alias, to_revision=args.to, reason=args.reason, bsm=ctx.bsm
+        args.name,
+        args.alias,
+        to_revision=args.to,
+        reason=args.reason,
+        bsm=ctx.bsm,
+        expected_revision=args.if_revision,
     )
-    ctx.note(f"alias {args.alias} of {args.name} rolled back (now revision {alias.revision})")
+    ctx.note(
+        f"alias {args.alias} of {args.name} rolled back to version "
+        + describe_state(
+            AliasState(alias.version, alias.secondary_version, alias.secondary_version_weight)
+        )
+        + f" (now revision {alias.revision})"
+    )
     return alias

@@ -215,13 +215,16 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("alias", "rollback"),
         "aliases:alias_rollback",
-        "point an alias back where an earlier revision did (default: the one before)",
-        "versioned alias rollback model prod --reason 'errors on v7'\n"
+        "take the version(s) the alias's current state introduced out of traffic: back to "
+        "the newest earlier state that served none of them (repeated rollbacks keep walking "
+        "back, never forward); --to REV goes exactly where revision REV did",
+        "versioned alias rollback model prod --if-revision 7 --reason 'errors on v7'\n"
         "versioned alias rollback model prod --to 12",
         (
             NAME,
             ALIAS,
-            option("--to", metavar="REV", type=count, help="the revision to go back to"),
+            option("--to", metavar="REV", type=count, help="exactly the targets of revision REV"),
+            IF_REVISION,
             REASON,
         ),
     ),
