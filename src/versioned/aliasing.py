@@ -22,7 +22,7 @@ from .exc import (
     VersionDeletedError,
 )
 from .history import OUTSIDE, OUTSIDE_WHO, chain_problems
-from .rollback_plan import effective_states, rollback_target
+from .rollback_plan import effective_states, rollback_target, successive_targets
 from .rollback_plan import versions_of as _targets_of
 from .rules import check_expected_revision, describe_targets, not_found
 from .stores.base import AliasChange, AliasRecord, Backend, ChangeNote, Targets
@@ -363,27 +363,48 @@ class AliasOperations:
         return chain_problems(entries, current, marks), len(entries)
 
     def rollback_targets(self, name: str, keep: int) -> set[int | None]:
-        """Every version an alias of ``name`` points at now or pointed at in its ``keep``
-        revisions before the current one (what retention must keep). A deleted alias can
-        be rolled back too: its current revision is the delete."""
+        """Every version retention must keep for the aliases of ``name``: what each
+        points at now, what it pointed at in its ``keep`` revisions before the current
+        one, and what ``keep`` rollbacks in a row would restore (the rule of
+        ``rollback_plan``, which may reach further back). A deleted alias counts too: it
+        can be rolled back."""
         kept: set[int | None] = set()
-        existing = self.backend.list_aliases(name)
-        for record in existing:
+        existing = {record.alias: record for record in self.backend.list_aliases(name)}
+        for record in existing.values():
             kept.update(record.targets())
         if keep == 0:
             return kept
         count = min(keep, _MOST_ENTRIES)
-        for record in existing:
-            entries = self.backend.alias_history(name, record.alias, count, record.revision)
-            kept.update(t for entry in entries for t in _targets_of(entry.after))
-        live = {record.alias for record in existing}
-        for alias in self.backend.aliases_with_history(name):
-            if alias not in live:
-                # the newest entry is the delete (or, for a delete made outside versioned,
-                # the last state recorded): it and the ``keep`` before it
-                entries = self.backend.alias_history(name, alias, count + 1, None)
-                kept.update(t for entry in entries for t in _targets_of(entry.after))
+        for alias in sorted(set(existing) | set(self.backend.aliases_with_history(name))):
+            kept.update(self._kept_for(name, alias, existing.get(alias), count))
         return kept
+
+    def _kept_for(
+        self, name: str, alias: str, current: AliasRecord | None, count: int
+    ) -> set[int | None]:
+        """The versions of one alias's ``count`` previous revisions and ``count``
+        successive rollbacks, reading its history once and only as far as needed."""
+        read: list[AliasChange] = []
+
+        def reading() -> Iterator[AliasChange]:
+            for entry in self._walk(name, alias):
+                read.append(entry)
+                yield entry
+
+        history = reading()
+        newest = next(history, None)
+        if newest is None:
+            return set()
+        now_at = _rollback_start(current, newest)
+        states = itertools.chain([newest], history)
+        unrecorded = _unrecorded_state(name, alias, current, newest, now_at)
+        if unrecorded is not None:
+            states = itertools.chain([unrecorded], states)
+        restored = successive_targets(effective_states(states), count)
+        while len(read) <= count and next(history, None) is not None:
+            pass  # the previous revisions may lie deeper than the rule read
+        previous = [entry for entry in read if entry.revision < now_at][:count]
+        return {t for entry in restored + previous for t in _targets_of(entry.after)}
 
 
 def _rollback_start(current: AliasRecord | None, newest: AliasChange | None) -> int:

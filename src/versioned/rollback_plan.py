@@ -24,7 +24,13 @@ from collections.abc import Iterable, Iterator
 
 from .stores.base import AliasChange, Targets
 
-__all__ = ["ROLLBACK", "effective_states", "rollback_target", "versions_of"]
+__all__ = [
+    "ROLLBACK",
+    "effective_states",
+    "rollback_target",
+    "successive_targets",
+    "versions_of",
+]
 
 #: The action of an entry written by a rollback.
 ROLLBACK = "rollback"
@@ -103,3 +109,32 @@ def rollback_target(newest_first: Iterable[AliasChange]) -> AliasChange | None:
         if entry.after is not None and not present & new:
             return entry
     return None
+
+
+def successive_targets(newest_first: Iterable[AliasChange], count: int) -> list[AliasChange]:
+    """The entries ``count`` rollbacks in a row would restore, in order (fewer when the
+    rule runs out): each from where the one before went. ``newest_first`` is the
+    effective history (:func:`effective_states`); it is read only as far as needed."""
+    states = iter(newest_first)
+    seen: list[AliasChange] = []
+
+    def from_position(start: int) -> Iterator[AliasChange]:
+        index = start
+        while True:
+            if index == len(seen):
+                following = next(states, None)
+                if following is None:
+                    return
+                seen.append(following)
+            yield seen[index]
+            index += 1
+
+    found: list[AliasChange] = []
+    position = 0
+    for _ in range(count):
+        target = rollback_target(from_position(position))
+        if target is None:
+            break
+        found.append(target)
+        position = next(i for i in range(len(seen) - 1, -1, -1) if seen[i] is target)
+    return found

@@ -190,3 +190,33 @@ def test_two_on_call_engineers_press_rollback_at_once(
         (seen, "set", None),
     ]
     assert repo.verify_alias_history(NAME, "prod").ok
+
+
+# --- retention keeps what the rule needs -------------------------------------------------------
+def test_retention_keeps_what_successive_rollbacks_restore(published: Repository) -> None:
+    """The rule may reach past the previous revision (a re-set of the same version, a
+    weight change): retention keeps what ``keep_rollback_targets`` rollbacks in a row
+    restore, so each of them works after a purge."""
+    repo = published
+    for version in (1, 2, 3, 3):
+        repo.put_alias(NAME, "prod", version)
+    repo.purge_artifact_versions(NAME, 0, 0, keep_rollback_targets=2)
+    assert sorted(v.version for v in repo.list_artifact_versions(NAME)) == ["1", "2", "3", "LATEST"]
+    repo.purge_artifact_versions(NAME, 0, 0, keep_rollback_targets=1)
+    assert sorted(v.version for v in repo.list_artifact_versions(NAME)) == ["2", "3", "LATEST"]
+    assert repo.rollback_alias(NAME, "prod").version == "2"
+    with raises_versioned(exc.VersionDeletedError):
+        repo.rollback_alias(NAME, "prod")  # beyond one rollback: purged, restorable
+    repo.restore_artifact_version(NAME, 1)
+    assert repo.rollback_alias(NAME, "prod").version == "1"
+
+
+def test_retention_keeps_a_rule_target_older_than_the_previous_revision(
+    published: Repository,
+) -> None:
+    repo = published
+    for version in (1, 2, 2):
+        repo.put_alias(NAME, "prod", version)
+    repo.purge_artifact_versions(NAME, 0, 0)  # keep_rollback_targets=1
+    assert "1" in [v.version for v in repo.list_artifact_versions(NAME)]
+    assert repo.rollback_alias(NAME, "prod").version == "1"
