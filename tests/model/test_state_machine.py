@@ -65,12 +65,14 @@ class Model:
         return [a for a, state in self.aliases.get(name, {}).items() if version in targets(state)]
 
     def rollback_targets(self, name: str) -> set[int | None]:
-        """What retention keeps (keep_rollback_targets=1): each alias's current targets and
-        those of the revision before, a deleted alias's too (its current one is the delete)."""
+        """What retention keeps (keep_rollback_targets=1): each alias's current targets,
+        those of the revision before, and those a rollback would restore; a deleted
+        alias's too (its current one is the delete)."""
         kept: set[int | None] = set()
         for states in self.history.get(name, {}).values():
             for state in states[-2:]:
                 kept.update(targets(state))
+            kept.update(targets(rule_target(states)))
         return kept
 
     def delete(self, name: str, version: int | None) -> None:
@@ -114,6 +116,27 @@ class Model:
         live = [v for v, (_, deleted) in self.versions.get(name, {}).items() if not deleted]
         ordered = sorted(live, key=lambda v: (v is not None, -(v or 0)))
         return [(shown(v), sha(self.versions[name][v][0])) for v in ordered]
+
+
+def rule_target(
+    states: list[tuple[int | None, int | None, int | None] | None],
+) -> tuple[int | None, int | None, int | None] | None:
+    """Where a rollback would go (no rollbacks in this model's histories): the newest
+    earlier state serving none of the versions the current one introduced; for a deleted
+    alias, its last state."""
+    if not states:
+        return None
+    *earlier, now = states
+    if now is None:
+        return next((s for s in reversed(earlier) if s is not None), None)
+    current = set(targets(now))
+    new: set[int | None] = set()
+    for state in reversed(earlier):
+        present = set(targets(state))
+        new = new or current - present
+        if new and state is not None and not present & new:
+            return state
+    return None
 
 
 def targets(state: tuple[int | None, int | None, int | None] | None) -> list[int | None]:
