@@ -1,7 +1,7 @@
 """The alias-history invariant on raw S3 + DynamoDB storage, read with plain boto3.
 
 For every alias of an artifact (storage-format.md, "Alias history"): its entries in
-``__NAME-alias#history`` run 1..N without gaps, each hashes (``history.entry_sha256``) to
+``__NAME-alias#history`` run 1..N without gaps, each hashes (``chain.entry_sha256``) to
 its ``sha256`` and names the one before; the head item is a copy of entry N; an alias
 item written by this package has revision N, ``history_head`` = entry N's sha256 and
 entry N's targets; an alias item with no revision (written outside, by 1.0.1) is
@@ -15,7 +15,7 @@ from collections import defaultdict
 from typing import Any
 
 from tests.invariants import query_partition
-from versioned.history import entry_sha256
+from versioned.chain import entry_sha256
 from versioned.stores.base import Targets
 
 

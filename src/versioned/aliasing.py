@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from . import arguments as args
+from .chain import OUTSIDE, OUTSIDE_WHO
 from .exc import (
     AliasNotFoundError,
     ArtifactNotFoundError,
@@ -21,7 +22,7 @@ from .exc import (
     InvalidArgumentTypeError,
     VersionDeletedError,
 )
-from .history import OUTSIDE, OUTSIDE_WHO, chain_problems
+from .history import chain_problems
 from .rollback_plan import effective_states, rollback_target, successive_targets
 from .rollback_plan import versions_of as _targets_of
 from .rules import check_expected_revision, describe_targets, not_found
@@ -158,14 +159,16 @@ class AliasOperations:
         self, name: str, alias: str
     ) -> tuple[AliasRecord | None, AliasChange | None, Iterator[AliasChange]]:
         """The alias, its newest entry and the older ones (lazily), read so that they
-        agree: a change landing between the two reads (the history is ahead of the
-        alias) makes them read again."""
+        agree: a change (the history is ahead of the alias) or a purge (behind it, by
+        more than the one entry a change made outside versioned is short) landing
+        between the two reads makes them read again."""
         for _ in range(_VERIFY_LOOKS):
             current = self.backend.get_alias(name, alias)
             entries = self._walk(name, alias)
             newest = next(entries, None)
             # (an alias read as absent is checked by the write's compare-and-set on 0)
-            if current is None or newest is None or newest.revision <= current.revision:
+            recorded = newest.revision if newest is not None else 0
+            if current is None or current.revision - 1 <= recorded <= current.revision:
                 break
         return current, newest, entries
 

@@ -20,7 +20,7 @@ import pytest
 
 from tests.helpers import Backend, LocalBackend, Repository, S3Backend, raises_versioned
 from versioned import exc
-from versioned.history import new_entry, recomputed
+from versioned.chain import new_entry, recomputed
 from versioned.stores.base import AliasChange, Targets
 from versioned.stores.s3.alias_items import encode_entry, entry_sort_key
 from versioned.timestamps import to_storage
@@ -222,7 +222,7 @@ def test_a_chain_rewritten_consistently_from_one_entry_on_shows(
     is left to tell that revision 2 no longer starts where revision 1 ended."""
     for version in (1, 2, 3):
         published.put_alias(NAME, "prod", version)
-    first, second, third = entries(backend)
+    _, second, third = entries(backend)
     forged_second = resealed(second, before=Targets(4))
     forged_third = resealed(third, previous_sha256=forged_second.sha256)
     write(backend, forged_second)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.helpers import LocalBackend, raises_versioned
 from versioned import AliasState, exc
-from versioned.history import OUTSIDE_WHO
+from versioned.chain import OUTSIDE_WHO
 
 NAME = "my-app"
 

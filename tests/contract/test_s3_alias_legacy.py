@@ -18,7 +18,7 @@ from tests.alias_chain import history_problems
 from tests.helpers import S3Backend, raises_versioned
 from tests.legacy import Legacy
 from versioned import exc
-from versioned.history import OUTSIDE_WHO
+from versioned.chain import OUTSIDE_WHO
 
 
 @pytest.fixture

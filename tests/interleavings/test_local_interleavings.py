@@ -38,6 +38,7 @@ from tests.helpers import sha256_hex
 from tests.invariants import LocalRawStore
 from versioned import exc
 from versioned.repository import BaseRepository
+from versioned.rollback_plan import effective_states, rollback_target, versions_of
 from versioned.stores.local import LocalBackend as Store
 from versioned.stores.local import steps
 
@@ -58,6 +59,10 @@ OPS: dict[str, Op] = {
     "put_alias": lambda r: r.put_alias("a", "prod", 2),
     "put_alias (expected)": lambda r: r.put_alias("a", "stage", 2, expected_revision=3),
     "rollback_alias": lambda r: r.rollback_alias("a", "stage", to_revision=1),
+    # by the rule, from revision 3 (on 3) back to 2, only if still at revision 3
+    "rollback_alias (rule, expected)": lambda r: r.rollback_alias(
+        "a", "stage", expected_revision=3, reason="3 is bad"
+    ),
     "delete_alias": lambda r: r.delete_alias("a", "stage"),
     "delete": lambda r: r.delete_artifact_version("a", 2),
     "restore": lambda r: r.restore_artifact_version("a", 1),
@@ -74,6 +79,11 @@ ALLOWED: dict[str, tuple[type[Exception], ...]] = {
     "put_alias (expected)": (*MISSING, exc.RevisionMismatchError),
     # its target (v2) deleted or purged, stage changed first, or purged with its history
     "rollback_alias": (*MISSING, exc.RevisionMismatchError, exc.AliasNotFoundError),
+    "rollback_alias (rule, expected)": (
+        *MISSING,
+        exc.RevisionMismatchError,
+        exc.AliasNotFoundError,
+    ),
     "delete": (*MISSING, exc.VersionInUseError),  # purged, or aliased meanwhile
     "restore": MISSING,  # purged
 }
@@ -274,6 +284,12 @@ def check_aliases(repo: BaseRepository, run: Interleaving) -> None:
         if after is not None:
             targets = {after.version, after.secondary_version} - {None}
             assert not targets & deleted, f"{run}: rollback target of {alias.alias} deleted"
+        # and where a rollback by the rule would go (it may reach further back)
+        history = repo._engine.backend.alias_history("a", alias.alias, 1000, None)
+        restored = rollback_target(effective_states(history))
+        if restored is not None:
+            targets = {str(v) if v else "LATEST" for v in versions_of(restored.after)}
+            assert not targets & deleted, f"{run}: {alias.alias}'s rule target deleted"
 
 
 def check_files(root: Path, run: Interleaving) -> None:

@@ -67,7 +67,7 @@ class AliasChange:
     ``action`` is what the note said, or ``"outside"`` for a change a backend noticed
     but did not make (an alias rewritten by versioned 1.0.1, which keeps no history).
     ``before``/``after`` are None where the alias did not exist. ``sha256`` is
-    ``history.entry_sha256`` of this entry, which covers ``previous_sha256`` (the entry
+    ``chain.entry_sha256`` of this entry, which covers ``previous_sha256`` (the entry
     one revision older; "" for revision 1): altering or removing one entry breaks the chain.
     """
 
@@ -387,7 +387,7 @@ class Backend(ABC):
         Returns the record removed, or None if there was none: nothing is recorded then
         (a missing alias is at revision 0, so an ``expected_revision`` above 0 raises
         RevisionMismatchError and 0 passes). Helpers both stores can share:
-        ``history.plan_change`` and ``rules.check_expected_revision``.
+        ``chain.plan_change`` and ``rules.check_expected_revision``.
         """
 
     @abstractmethod

@@ -1,7 +1,7 @@
 """The local backend's aliases and their history, in the caller's SQLite transaction.
 
 An alias row carries its revision; each change appends one ``alias_history`` row (two
-when a change made without history is noticed first, see ``history.outside_entry``).
+when a change made without history is noticed first, see ``chain.outside_entry``).
 The row and its entries are written in the same ``BEGIN IMMEDIATE`` transaction, so
 neither is ever seen without the other and a compare-and-set reads the revision it
 writes against. Versions are stored as in ``versions`` (0 for LATEST).
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from ...history import (
+from ...chain import (
     current_revision,
     head_problem,
     plan_change,
@@ -28,7 +28,7 @@ from .steps import _step
 LATEST_ROW = 0
 
 #: An alias row with the target hashes and the revision it is at (see
-#: ``history.current_revision``: a row written without history counts one past its
+#: ``chain.current_revision``: a row written without history counts one past its
 #: history's newest entry).
 _SELECT = (
     "SELECT a.*, p.sha256 AS p_sha, s.sha256 AS s_sha, "

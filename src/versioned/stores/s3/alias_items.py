@@ -141,7 +141,7 @@ class AliasState:
 
     @property
     def revision(self) -> int:
-        """The revision a compare-and-set compares with (``history.current_revision``)."""
+        """The revision a compare-and-set compares with (``chain.current_revision``)."""
         if self.item is None:
             return 0
         stored = integer(self.item, "revision")

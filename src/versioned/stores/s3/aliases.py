@@ -26,8 +26,8 @@ from typing import Any, Generic, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ...arguments import version_to_key
+from ...chain import head_problem, plan_change, untrusted_head
 from ...exc import BackendError, ConcurrentWriteError
-from ...history import head_problem, plan_change, untrusted_head
 from ...rules import check_expected_revision, not_found
 from ...timestamps import utc_now
 from ..base import AliasChange, AliasRecord, ChainMarks, ChangeNote, VersionRecord
@@ -390,7 +390,7 @@ class S3Aliases:
 
 
 def _head_problem(state: AliasState) -> str | None:
-    """Why ``state``'s head must not be built upon (see ``history.head_problem``), or
+    """Why ``state``'s head must not be built upon (see ``chain.head_problem``), or
     None. A head taken from the alias item itself (a stand-in) has nothing to compare
     with here: the transaction's condition on the head item checks it, and a refusal
     brings the real head back to be checked."""
