@@ -286,3 +286,55 @@ def test_pages_are_full_however_short_the_stores_pages(
     assert [c.revision for c in page] == [7, 6, 5, 4, 3]
     rest = repo.list_alias_history(NAME, "prod", limit=50, before_revision=3)
     assert [c.revision for c in rest] == [2, 1]
+
+
+def test_a_dynamodb_page_cut_at_1_mb_does_not_end_the_history(s3_backend: S3Backend) -> None:
+    """240 large entries: DynamoDB (here moto, which keeps the 1 MB rule) answers a Query
+    for all of them with part of them; a page of the library still holds them all, and
+    every revision down to 1 is reached."""
+    repo = s3_backend.repo
+    repo.put_artifact(NAME, b"v1")
+    repo.publish_artifact_version(NAME)
+    repo.put_alias(NAME, "prod", 1, reason="r" * 1024)
+    first = entries(s3_backend)[0]
+    chain = [first]
+    for revision in range(2, 241):  # written raw: 240 changes through moto take minutes
+        chain.append(
+            new_entry(
+                name=NAME,
+                alias="prod",
+                revision=revision,
+                update_at=first.update_at + timedelta(seconds=revision),
+                action="set",
+                who="w" * 3000,
+                reason="r" * 1024,
+                before=Targets(1),
+                after=Targets(1),
+                previous_sha256=chain[-1].sha256,
+            )
+        )
+    for entry in chain[1:]:
+        write(s3_backend, entry)
+    move_marks(s3_backend, chain[-1])
+    s3_backend.dynamodb.update_item(
+        TableName=s3_backend.table,
+        Key={"pk": {"S": f"__{NAME}-alias"}, "sk": {"S": "prod"}},
+        UpdateExpression="SET revision = :r, update_at = :t",
+        ExpressionAttributeValues={
+            ":r": {"N": "240"},
+            ":t": {"S": to_storage(chain[-1].update_at)},
+        },
+    )
+    raw = s3_backend.dynamodb.query(
+        TableName=s3_backend.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"__{NAME}-alias#history"}},
+        ScanIndexForward=False,
+        Limit=500,
+    )
+    assert len(raw["Items"]) < 240 and "LastEvaluatedKey" in raw  # the store's page is short
+    fresh = s3_backend.new_repository()
+    page = fresh.list_alias_history(NAME, "prod", limit=500)
+    assert [c.revision for c in page] == list(range(240, 0, -1))
+    assert fresh.verify_alias_history(NAME, "prod").ok
+    assert len(fresh.list_alias_history(NAME, "prod", limit=20, before_revision=16)) == 15

@@ -295,7 +295,7 @@ class S3Aliases:
         says holds. ``record`` None: a delete. Returns the record written (a put) or
         removed (a delete)."""
         name, alias = state.name, state.alias
-        for _ in range(_ATTEMPTS):
+        for attempt in range(_ATTEMPTS):
             check_expected_revision(
                 name, alias, note.expected_revision, state.shown(), state.revision
             )
@@ -304,10 +304,14 @@ class S3Aliases:
             problem = _head_problem(state)
             if problem is not None:
                 raise untrusted_head(name, alias, problem)
-            # dated at each attempt: a change re-planned after a refusal lands after the
-            # one that refused it
+            # A first plan is dated when the engine made the change, so that sending the
+            # same change again (after an answer lost past botocore's retries) plans the
+            # same entry and recognises it as its own if it landed; a plan made again
+            # after a refusal is dated now. Either way plan_change dates it after the
+            # entry it follows, so times grow with the revision.
+            when = record.update_at if record is not None and attempt == 0 else utc_now()
             after = None if record is None else record.state
-            entries = plan_change(name, alias, state.current, state.head, after, note, utc_now())
+            entries = plan_change(name, alias, state.current, state.head, after, note, when)
             newest = entries[-1]
             written = None
             if record is not None:
