@@ -89,7 +89,7 @@ def check_expected_revision(
     where = "does not exist" if current is None else f"points at {describe_targets(current.state)}"
     raise RevisionMismatchError(
         f"alias {alias!r} of artifact {name!r} is at revision {revision}, not the expected "
-        f"revision {expected}: it was changed meanwhile and now {where}; read it again "
+        f"revision {args.shown(expected)}: it was changed meanwhile and now {where}; read it again "
         "and decide",
         name=name,
         alias=alias,
