@@ -227,3 +227,10 @@ def test_alias_history_limit_0_is_refused_like_the_library_does(cli: Cli) -> Non
     assert "--limit" in stderr and "1 or more" in stderr, stderr
     newest = cli.json("alias", "history", NAME, "prod", "--limit", "1")
     assert [change["revision"] for change in newest] == [3]
+
+
+@pytest.mark.parametrize("columns", ["\u00b2", "1" * 5000], ids=["superscript-2", "5000-digits"])
+def test_a_columns_value_that_is_no_width_is_ignored(local_cli: Cli, columns: str) -> None:
+    local_cli.run("put", NAME, "-", stdin=b"x")
+    wide = local_cli.run("versions", NAME, env={"COLUMNS": columns}).stdout.decode()
+    assert wide == local_cli.text("versions", NAME)  # as without COLUMNS: piped, not cut
