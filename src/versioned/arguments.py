@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .exc import InvalidArgumentError, InvalidArgumentTypeError
@@ -63,11 +63,28 @@ def check_alias(alias: object) -> str:
     return alias
 
 
-def check_version(version: object) -> int | None:
-    """Return the version as a positive int, or ``None`` for LATEST; raise if invalid.
+#: The highest version number: SQLite's largest integer. Numbers count up by one from 1,
+#: so no store can ever hold a version past it, and a larger one is a bad argument.
+MAX_VERSION = 2**63 - 1
 
-    Accepts ``None``, ``"LATEST"``, a positive ``int`` or its decimal string
-    (``"000005"`` is 5).
+
+def shown(value: object) -> str:
+    """``value`` as an error message shows it: its ``repr`` cut to 40 characters, so the
+    message stays one readable line; an int past 128 bits by its size (``repr`` of one
+    past 4,300 digits raises ValueError)."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        sign = "-" if value < 0 else ""
+        return f"{sign}a number of about {int(value.bit_length() * math.log10(2))} digits"
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def check_version(version: object) -> int | None:
+    """Return the version as an int from 1 to ``MAX_VERSION``, or ``None`` for LATEST;
+    raise if invalid.
+
+    Accepts ``None``, ``"LATEST"``, such an ``int`` or its decimal string (``"000005"``
+    is 5).
     """
     if version is None or version == LATEST:
         return None
@@ -78,13 +95,19 @@ def check_version(version: object) -> int | None:
     if isinstance(version, str):
         if not _DIGITS_RE.fullmatch(version):
             raise InvalidArgumentError(
-                f"version {version!r} is invalid: use a positive whole number or 'LATEST'"
+                f"version {shown(version)} is invalid: use a positive whole number or 'LATEST'"
             )
-        number = int(version)
+        # the length first: int() refuses strings of more than 4,300 digits (ValueError)
+        digits = version.lstrip("0")
+        number = int(digits or "0") if len(digits) <= len(str(MAX_VERSION)) else MAX_VERSION + 1
     else:
         number = version
     if number < 1:
-        raise InvalidArgumentError(f"version {version!r} is invalid: versions start at 1")
+        raise InvalidArgumentError(f"version {shown(version)} is invalid: versions start at 1")
+    if number > MAX_VERSION:
+        raise InvalidArgumentError(
+            f"version {shown(version)} is invalid: version numbers go up to {MAX_VERSION}"
+        )
     return number
 
 
@@ -96,7 +119,7 @@ def check_weight(weight: object) -> int:
         )
     if not 0 <= weight <= 99:
         raise InvalidArgumentError(
-            f"secondary_version_weight must be between 0 and 99, got {weight}"
+            f"secondary_version_weight must be between 0 and 99, got {shown(weight)}"
         )
     return weight
 
@@ -128,10 +151,13 @@ def check_seconds(value: object, what: str, *, positive: bool = False) -> float:
     """Return a finite number of seconds (> 0 with ``positive``, else >= 0), else raise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgumentTypeError(f"{what} must be a number, got {type(value).__name__}")
-    seconds = float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int past the largest float (10**400): no finite number
+        seconds = math.inf
     if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
         bound = "more than 0" if positive else "0 or more"
-        raise InvalidArgumentError(f"{what} must be a finite number {bound}, got {value!r}")
+        raise InvalidArgumentError(f"{what} must be a finite number {bound}, got {shown(value)}")
     return seconds
 
 
@@ -140,7 +166,7 @@ def check_non_negative_int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentTypeError(f"{what} must be an int, got {type(value).__name__}")
     if value < 0:
-        raise InvalidArgumentError(f"{what} must be 0 or more, got {value}")
+        raise InvalidArgumentError(f"{what} must be 0 or more, got {shown(value)}")
     return value
 
 
@@ -319,4 +345,12 @@ def check_moment(value: object, what: str) -> datetime:
         raise InvalidArgumentError(
             f"{what} must be timezone-aware, such as datetime.now(timezone.utc)"
         )
+    try:
+        # stores keep UTC: a moment that has no UTC datetime cannot be compared or shown
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidArgumentError(
+            f"{what} {value.isoformat()} is out of range: in UTC it falls outside the "
+            "years 1 to 9999"
+        ) from None
     return value

@@ -287,7 +287,14 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
     ) -> None:
         """Remove an alias, recording the removal in its history; removing a missing
         alias does nothing and records nothing. ``expected_revision`` as for
-        :meth:`put_alias` (a missing alias is at revision 0)."""
+        :meth:`put_alias` (a missing alias is at revision 0).
+
+        Raises RevisionMismatchError, and ConcurrentWriteError when other writes kept
+        the alias changing, or (S3) while a purge of its artifact is under way: the
+        purge removes the alias itself, and once it is done deleting it again does
+        nothing. The message names the artifact and says it is being purged. (Locally a
+        purge is one transaction: the delete waits for it, then has nothing to delete.)
+        """
         with self._using(bsm):
             self._engine.delete_alias(name, alias, expected_revision, reason)
 

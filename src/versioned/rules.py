@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import arguments as args
 from .exc import (
     ArtifactNotFoundError,
+    ConcurrentWriteError,
     IntegrityError,
     RevisionMismatchError,
     VersionInUseError,
@@ -24,6 +25,15 @@ def not_found(name: str, version: int | None) -> ArtifactNotFoundError:
         f"artifact {name!r} version {shown} not found (missing or soft-deleted)",
         name=name,
         version=shown,
+    )
+
+
+def being_purged(name: str) -> ConcurrentWriteError:
+    """The error for deleting an alias while a purge of its artifact is under way (the
+    purge removes the alias itself; once it has, deleting it again does nothing)."""
+    return ConcurrentWriteError(
+        f"artifact {name!r} is being purged, its aliases with it: try again once the purge "
+        f"is done (if it was interrupted, purge_artifact({name!r}) again finishes it)"
     )
 
 
@@ -89,7 +99,7 @@ def check_expected_revision(
     where = "does not exist" if current is None else f"points at {describe_targets(current.state)}"
     raise RevisionMismatchError(
         f"alias {alias!r} of artifact {name!r} is at revision {revision}, not the expected "
-        f"revision {expected}: it was changed meanwhile and now {where}; read it again "
+        f"revision {args.shown(expected)}: it was changed meanwhile and now {where}; read it again "
         "and decide",
         name=name,
         alias=alias,

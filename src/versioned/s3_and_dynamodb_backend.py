@@ -101,8 +101,9 @@ class Repository(BaseRepository[Artifact, Alias]):
 
     ``retry_attempts`` and ``retry_mode`` configure botocore's retries of throttling,
     5xx answers and dropped connections (modes: ``standard``, ``adaptive``, ``legacy``).
-    ``lease_seconds`` bounds how long a crashed put can hold up the next put of the same
-    artifact (a live put renews its lease, however long its upload takes).
+    ``lease_seconds`` (a finite number above 0) bounds how long a crashed put can hold
+    up the next put of the same artifact (a live put renews its lease, however long its
+    upload takes).
     ``copy_threshold``: objects larger than this many bytes publish through a multipart
     copy (S3's single copy stops at 5 GiB, the default). ``download_workers``: parallel
     ranged GETs per download; 1 streams one GET (better for servers, such as moto, that
@@ -145,8 +146,7 @@ class Repository(BaseRepository[Artifact, Alias]):
         args.check_non_negative_int(retry_attempts, "retry_attempts")
         if retry_mode not in ("standard", "adaptive", "legacy"):
             raise InvalidArgumentError("retry_mode must be 'standard', 'adaptive' or 'legacy'")
-        if not isinstance(lease_seconds, (int, float)) or lease_seconds <= 0:
-            raise InvalidArgumentError("lease_seconds must be a positive number")
+        lease = args.check_seconds(lease_seconds, "lease_seconds", positive=True)
         if args.check_non_negative_int(copy_threshold, "copy_threshold") > MAX_SINGLE_COPY:
             raise InvalidArgumentError("copy_threshold cannot exceed S3's 5 GiB copy limit")
         if args.check_non_negative_int(download_workers, "download_workers") < 1:
@@ -158,7 +158,7 @@ class Repository(BaseRepository[Artifact, Alias]):
             self.s3_prefix,
             self.dynamodb_table_name,
             self.suffix,
-            float(lease_seconds),
+            lease,
             copy_threshold,
             download_workers,
         )

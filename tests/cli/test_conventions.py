@@ -150,3 +150,87 @@ def test_verbose_shows_each_request_and_its_time(cli: Cli) -> None:
     else:
         assert any(re.search(r"local commit_latest\(.*\) ok [\d.]+ ms", line) for line in lines)
     assert "ms" not in cli.run("names").stderr.decode()
+
+
+HUGE = "1" + "0" * 21
+#: A number with more digits than int() converts by default (4,300).
+ENDLESS = "1" * 5000
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["get", NAME, "--version", HUGE], "--version"),
+        (["get", NAME, "--version", ENDLESS], "--version"),
+        (["show", NAME, "--version", HUGE], "--version"),
+        (["delete", NAME, "--version", HUGE], "--version"),
+        (["restore", NAME, "--version", HUGE], "--version"),
+        (["alias", "set", NAME, "prod", "--version", HUGE], "--version"),
+        (["alias", "set", NAME, "prod", "--secondary-version", HUGE, "--weight", "5"],
+         "--secondary-version"),
+        (["alias", "get", NAME, "prod", "--as-of", "1000000d"], "--as-of"),
+        (["alias", "get", NAME, "prod", "--as-of", f"{HUGE}d"], "--as-of"),
+        (["alias", "get", NAME, "prod", "--as-of", f"{ENDLESS}s"], "--as-of"),
+        (["alias", "get", NAME, "prod", "--as-of", "0001-01-01T00:00:00+05:00"], "--as-of"),
+        (["alias", "history", NAME, "prod", "--limit", "0"], "--limit"),
+        (["alias", "history", NAME, "prod", "--before", "0"], "--before"),
+        (["alias", "rollback", NAME, "prod", "--to", "0"], "--to"),
+        (["purge", NAME, "--older-than", f"{ENDLESS}d"], "--older-than"),
+        (["gc", "--grace", ENDLESS], "--grace"),
+        (["serve", "--port", HUGE], "--port"),
+        (["serve", "--port", "65536"], "--port"),
+        (["serve", "--cache-seconds", "1" + "0" * 400], "--cache-seconds"),
+        (["serve", "--presign-seconds", HUGE], "--presign-seconds"),
+    ],
+)  # fmt: skip
+def test_numbers_past_any_range_are_one_line_naming_the_flag(
+    local_cli: Cli, args: list[str], flag: str
+) -> None:
+    local_cli.run("put", NAME, "-", stdin=b"x")
+    local_cli.run("publish", NAME)
+    local_cli.run("alias", "set", NAME, "prod", "--version", "1")
+    stderr = local_cli.run(*args, code=2).stderr.decode()
+    assert flag in stderr and stderr.count("\n") == 1 and len(stderr) < 400, stderr
+    assert not re.search(r"before_revision|to_revision|as_of|(?<!-)\blimit\b", stderr), stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["purge", NAME, "--older-than", f"{HUGE}d", "--dry-run"],  # nothing is that old
+        ["purge", NAME, "--keep-last", HUGE, "--dry-run"],
+        ["gc", "--grace", f"{HUGE}w", "--dry-run"],
+        ["alias", "history", NAME, "prod", "--limit", HUGE],  # all of it
+        ["alias", "history", NAME, "prod", "--before", HUGE],  # below every revision
+    ],
+)
+def test_numbers_past_any_range_that_have_an_answer_get_it(cli: Cli, args: list[str]) -> None:
+    cli.run("put", NAME, "-", stdin=b"x")
+    cli.run("publish", NAME)
+    cli.run("alias", "set", NAME, "prod", "--version", "1")
+    cli.run(*args)
+
+
+def test_an_expected_revision_past_any_is_refused_as_a_mismatch(cli: Cli) -> None:
+    cli.run("put", NAME, "-", stdin=b"x")
+    cli.run("alias", "set", NAME, "prod")
+    for command in ("set", "delete"):
+        stderr = cli.run("alias", command, NAME, "prod", "--if-revision", HUGE, code=1).stderr
+        assert b"revision 1, not the expected" in stderr and stderr.count(b"\n") == 1
+
+
+def test_alias_history_limit_0_is_refused_like_the_library_does(cli: Cli) -> None:
+    cli.run("put", NAME, "-", stdin=b"x")
+    for version in ("LATEST", "LATEST", "LATEST"):
+        cli.run("alias", "set", NAME, "prod", "--version", version)
+    stderr = cli.run("alias", "history", NAME, "prod", "--limit", "0", code=2).stderr.decode()
+    assert "--limit" in stderr and "1 or more" in stderr, stderr
+    newest = cli.json("alias", "history", NAME, "prod", "--limit", "1")
+    assert [change["revision"] for change in newest] == [3]
+
+
+@pytest.mark.parametrize("columns", ["\u00b2", "1" * 5000], ids=["superscript-2", "5000-digits"])
+def test_a_columns_value_that_is_no_width_is_ignored(local_cli: Cli, columns: str) -> None:
+    local_cli.run("put", NAME, "-", stdin=b"x")
+    wide = local_cli.run("versions", NAME, env={"COLUMNS": columns}).stdout.decode()
+    assert wide == local_cli.text("versions", NAME)  # as without COLUMNS: piped, not cut

@@ -171,3 +171,20 @@ def test_show_and_versions_carry_what_was_stored(cli: Cli) -> None:
     assert "5 B" in cli.text("show", NAME)
     table = cli.text("versions", NAME).splitlines()
     assert table[0].split()[2] == "SIZE" and table[1].split()[3:5] == ["5", "B"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["names"], ["versions", NAME], ["show", NAME], ["get", NAME], ["alias", "list", NAME],
+     ["alias", "get", NAME, "prod"], ["alias", "history", NAME, "prod"]],
+)  # fmt: skip
+def test_reads_of_a_corrupt_database_create_nothing_and_name_the_file(
+    tmp_path: Path, args: list[str]
+) -> None:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    database = folder / "versioned.sqlite3"
+    database.write_bytes(b"this is not a database " * 100)
+    stderr = Cli(str(folder), tmp_path).run(*args, code=1).stderr.decode()
+    assert str(database) in stderr and stderr.count("\n") == 1, stderr
+    assert sorted(os.listdir(folder)) == ["versioned.sqlite3"]  # no blobs/, tmp/, -wal

@@ -3,7 +3,7 @@ argument checks of the alias-history API (issue 10, item 3), on both backends.""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -254,6 +254,7 @@ BAD: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("put", {"reason": "lone \ud800 surrogate"}, ValueError),  # cannot be stored as UTF-8
     ("put", {"expected_revision": True}, TypeError),
     ("put", {"expected_revision": -1}, ValueError),
+    ("put", {"expected_revision": -(10**5000)}, ValueError),  # past what repr() shows
     ("put", {"expected_revision": "1"}, TypeError),
     ("put", {"expected_revision": 1.0}, TypeError),
     ("delete", {"expected_revision": False}, TypeError),
@@ -269,6 +270,9 @@ BAD: list[tuple[str, dict[str, Any], type[Exception]]] = [
     ("history", {"before_revision": "3"}, TypeError),
     ("get", {"as_of": datetime(2026, 1, 1)}, ValueError),  # naive
     ("get", {"as_of": "2026-01-01T00:00:00Z"}, TypeError),
+    # aware, but before 0001-01-01 (or after 9999) in UTC: no datetime can hold it
+    ("get", {"as_of": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5)))}, ValueError),
+    ("get", {"as_of": datetime.max.replace(tzinfo=timezone(timedelta(hours=-5)))}, ValueError),
     ("purge", {"keep_rollback_targets": -1}, ValueError),
     ("purge", {"keep_rollback_targets": True}, TypeError),
 ]

@@ -39,8 +39,11 @@ BAD_ALIASES: list[Any] = [
     "\u00e9t\u00e9",
 ]
 BAD_VERSIONS: list[Any] = [0, -1, "0", "-1", "1.5", "abc", "", " 1", "latest", "1e3"]
+#: Past the highest number a store can hold (SQLite's 64-bit integers): no such version can
+#: exist. A str of 5,000 digits is past what ``int()`` converts by default, too.
+HUGE_VERSIONS: list[Any] = [2**63, 10**21, 10**400, "9" * 25, "1" * 5000, -(10**400)]
 BAD_VERSION_TYPES: list[Any] = [True, False, 1.5, 2.0, b"1", [1]]
-BAD_WEIGHTS: list[Any] = [-1, 100, 1000]
+BAD_WEIGHTS: list[Any] = [-1, 100, 1000, 10**5000, -(10**5000)]  # str() refuses 10**5000
 BAD_WEIGHT_TYPES: list[Any] = ["20", 20.0, True, None]
 
 Call = Callable[[Repository], object]
@@ -67,7 +70,7 @@ def cases() -> list[Any]:
         add(f"get-alias-{i}", lambda r, a=alias: r.get_alias(NAME, a), ValueError)
         add(f"delete-alias-{i}", lambda r, a=alias: r.delete_alias(NAME, a), ValueError)
     add("put-alias-type", lambda r: r.put_alias(NAME, 5, version=1), TypeError)
-    for i, version in enumerate(BAD_VERSIONS):
+    for i, version in enumerate(BAD_VERSIONS + HUGE_VERSIONS):
         add(f"get-version-{i}", lambda r, v=version: r.get_artifact_version(NAME, v), ValueError)
         add(
             f"delete-version-{i}",
@@ -213,6 +216,30 @@ def test_accepted_edge_values(repo: Repository) -> None:
     repo.put_alias(
         long_name, "weights", version=1, secondary_version="LATEST", secondary_version_weight=99
     )
+
+
+def test_the_highest_version_number_is_an_answer_and_one_past_it_a_bad_argument(
+    repo: Repository,
+) -> None:
+    repo.put_artifact(NAME, b"x")
+    with raises_versioned(exc.ArtifactNotFoundError):
+        repo.get_artifact_version(NAME, 2**63 - 1)
+    with raises_versioned(exc.ArtifactNotFoundError):
+        repo.delete_artifact_version(NAME, str(2**63 - 1))
+    with raises_versioned(exc.InvalidArgumentError) as error:
+        repo.get_artifact_version(NAME, "1" * 5000)
+    assert "version" in str(error.value) and len(str(error.value)) < 200
+
+
+def test_an_expected_revision_past_any_is_a_mismatch_whatever_its_size(backend: Backend) -> None:
+    backend.repo.put_artifact(NAME, b"x")
+    backend.repo.put_alias(NAME, "prod")
+    before = backend.state()
+    for expected in (2**63, 10**5000):  # str() of 10**5000 raises: the message must not
+        with raises_versioned(exc.RevisionMismatchError) as error:
+            backend.repo.put_alias(NAME, "prod", expected_revision=expected)
+        assert "'prod'" in str(error.value) and len(str(error.value)) < 300
+    assert backend.state() == before
 
 
 def test_every_error_class_is_a_versioned_error() -> None:

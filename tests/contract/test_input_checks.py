@@ -82,3 +82,31 @@ def test_library_messages_do_not_mention_the_command_line(backend: Backend) -> N
         with pytest.raises(exc.VersionedError) as error:
             call()
         assert "versioned " not in str(error.value) and "--" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [10**400, -(10**400), float("inf"), float("nan"), True],
+    ids=["10**400", "-10**400", "inf", "nan", "True"],
+)
+def test_numbers_of_seconds_past_a_float_are_refused(backend: Backend, seconds: Any) -> None:
+    # 10**400 has no float: it must not reach float() unchecked (OverflowError)
+    for options in ({"ttl_seconds": seconds}, {"jitter": seconds}, {"stale_seconds": seconds}):
+        with pytest.raises(exc.VersionedError) as error:
+            backend.repo.alias_resolver(**options)
+        assert isinstance(error.value, (exc.InvalidArgumentError, exc.InvalidArgumentTypeError))
+        assert next(iter(options)) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [10**400, float("inf"), float("nan"), 0, -1, True, "60"],
+    ids=["10**400", "inf", "nan", "0", "-1", "True", "str"],
+)
+def test_s3_lease_seconds_is_a_finite_positive_number(seconds: Any) -> None:
+    from versioned.s3_and_dynamodb_backend import Repository
+
+    with pytest.raises(exc.VersionedError) as error:
+        Repository(aws_region=REGION, s3_bucket="bucket", lease_seconds=seconds)
+    assert isinstance(error.value, (exc.InvalidArgumentError, exc.InvalidArgumentTypeError))
+    assert "lease_seconds" in str(error.value)

@@ -183,3 +183,21 @@ def test_writes_create_the_repository_by_default(tmp_path: Path) -> None:
     root = tmp_path / "new" / "repo"
     BaseRepository(Store(root)).put_artifact(NAME, b"x")
     assert (root / "versioned.sqlite3").is_file()
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_a_corrupt_database_is_named_and_nothing_is_made_beside_it(
+    tmp_path: Path, create: bool
+) -> None:
+    from versioned.local_backend import Repository
+
+    database = tmp_path / "versioned.sqlite3"
+    database.write_bytes(b"garbage, not SQLite " * 100)
+    repo = Repository(tmp_path, create=create)
+    for read in (repo.list_artifact_names, lambda: repo.list_artifact_versions("app")):
+        with raises_versioned(exc.BackendError) as error:
+            read()
+        assert str(database) in str(error.value)
+    with raises_versioned(exc.BackendError):
+        repo.put_artifact("app", b"x")  # a write does not mend it either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["versioned.sqlite3"]

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
-from tests.helpers import Backend, Repository, S3Backend, assert_aware_utc, versions_of
+import pytest
+
+from tests.helpers import (
+    Backend,
+    Repository,
+    S3Backend,
+    assert_aware_utc,
+    raises_versioned,
+    versions_of,
+)
 from versioned import exc
+from versioned.stores.local import steps
 
 NAME = "my-app"
 
@@ -177,3 +190,74 @@ def test_gc_removes_orphaned_objects(s3_backend: S3Backend) -> None:
     assert not s3_backend.blob_exists(orphan_uri)
     assert versions_of(repo, NAME) == ["LATEST", "1"]
     assert repo.get_artifact_version(NAME, 1).get_content() == f"{NAME} content 1".encode()
+
+
+class _Call(threading.Thread):
+    """One call on a thread, keeping how it ended."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        super().__init__(daemon=True)
+        self._call = call
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._call()
+        except BaseException as error:
+            self.error = error
+
+
+@contextlib.contextmanager
+def _purge_held(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Call]:
+    """``purge_artifact(NAME)`` running on a thread, stopped once it has fenced the artifact:
+    on S3 with the fence up (before it deletes anything), locally inside its transaction
+    (just before the commit); it goes on when the block ends."""
+    reached, release = threading.Event(), threading.Event()
+
+    def hold(*_: object) -> None:
+        if threading.current_thread() is purge:
+            reached.set()
+            assert release.wait(30)
+
+    if isinstance(backend, S3Backend):
+        from versioned.stores.s3.purge import Purger
+
+        monkeypatch.setattr(Purger, "_wait_for_publishes", hold)
+    else:
+        steps.install(lambda label: hold() if label == "commit" else None)
+    purge = _Call(lambda: backend.repo.purge_artifact(NAME))
+    purge.start()
+    try:
+        assert reached.wait(30), "the purge never reached its hold"
+        yield purge
+    finally:
+        release.set()
+        purge.join(60)
+        steps.install(None)
+
+
+def test_delete_alias_while_its_artifact_is_purged(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = backend.repo
+    publish_n(repo, NAME, 1)
+    repo.put_alias(NAME, "prod", 1)
+    with _purge_held(backend, monkeypatch) as purge:
+        deleting = _Call(lambda: repo.delete_alias(NAME, "prod"))
+        deleting.start()
+        deleting.join(10)
+        if isinstance(backend, S3Backend):
+            # the fence refuses every alias change: a documented ConcurrentWriteError
+            # (retried a few times first) saying why, not "version LATEST not found"
+            assert not deleting.is_alive()
+            assert isinstance(deleting.error, exc.ConcurrentWriteError), deleting.error
+            assert f"{NAME!r} is being purged" in str(deleting.error)
+        else:
+            assert deleting.is_alive()  # SQLite makes it wait for the purge's transaction
+    deleting.join(60)
+    assert purge.error is None
+    if not isinstance(backend, S3Backend):
+        assert deleting.error is None  # the purge removed the alias: nothing to delete
+    repo.delete_alias(NAME, "prod")  # after the purge: nothing to delete, no error
+    with raises_versioned(exc.AliasNotFoundError):
+        repo.get_alias(NAME, "prod")

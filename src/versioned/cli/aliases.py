@@ -86,7 +86,7 @@ def alias_history(ctx: Context, args: argparse.Namespace) -> Result:
             data,
         )
     changes = ctx.repo.list_alias_history(
-        args.name, args.alias, ctx.bsm, limit=args.limit or 50, before_revision=args.before
+        args.name, args.alias, ctx.bsm, limit=args.limit, before_revision=args.before
     )
     if not changes:
         ctx.repo.get_alias(args.name, args.alias, ctx.bsm)  # says when there is no alias

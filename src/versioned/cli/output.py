@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -254,9 +255,14 @@ def human_size(count: float | None) -> str:
 
 
 def output_width() -> int | None:
-    """The columns a table may use: ``$COLUMNS``, else the terminal's; None when piped."""
-    if os.environ.get("COLUMNS", "").isdigit():
-        return int(os.environ["COLUMNS"])
+    """The columns a table may use: ``$COLUMNS``, else the terminal's; None when piped.
+
+    A ``$COLUMNS`` that is no width is ignored: ``str.isdigit`` alone lets through "²"
+    and numbers of 5,000 digits, on which ``int()`` raises.
+    """
+    columns = os.environ.get("COLUMNS", "")
+    if re.fullmatch(r"[0-9]{1,6}", columns):
+        return int(columns)
     if sys.stdout.isatty():
         return shutil.get_terminal_size().columns
     return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .. import __version__
+from .. import __version__, arguments, exc
 
 if TYPE_CHECKING:
     from .context import Context
@@ -77,28 +77,62 @@ def option(*flags: str, group: str | None = None, **options: Any) -> Arg:
 
 
 # --- value types: their errors name the flag (argparse adds "argument --weight:") --------
+# Each refuses what it cannot turn into a value with ArgumentTypeError: argparse reports a
+# ValueError with the whole text (5,000 digits of it), and an OverflowError as a traceback.
+
+#: More digits than any number a flag takes needs; int() refuses more than 4,300.
+_MOST_DIGITS = 100
 
 
 def key_value(text: str) -> tuple[str, str]:
     """Parse ``KEY=VALUE``."""
     key, sep, value = text.partition("=")
     if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {arguments.shown(text)}")
     return key, value
 
 
-def weight(text: str) -> int:
-    """Parse a percentage from 0 to 99."""
-    if not re.fullmatch(r"[0-9]+", text) or not 0 <= int(text) <= 99:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 99, got {text!r}")
-    return int(text)
-
-
-def count(text: str) -> int:
-    """Parse a whole number, 0 or more."""
+def _digits(text: str, expected: str) -> int:
+    """``text``, ASCII digits only, as an int; else ArgumentTypeError saying ``expected``."""
     if not re.fullmatch(r"[0-9]+", text):
-        raise argparse.ArgumentTypeError(f"expected a whole number (0 or more), got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {arguments.shown(text)}")
+    if len(text.lstrip("0")) > _MOST_DIGITS:
+        raise argparse.ArgumentTypeError(
+            f"expected {expected}, got {arguments.shown(text)} ({len(text)} digits)"
+        )
     return int(text)
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A value type: a whole number from ``low`` (to ``high``, when given)."""
+    expected = (
+        f"a whole number from {low} to {high}"
+        if high is not None
+        else f"a whole number ({low} or more)"
+    )
+
+    def parse(text: str) -> int:
+        number = _digits(text, expected)
+        if number < low or (high is not None and number > high):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {arguments.shown(text)}")
+        return number
+
+    parse.__name__ = "whole number"  # argparse names the type in some messages
+    return parse
+
+
+#: ``--weight``: a percentage; ``--keep-last``, ``--if-revision``: 0 or more;
+#: ``--limit``, ``--before``, ``--to``: 1 or more (no page is empty, revisions start at 1).
+weight, count, positive = whole_number(0, 99), whole_number(0), whole_number(1)
+
+
+def version(text: str) -> str:
+    """Check a version as the library does (a number from 1, or LATEST); keep the text."""
+    try:
+        arguments.check_version(text)
+    except exc.InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -106,30 +140,40 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 def duration(text: str) -> int:
     """Parse a duration in seconds: ``3600``, ``45s``, ``30m``, ``12h``, ``90d``, ``2w``."""
+    expected = "a duration such as 90d, 12h, 30m or a number of seconds"
     found = re.fullmatch(r"([0-9]+)\s*([smhdw]?)", text.strip().lower())
     if found is None:
-        raise argparse.ArgumentTypeError(
-            f"expected a duration such as 90d, 12h, 30m or a number of seconds, got {text!r}"
-        )
-    return int(found.group(1)) * _UNITS[found.group(2)]
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {arguments.shown(text)}")
+    return _digits(found.group(1), expected) * _UNITS[found.group(2)]
 
 
 def moment(text: str) -> datetime:
     """Parse a point in time: ISO 8601 (``2026-11-26T09:30:00Z``; without a zone it is
-    UTC) or an age such as ``2h`` (that long ago)."""
+    UTC) or an age such as ``2h`` (that long ago), within the years 1 to 9999 in UTC."""
     try:
         ago = duration(text)
     except argparse.ArgumentTypeError:
         pass
     else:
-        return datetime.now(timezone.utc) - timedelta(seconds=ago)
+        try:
+            return datetime.now(timezone.utc) - timedelta(seconds=ago)
+        except OverflowError:  # past timedelta's 999,999,999 days, or before the year 1
+            raise argparse.ArgumentTypeError(
+                f"{arguments.shown(text)} ago is before the year 1, the earliest time there is"
+            ) from None
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a time such as 2026-11-26T09:30:00Z or an age such as 2h, got {text!r}"
+            "expected a time such as 2026-11-26T09:30:00Z or an age such as 2h, "
+            f"got {arguments.shown(text)}"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        return arguments.check_moment(parsed, "the time")
+    except exc.InvalidArgumentError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 # --- the parser ---------------------------------------------------------------------------

@@ -15,17 +15,25 @@ from .parser import (
     moment,
     option,
     positional,
+    positive,
+    version,
     weight,
+    whole_number,
 )
 
 #: the library's retention defaults
 KEEP_LAST, OLDER_THAN, KEEP_ROLLBACK = 10, 90 * 86400, 1
 #: on a terminal, purge asks before removing a version younger than this many days
 CONFIRM_YOUNGER_DAYS = 7
+#: the longest ``serve --cache-seconds`` (a day) and ``--presign-seconds`` (S3's limit for a
+#: presigned URL: 7 days)
+MOST_CACHE_SECONDS, MOST_PRESIGN_SECONDS = 86400, 7 * 86400
 
 NAME = positional("NAME", "the artifact name (A-Z a-z 0-9 . _ -)")
 ALIAS = positional("ALIAS", "the alias name (A-Z a-z 0-9 _, not all digits)")
-VERSION = option("--version", metavar="V", help="a version number or LATEST (the default)")
+VERSION = option(
+    "--version", metavar="V", type=version, help="a version number or LATEST (the default)"
+)
 
 
 IF_REVISION = option(
@@ -40,7 +48,9 @@ REASON = option("--reason", metavar="TEXT", help="why, for the alias's history")
 
 def _which(what: str) -> tuple[Arg, ...]:
     return (
-        option("--version", metavar="V", group="which", help="a version number or LATEST"),
+        option(
+            "--version", metavar="V", type=version, group="which", help="a version number or LATEST"
+        ),
         option("--alias", metavar="A", group="which", help=what),
     )
 
@@ -160,7 +170,7 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             ALIAS,
             VERSION,
-            option("--secondary-version", metavar="V", help="the canary version"),
+            option("--secondary-version", metavar="V", type=version, help="the canary version"),
             option(
                 "--weight",
                 metavar="W",
@@ -197,11 +207,13 @@ COMMANDS: tuple[Command, ...] = (
         (
             NAME,
             ALIAS,
-            option("--limit", metavar="N", type=count, default=50, help="at most N (default 50)"),
+            option(
+                "--limit", metavar="N", type=positive, default=50, help="at most N (default 50)"
+            ),
             option(
                 "--before",
                 metavar="REV",
-                type=count,
+                type=positive,
                 help="only revisions older than REV (the next page)",
             ),
             option(
@@ -223,7 +235,9 @@ COMMANDS: tuple[Command, ...] = (
         (
             NAME,
             ALIAS,
-            option("--to", metavar="REV", type=count, help="exactly the targets of revision REV"),
+            option(
+                "--to", metavar="REV", type=positive, help="exactly the targets of revision REV"
+            ),
             IF_REVISION,
             REASON,
         ),
@@ -307,7 +321,10 @@ COMMANDS: tuple[Command, ...] = (
                 "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
             ),
             option(
-                "--port", type=count, default=8000, help="the port (default: 8000; 0: any free one)"
+                "--port",
+                type=whole_number(0, 65535),
+                default=8000,
+                help="the port (default: 8000; 0: any free one)",
             ),
             option(
                 "--token",
@@ -319,9 +336,10 @@ COMMANDS: tuple[Command, ...] = (
             option(
                 "--cache-seconds",
                 metavar="S",
-                type=count,
+                type=whole_number(1, MOST_CACHE_SECONDS),
                 default=5,
-                help="how long resolve may answer from its cache of an alias (default: 5)",
+                help="how long resolve may answer from its cache of an alias (default: 5; "
+                f"at most {MOST_CACHE_SECONDS})",
             ),
             option(
                 "--allow-host",
@@ -334,9 +352,10 @@ COMMANDS: tuple[Command, ...] = (
             option(
                 "--presign-seconds",
                 metavar="S",
-                type=count,
+                type=whole_number(1, MOST_PRESIGN_SECONDS),
                 default=300,
-                help="how long an S3 download link stays valid (default: 300)",
+                help="how long an S3 download link stays valid (default: 300; at most "
+                f"{MOST_PRESIGN_SECONDS}, S3's limit)",
             ),
         ),
     ),

@@ -70,6 +70,12 @@ class Database:
         return conn
 
     def ensure_ready(self) -> None:
+        """Open the database once: make it first if ``create`` and missing, check (or
+        record) the settings, and only then make ``blobs/`` and ``tmp/`` beside it.
+
+        Raises RepositoryNotFoundError (no database, not ``create``), BackendError naming
+        the database file when it cannot be opened (such as one that is not SQLite).
+        """
         if self._ready:
             return
         with self._ready_lock:
@@ -80,10 +86,9 @@ class Database:
                     f"there is no repository at {self.root}: `versioned init` "
                     "(or any write) creates one"
                 )
-            with local_errors(f"opening the repository at {self.root}"):
-                for folder in (self.root, self.tree.blob_dir, self.tree.tmp_dir):
-                    folder.mkdir(parents=True, exist_ok=True)
+            with local_errors(f"opening the repository database {self.path}"):
                 if self._create and not self.path.exists():
+                    self.root.mkdir(parents=True, exist_ok=True)
                     sqlite3.connect(self.path).close()
                 conn = self._connect()
                 try:
@@ -98,6 +103,10 @@ class Database:
                         raise
                 finally:
                     conn.close()
+                # only once the database proved a repository's: a read of a folder that
+                # is none (a corrupt database) must leave nothing behind
+                for folder in (self.tree.blob_dir, self.tree.tmp_dir):
+                    folder.mkdir(exist_ok=True)
             self._ready = True
 
     @contextmanager

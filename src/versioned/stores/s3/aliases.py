@@ -28,7 +28,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ...arguments import version_to_key
 from ...chain import head_problem, plan_change, untrusted_head
 from ...exc import BackendError, ConcurrentWriteError
-from ...rules import check_expected_revision, not_found
+from ...rules import being_purged, check_expected_revision, not_found
 from ...timestamps import utc_now
 from ..base import AliasChange, AliasRecord, ChainMarks, ChangeNote, VersionRecord
 from .alias_items import (
@@ -370,7 +370,9 @@ class S3Aliases:
         if own is not None and text(own, "sha256") == newest.sha256:
             return None
         for (kind, target), found in failed.items():
-            if kind == "fence":
+            if kind == "fence":  # a purge is under way
+                if newest.after is None:  # a delete: the purge removes the alias itself
+                    raise being_purged(name) from refused
                 raise not_found(name, None) from refused
             if kind != "target":
                 continue
