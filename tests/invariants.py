@@ -11,7 +11,8 @@ What is checked:
 - every committed version (item / row) names bytes that exist and hash to its sha256;
 - no alias points at a missing, uncommitted or soft-deleted version;
 - version numbers are unique and the publish counter (S3) is never behind a number in
-  use, so numbers can never be handed out again;
+  use, so numbers can never be handed out again; a number seen committed keeps its record
+  (an expired version's tombstone: soft-deleted, naming no bytes) while higher ones exist;
 - a published version's sha256 never changes between checks (same checker object);
 - LATEST's bytes may disagree with its sha256 only while its item carries a lease
   (an in-doubt put): unexpired, or expired too when ``allow_expired_leases`` is set
@@ -69,6 +70,15 @@ class RawStore:
         if before != sha256:
             problems.append(f"{name} v{number}: sha256 changed from {before} to {sha256}")
 
+    def _vanished(self, numbers: dict[str, set[int]], problems: list[str]) -> None:
+        """Flag a number an earlier check saw committed whose record is gone while a
+        higher number exists: nothing would stop it being given out again. (After a
+        purge of the whole artifact numbering starts over, and passes through it anew.)"""
+        for name, number in self.seen:
+            present = numbers.get(name, set())
+            if number not in present and any(n > number for n in present):
+                problems.append(f"{name} v{number}: its record vanished; the number is free")
+
 
 @dataclass
 class LocalRawStore(RawStore):
@@ -121,8 +131,14 @@ class LocalRawStore(RawStore):
             aliases = [a for a in aliases if a["name"] in names]
         hashes: dict[str, str | None] = {}
         live: set[tuple[str, int]] = set()
+        numbers: dict[str, set[int]] = {}
         for row in rows:
             name, number, sha256 = row["name"], row["version"], row["sha256"]
+            numbers.setdefault(name, set()).add(number)
+            if not sha256:  # an expired version's tombstone: names no bytes, never live
+                if not row["is_deleted"] or not number:
+                    problems.append(f"{name} v{number}: a tombstone that is not deleted")
+                continue
             if sha256 not in hashes:
                 path = self.blob_path(sha256)
                 hashes[sha256] = _sha256(path.read_bytes()) if path.exists() else None
@@ -143,6 +159,7 @@ class LocalRawStore(RawStore):
                         f"{alias['name']} alias {alias['alias']}: targets missing or "
                         f"soft-deleted version {target or 'LATEST'}"
                     )
+        self._vanished(numbers, problems)
         return problems
 
 
@@ -213,6 +230,7 @@ class S3RawStore(RawStore):
         versions = [i for i in items if not _is_alias_partition(i["pk"]["S"])]
         live: set[tuple[str, str]] = set()
         highest: dict[str, int] = {}
+        numbers: dict[str, set[int]] = {}
         counters: dict[str, int] = {}
         for item in versions:
             name, sk = item["pk"]["S"], item["sk"]["S"]
@@ -222,9 +240,12 @@ class S3RawStore(RawStore):
                 counters[name] = int(item["last_version"]["N"])
             if sk != LATEST_KEY and sk.isdigit():
                 highest[name] = max(highest.get(name, 0), int(sk))
+                numbers.setdefault(name, set()).add(int(sk))
             unsettled = [mark for mark in _UNSETTLED if mark in item]
             if unsettled and not deleted:
                 problems.append(f"{name} {sk}: {unsettled[0]} item is not soft-deleted")
+            if "expired" in item and (not deleted or sha256):
+                problems.append(f"{name} {sk}: an expired item that is not a tombstone")
             if not sha256 or "update_at" not in item or unsettled:
                 continue  # names no bytes yet, or bytes a purge may have removed
             if sk != LATEST_KEY:
@@ -249,6 +270,7 @@ class S3RawStore(RawStore):
                         f"{name} alias {item['sk']['S']}: targets missing or soft-deleted "
                         f"version {target}"
                     )
+        self._vanished(numbers, problems)
         return problems
 
     def _bytes_problems(self, item: dict[str, Any], allow_expired: bool) -> list[str]:

@@ -10,7 +10,7 @@ Two backends, one set of rules::
 from __future__ import annotations
 
 from . import exc
-from .model import Alias, AliasChange, AliasState, Artifact, HistoryCheck
+from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver, Resolved
 from .uri import open_repository
 
@@ -22,6 +22,7 @@ __all__ = [
     "AliasResolver",
     "AliasState",
     "Artifact",
+    "ExpiredVersion",
     "HistoryCheck",
     "Resolved",
     "__version__",

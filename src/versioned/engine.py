@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import IO, Any, BinaryIO, TypeVar, cast
 
 from . import arguments as args
@@ -26,6 +26,7 @@ from .exc import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
 )
+from .expiring import ExpiryOperations
 from .rules import (
     corrupt,
     not_found,
@@ -39,7 +40,7 @@ from .stores.base import (
     iter_chunks,
 )
 from .stores.local.staging import create_staged
-from .timestamps import utc_now
+from .timestamps import seconds_before, utc_now
 
 T = TypeVar("T")
 
@@ -47,9 +48,9 @@ T = TypeVar("T")
 _LATEST_READ_ATTEMPTS = 4
 
 
-class Engine(AliasOperations):
+class Engine(AliasOperations, ExpiryOperations):
     """Repository behaviour over one :class:`~versioned.stores.base.Backend` (the alias
-    operations live in :mod:`versioned.aliasing`)."""
+    operations live in :mod:`versioned.aliasing`, expiry in :mod:`versioned.expiring`)."""
 
     def __init__(self, backend: Backend, *, conflict_retries: int = 5) -> None:
         self.backend = backend
@@ -185,7 +186,7 @@ class Engine(AliasOperations):
         max_age = args.check_non_negative_int(purge_older_than_secs, "purge_older_than_secs")
         keep_targets = args.check_non_negative_int(keep_rollback_targets, "keep_rollback_targets")
         purge_time = utc_now()
-        expire = _ago(purge_time, max_age)
+        expire = seconds_before(purge_time, max_age)
         published = [r for r in self.list_versions(name) if r.version is not None]
         kept = self.rollback_targets(name, keep_targets)
         candidates = [r for r in published[keep:] if r.update_at < expire and r.version not in kept]
@@ -217,7 +218,7 @@ class Engine(AliasOperations):
     def gc(self, dry_run: bool = True, grace_seconds: object = 3600) -> list[str]:
         """Find (and unless ``dry_run``, remove) bytes no metadata needs, older than the grace."""
         grace = args.check_non_negative_int(grace_seconds, "grace_seconds")
-        older_than = _ago(utc_now(), grace)
+        older_than = seconds_before(utc_now(), grace)
         orphans = self.backend.find_orphans(older_than)
         if dry_run or not orphans:
             return orphans
@@ -366,15 +367,6 @@ class Engine(AliasOperations):
                     raise
                 time.sleep(0.02 * (2**attempt))
         raise AssertionError("unreachable")
-
-
-def _ago(now: datetime, seconds: int) -> datetime:
-    """``seconds`` before ``now``; the earliest datetime if that is before the calendar
-    starts (nothing is older than it)."""
-    try:
-        return now - timedelta(seconds=seconds)
-    except OverflowError:
-        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _open_binary(path: str) -> BinaryIO:

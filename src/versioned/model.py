@@ -317,3 +317,19 @@ class HistoryCheck:
     ok: bool
     problems: list[str]
     entries: int
+
+
+@dataclass(frozen=True)
+class ExpiredVersion:
+    """A version whose bytes expiry removed for good (or, in a dry run, would remove).
+
+    ``size``: the version's size as recorded (None if unknown); ``freed``: the bytes of
+    storage actually freed (0 in a dry run, or when other versions share the content);
+    ``deleted_at``: when it was soft-deleted.
+    """
+
+    name: str
+    version: str
+    size: int | None
+    deleted_at: datetime
+    freed: int

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, Generic, TypeVar
 
 from . import arguments as args
 from .engine import Engine
-from .model import Alias, AliasChange, AliasState, Artifact, HistoryCheck
+from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver
 from .stores import base
 from .stores.base import AliasRecord, Backend, VersionRecord
@@ -395,6 +395,45 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         """Permanently remove every artifact and alias in the repository."""
         with self._using(bsm):
             self._engine.purge_all()
+
+    def expire_deleted_versions(
+        self,
+        older_than_secs: int,
+        name: str | None = None,
+        bsm: Any = None,
+        *,
+        dry_run: bool = False,
+        keep_rollback_targets: int = 1,
+    ) -> list[ExpiredVersion]:
+        """Free the storage of versions soft-deleted more than ``older_than_secs`` ago (of
+        artifact ``name``, or of every artifact): their bytes are removed for good and
+        they can no longer be restored; their numbers are never given out again (by this
+        package or by versioned 1.0.1). Retention soft-deletes; this is what frees.
+
+        Never touched: live versions, LATEST, versions restored meanwhile, and the
+        rollback targets retention keeps (``keep_rollback_targets``, as in
+        :meth:`purge_artifact_versions`). A version soft-deleted before deletion times
+        were recorded (or by 1.0.1) has none: the first run that sees it records the
+        time, and it expires ``older_than_secs`` after that. With ``dry_run``, returns
+        what would go now and changes nothing.
+
+        Returns the versions expired, by artifact then number, each with the bytes it
+        freed. Raises ValueError / TypeError for bad arguments, before anything is read.
+        """
+        with self._using(bsm):
+            done = self._engine.expire_deleted(
+                older_than_secs, name, dry_run, keep_rollback_targets
+            )
+            return [
+                ExpiredVersion(
+                    name=e.record.name,
+                    version=args.version_to_str(e.record.version),
+                    size=e.record.size,
+                    deleted_at=e.record.deleted_at or e.record.update_at,
+                    freed=e.freed,
+                )
+                for e in done
+            ]
 
     def gc(self, dry_run: bool = True, grace_seconds: int = 3600, bsm: Any = None) -> list[str]:
         """Find bytes that no version needs (left by crashes), older than ``grace_seconds``;

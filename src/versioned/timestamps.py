@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 STORAGE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
 
@@ -26,3 +26,12 @@ def from_storage(text: str) -> datetime:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
         return parsed.astimezone(timezone.utc)
+
+
+def seconds_before(now: datetime, seconds: int) -> datetime:
+    """``seconds`` before ``now``; the earliest datetime if that is before the calendar
+    starts (nothing is older than it)."""
+    try:
+        return now - timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)

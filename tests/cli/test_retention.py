@@ -119,3 +119,23 @@ def test_put_tags_objects(s3_backend: S3Backend, tmp_path: Path) -> None:
     tags = s3_backend.s3.get_object_tagging(Bucket=s3_backend.bucket, Key=key)["TagSet"]
     assert {t["Key"]: t["Value"] for t in tags} == {"team": "ml", "stage": "dev"}
     assert b"--tag" in cli.run("put", NAME, "-", "--tag", "novalue", stdin=b"x", code=2).stderr
+
+
+def test_gc_expire_deleted_frees_what_retention_soft_deleted(cli: Cli) -> None:
+    """The issue's walk: purge soft-deletes, then gc --expire-deleted frees the bytes."""
+    _publish(cli, b"one" * 100, b"two" * 100, b"three" * 100)
+    cli.run("purge", NAME, "--keep-last", "1", "--older-than", "0", "--yes")
+    would = cli.run("gc", "--expire-deleted", "0", "--dry-run")
+    rows = would.stdout.decode().splitlines()
+    assert rows[0].split() == ["NAME", "VERSION", "SIZE", "DELETED"]
+    assert [row.split()[:2] for row in rows[1:]] == [[NAME, "1"], [NAME, "2"]]
+    assert "would expire 2 version(s), holding 600 B" in would.stderr.decode()
+    assert len(cli.json("versions", NAME, "--all")) == 4  # a dry run changes nothing
+    done = cli.json("gc", "--expire-deleted", "0")
+    assert [(e["version"], e["freed"]) for e in done["expired"]] == [("1", 300), ("2", 300)]
+    assert done["bytes_freed"] == 600 and done["dry_run"] is False
+    assert [v["version"] for v in cli.json("versions", NAME, "--all")] == ["LATEST", "3"]
+    cli.run("restore", NAME, "--version", "1", code=1)
+    assert cli.json("gc", "--expire-deleted", "0")["expired"] == []
+    refused = cli.run("gc", "--keep-rollback-targets", "2", code=2).stderr.decode()
+    assert "--expire-deleted" in refused

@@ -55,6 +55,8 @@ OPS: dict[str, Op] = {
     ),
     "purge_artifact": lambda repo, name: repo.purge_artifact(name),
     "gc": lambda repo, name: repo.gc(dry_run=False, grace_seconds=0),
+    # version 3 is soft-deleted in the template: its bytes go for good
+    "expire": lambda repo, name: repo.expire_deleted_versions(0, name),
     # alias changes with history (prod is at revision 2, on version 1, after version 2)
     "cas_alias": lambda repo, name: repo.put_alias(name, "prod", 2, expected_revision=2),
     "delete_alias": lambda repo, name: repo.delete_alias(name, "prod"),
@@ -101,6 +103,9 @@ QUICK = {
     ("delete_alias", "purge_artifact"),
     ("rollback_cas", "rollback_cas"),
     ("rollback", "rollback_cas"),
+    ("expire", "restore"),
+    ("restore", "expire"),
+    ("expire", "gc"),
 }
 
 

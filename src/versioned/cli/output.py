@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeAlias
 
-from ..model import Alias, AliasChange, AliasState, Artifact
+from ..model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion
 
 #: the fields of the JSON objects, in this order
 ARTIFACT_FIELDS = (
@@ -241,6 +241,13 @@ def _show(value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items())) or "-"
     return str(value)
+
+
+def expiry_table(expired: Sequence[ExpiredVersion]) -> str:
+    """The versions ``gc --expire-deleted`` expired (or would): one row each."""
+    header = ["NAME", "VERSION", "SIZE", "DELETED"]
+    rows = [[e.name, e.version, human_size(e.size), _show(e.deleted_at)] for e in expired]
+    return align([header, *rows], width=output_width())
 
 
 def human_size(count: float | None) -> str:

@@ -297,8 +297,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         ("gc",),
         "upkeep:gc",
-        "remove stored bytes that no version needs (left by interrupted puts)",
-        "versioned gc --dry-run\nversioned gc --grace 1h",
+        "remove stored bytes that no version needs (left by interrupted puts); with "
+        "--expire-deleted, first free the storage of versions soft-deleted long ago",
+        "versioned gc --dry-run\nversioned gc --grace 1h\n"
+        "versioned gc --expire-deleted 30d --dry-run",
         (
             option("--dry-run", action="store_true", help="list them; remove nothing"),
             option(
@@ -307,6 +309,20 @@ COMMANDS: tuple[Command, ...] = (
                 type=duration,
                 default=3600,
                 help="leave bytes younger than AGE (a put may be under way; default: 1h)",
+            ),
+            option(
+                "--expire-deleted",
+                metavar="AGE",
+                type=duration,
+                help="remove for good the versions soft-deleted more than AGE ago (their "
+                "bytes too; they can no longer be restored; numbers are never reused)",
+            ),
+            option(
+                "--keep-rollback-targets",
+                metavar="N",
+                type=count,
+                help="with --expire-deleted: what N rollbacks in a row would restore stays "
+                f"(default {KEEP_ROLLBACK})",
             ),
         ),
     ),

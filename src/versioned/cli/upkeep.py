@@ -6,9 +6,10 @@ import argparse
 import sys
 from datetime import datetime, timedelta, timezone
 
+from ..model import ExpiredVersion
 from .artifacts import require_artifact
 from .context import Context, Failure
-from .output import Done, Result
+from .output import Done, Result, expiry_table, human_size
 from .parser import UsageError
 from .table import CONFIRM_YOUNGER_DAYS, KEEP_LAST, KEEP_ROLLBACK, OLDER_THAN
 
@@ -82,11 +83,54 @@ def _purge_all(ctx: Context, args: argparse.Namespace) -> Result:
 
 def gc(ctx: Context, args: argparse.Namespace) -> Result:
     """Remove stored bytes no version needs (left by crashed puts), older than --grace;
-    with --dry-run only list them. The result is their URIs."""
+    with --expire-deleted AGE first free the versions soft-deleted more than AGE ago;
+    with --dry-run only list. The result is the URIs of the bytes removed (one a line; JSON
+    an array); with --expire-deleted, first the expired versions (a table: NAME, VERSION,
+    SIZE, DELETED; JSON an object with "expired", "bytes_freed" and "unreferenced")."""
+    expired: list[ExpiredVersion] = []
+    if args.expire_deleted is not None:
+        expired = ctx.repo.expire_deleted_versions(
+            args.expire_deleted,
+            bsm=ctx.bsm,
+            dry_run=args.dry_run,
+            keep_rollback_targets=(
+                KEEP_ROLLBACK if args.keep_rollback_targets is None else args.keep_rollback_targets
+            ),
+        )
+    elif args.keep_rollback_targets is not None:
+        raise UsageError("--keep-rollback-targets goes with --expire-deleted")
     found = ctx.repo.gc(args.dry_run, args.grace, ctx.bsm)
-    verb = "found" if args.dry_run else "removed"
-    ctx.note(f"{verb} {len(found)} unreferenced object(s)")
-    return found
+    would = args.dry_run
+    if args.expire_deleted is not None:
+        size = sum(e.size or 0 for e in expired) if would else sum(e.freed for e in expired)
+        ctx.note(
+            f"{'would expire' if would else 'expired'} {len(expired)} version(s), "
+            f"{'holding' if would else 'freeing'} {human_size(size)}"
+        )
+    ctx.note(f"{'found' if would else 'removed'} {len(found)} unreferenced object(s)")
+    if args.expire_deleted is None:
+        return found  # JSON: the array of URIs, as before expiry existed
+    if ctx.json:
+        return Done(
+            "",
+            {
+                "dry_run": would,
+                "expired": [
+                    {
+                        "name": e.name,
+                        "version": e.version,
+                        "size": e.size,
+                        "deleted_at": e.deleted_at.isoformat(),
+                        "freed": e.freed,
+                    }
+                    for e in expired
+                ],
+                "bytes_freed": sum(e.freed for e in expired),
+                "unreferenced": found,
+            },
+        )
+    lines = [expiry_table(expired)] if expired else []
+    return "\n".join(lines + found)
 
 
 def completion(ctx: Context, args: argparse.Namespace) -> Result:

@@ -34,6 +34,9 @@ class VersionRecord:
     size: int | None = None
     content_type: str | None = None
     metadata: dict[str, str] | None = field(default=None, compare=False)
+    #: When it was soft-deleted (None: live, or deleted before times were recorded, or
+    #: by versioned 1.0.1).
+    deleted_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -367,7 +370,26 @@ class Backend(ABC):
 
     @abstractmethod
     def restore(self, name: str, version: int | None) -> VersionRecord:
-        """Clear a version's deleted flag. Raises ArtifactNotFoundError."""
+        """Clear a version's deleted flag (and its deletion time). Raises
+        ArtifactNotFoundError (missing, or expired: its bytes are gone)."""
+
+    @abstractmethod
+    def date_deletion(self, name: str, version: int, now: datetime) -> bool:
+        """Record ``now`` as the deletion time of a published version soft-deleted
+        without one (before times were recorded, or by 1.0.1). Returns False when it is
+        no longer such a version (restored, dated or expired meanwhile)."""
+
+    @abstractmethod
+    def expire_version(self, name: str, version: int, deleted_at: datetime) -> int | None:
+        """Remove for good the bytes of a published version soft-deleted at
+        ``deleted_at``, keeping a tombstone record that names no bytes, is never listed
+        or restored, and keeps its number from being given out again (1.0.1 numbers
+        from the highest item it sees). The record is released before the bytes go.
+
+        Returns the bytes freed (0 when the content is still used elsewhere), or None
+        when the version is no longer soft-deleted at ``deleted_at`` (restored, purged
+        or expired meanwhile): nothing is touched then.
+        """
 
     # --- aliases --------------------------------------------------------------------
     @abstractmethod

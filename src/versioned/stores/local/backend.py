@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 from ...exc import BackendError, ConcurrentWriteError
 from ...rules import in_use, next_version_number, not_found
-from ...timestamps import from_storage, to_storage
+from ...timestamps import from_storage, to_storage, utc_now
 from ..base import (
     AliasChange,
     AliasRecord,
@@ -42,11 +42,12 @@ from ..base import (
     VersionRecord,
     iter_chunks,
 )
-from . import aliases
+from . import aliases, expiry
 from .aliases import LATEST_ROW as _LATEST
 from .aliases import from_row as _from_row
 from .aliases import to_row as _to_row
 from .db import Database, local_errors
+from .expiry import NAMES_BYTES as _NAMES_BYTES
 from .files import BlobTree, opened_dir
 from .gc import orphans
 from .staging import StagedFile, create_staged
@@ -63,6 +64,7 @@ def _record(name: str, row: sqlite3.Row) -> VersionRecord:
         size=row["size"],
         content_type=row["content_type"],
         metadata=json.loads(row["metadata"]) if row["metadata"] else None,
+        deleted_at=from_storage(row["deleted_at"]) if row["deleted_at"] else None,
     )
 
 
@@ -116,14 +118,15 @@ class LocalBackend(Backend):
     # --- reads ---------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
         rows = self._db.query(
-            "SELECT * FROM versions WHERE name = ? AND version = ?", name, _to_row(version)
+            f"SELECT * FROM versions WHERE name = ? AND version = ? AND {_NAMES_BYTES}",
+            name,
+            _to_row(version),
         )
         return _record(name, rows[0]) if rows else None
 
     def list_versions(self, name: str) -> list[VersionRecord]:
-        return [
-            _record(name, r) for r in self._db.query("SELECT * FROM versions WHERE name = ?", name)
-        ]
+        rows = self._db.query(f"SELECT * FROM versions WHERE name = ? AND {_NAMES_BYTES}", name)
+        return [_record(name, r) for r in rows]
 
     def list_names(self) -> list[str]:
         return [r[0] for r in self._db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
@@ -316,7 +319,8 @@ class LocalBackend(Backend):
     def soft_delete(self, name: str, version: int | None) -> bool:
         with self._db.transaction() as conn:
             row = conn.execute(
-                "SELECT is_deleted FROM versions WHERE name = ? AND version = ?",
+                "SELECT is_deleted FROM versions "
+                f"WHERE name = ? AND version = ? AND {_NAMES_BYTES}",
                 (name, _to_row(version)),
             ).fetchone()
             if row is None:
@@ -335,21 +339,30 @@ class LocalBackend(Backend):
             if users:
                 raise in_use(name, version, users)
             conn.execute(
-                "UPDATE versions SET is_deleted = 1 WHERE name = ? AND version = ?",
-                (name, target),
+                "UPDATE versions SET is_deleted = 1, deleted_at = ? WHERE name = ? AND version = ?",
+                (to_storage(utc_now()), name, target),
             )
         return True
 
     def restore(self, name: str, version: int | None) -> VersionRecord:
         with self._db.transaction() as conn:
             changed = conn.execute(
-                "UPDATE versions SET is_deleted = 0 WHERE name = ? AND version = ?",
+                "UPDATE versions SET is_deleted = 0, deleted_at = NULL "
+                f"WHERE name = ? AND version = ? AND {_NAMES_BYTES}",
                 (name, _to_row(version)),
             ).rowcount
         record = self.get_version(name, version)
         if not changed or record is None:
             raise not_found(name, version)
         return record
+
+    def date_deletion(self, name: str, version: int, now: datetime) -> bool:
+        with self._db.transaction() as conn:
+            return expiry.date_deletion(conn, name, version, now)
+
+    def expire_version(self, name: str, version: int, deleted_at: datetime) -> int | None:
+        with self._db.transaction() as conn:
+            return expiry.expire_version(conn, self._tree, name, version, deleted_at)
 
     # --- aliases -------------------------------------------------------------------------
     def put_alias(self, record: AliasRecord, note: ChangeNote) -> AliasRecord:

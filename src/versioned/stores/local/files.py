@@ -91,14 +91,17 @@ class BlobTree:
             os.replace(staged_name, self.name(sha256), src_dir_fd=tmp, dst_dir_fd=folder)
             os.fsync(folder)
 
-    def remove(self, sha256: str) -> None:
-        """Remove the blob if present (never a link's target)."""
+    def remove(self, sha256: str) -> int:
+        """Remove the blob if present (never a link's target); return its size (0 when
+        there was none)."""
         try:
             with self.folder(sha256) as folder:
+                size = os.stat(self.name(sha256), dir_fd=folder, follow_symlinks=False).st_size
                 _step("unlink blob")
                 os.unlink(self.name(sha256), dir_fd=folder)
+                return size
         except FileNotFoundError:
-            pass
+            return 0
 
     def blobs_older_than(self, cutoff: float) -> Iterator[tuple[str, int, str]]:
         """``(sha256, folder fd, name)`` of each blob file last written before ``cutoff``.

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS versions (
     size INTEGER,
     content_type TEXT,
     metadata TEXT,
+    deleted_at TEXT,
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS versions_by_sha256 ON versions (sha256);
@@ -111,6 +112,11 @@ def _add_alias_revisions(conn: sqlite3.Connection) -> None:
     columns = {row[1] for row in conn.execute("PRAGMA table_info(aliases)")}
     if "revision" not in columns:
         conn.execute("ALTER TABLE aliases ADD COLUMN revision INTEGER NOT NULL DEFAULT 0")
+    # Deletion times came with expiry: versions deleted before read as undated, and the
+    # first expiry that sees one dates it (docs/api.md says so).
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(versions)")}
+    if "deleted_at" not in columns:
+        conn.execute("ALTER TABLE versions ADD COLUMN deleted_at TEXT")
 
 
 def _add_alias_heads(conn: sqlite3.Connection) -> None:

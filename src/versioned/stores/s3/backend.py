@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ...arguments import LATEST, version_to_key
 from ...exc import ArtifactNotFoundError, BackendError, ConcurrentWriteError, VersionInUseError
 from ...rules import aliases_pointing_at, in_use, not_found
+from ...timestamps import to_storage, utc_now
 from ..base import (
     AliasChange,
     AliasRecord,
@@ -38,6 +39,7 @@ from ..base import (
     Payload,
     VersionRecord,
 )
+from . import expiry
 from .aliases import S3Aliases
 from .calls import AwsClients, Refused, call
 from .claim import Publisher
@@ -253,9 +255,14 @@ class S3DynamoBackend(Backend):
                 "update_item",
                 expect=(CONDITION_FAILED,),
                 Key=item_key(name, version_to_key(version)),
-                UpdateExpression="SET is_deleted = :true",
+                UpdateExpression="SET is_deleted = :true, deleted_at = :now",
                 ConditionExpression=f"is_deleted = :false AND {guard_condition}",
-                ExpressionAttributeValues={":true": TRUE, ":false": FALSE, **values},
+                ExpressionAttributeValues={
+                    ":true": TRUE,
+                    ":false": FALSE,
+                    ":now": {"S": to_storage(utc_now())},
+                    **values,
+                },
             )
         except Refused as refused:
             raise ConcurrentWriteError(f"{name!r} changed during the delete") from refused
@@ -300,7 +307,7 @@ class S3DynamoBackend(Backend):
                 "update_item",
                 expect=(CONDITION_FAILED,),
                 Key=item_key(name, version_to_key(version)),
-                UpdateExpression="SET is_deleted = :false",
+                UpdateExpression="SET is_deleted = :false REMOVE deleted_at",
                 ConditionExpression=(
                     "attribute_exists(sha256) AND sha256 <> :empty "
                     "AND attribute_not_exists(pending) AND attribute_not_exists(purging)"
@@ -315,6 +322,12 @@ class S3DynamoBackend(Backend):
             raise not_found(name, version)
         self.aliases.remember(record)
         return record
+
+    def date_deletion(self, name: str, version: int, now: datetime) -> bool:
+        return expiry.date_deletion(self.place, name, version, now)
+
+    def expire_version(self, name: str, version: int, deleted_at: datetime) -> int | None:
+        return expiry.expire_version(self.place, name, version, deleted_at)
 
     # --- aliases ---------------------------------------------------------------------------
     def put_alias(self, record: AliasRecord, note: ChangeNote) -> AliasRecord:

@@ -37,6 +37,7 @@ from ...exc import BackendError, ConcurrentWriteError
 from ...timestamps import to_storage, utc_now
 from .calls import Refused, call
 from .claim import CLAIM_SECONDS
+from .expiry import release_claim
 from .items import (
     CONDITION_FAILED,
     EMPTY,
@@ -255,13 +256,17 @@ class Purger:
             return self.place.delete_if_unchanged(self.place.key(name, int(sort_key)), etag)
         finally:
             with contextlib.suppress(Refused, BackendError):
+                # an expired version's claim (an expiry cut short) leaves its tombstone:
+                # the number stays taken
                 self.place.ddb(
                     "delete_item",
                     expect=(CONDITION_FAILED,),
                     Key=key,
-                    ConditionExpression="pending = :g",
+                    ConditionExpression="pending = :g AND attribute_not_exists(expired)",
                     ExpressionAttributeValues=token,
                 )
+            with contextlib.suppress(BackendError):
+                release_claim(self.place, name, sort_key, token[":g"]["S"])
 
 
 def _unneeded(item: dict[str, Any] | None, sort_key: str) -> bool:
