@@ -164,3 +164,35 @@ def test_bad_arguments_are_refused_before_anything_is_written(
     with raises_versioned(error):
         four.expire_deleted_versions(**kwargs)
     assert backend.state() == before
+
+
+def test_an_expiry_cut_short_is_finished_by_gc_keeping_the_tombstone(
+    s3_backend: S3Backend,
+) -> None:
+    """A crash after the item let go of the bytes (step 1) and before the object went:
+    gc removes the object once the claim ran out, and leaves the tombstone."""
+    repo = s3_backend.repo
+    for content in (b"one", b"two"):
+        repo.put_artifact(NAME, content)
+        repo.publish_artifact_version(NAME)
+    repo.delete_artifact_version(NAME, 2)
+    key = {"pk": {"S": NAME}, "sk": {"S": "000002"}}
+    s3_backend.dynamodb.update_item(  # what step 1 writes, with a claim long run out
+        TableName=s3_backend.table,
+        Key=key,
+        UpdateExpression="SET pending = :g, claim_until = :u, expired = :t, sha256 = :e",
+        ExpressionAttributeValues={
+            ":g": {"S": "crashed"},
+            ":u": {"N": "1"},
+            ":t": {"BOOL": True},
+            ":e": {"S": ""},
+        },
+    )
+    object_key = s3_backend.key(NAME, 2)
+    assert object_key in s3_backend.objects()
+    assert repo.gc(dry_run=False, grace_seconds=0) == [f"s3://{s3_backend.bucket}/{object_key}"]
+    assert object_key not in s3_backend.objects()
+    item = s3_backend.dynamodb.get_item(TableName=s3_backend.table, Key=key)["Item"]
+    assert "pending" not in item and item["expired"] == {"BOOL": True}
+    repo.put_artifact(NAME, b"three")
+    assert repo.publish_artifact_version(NAME).version == "3"
