@@ -21,11 +21,10 @@ from ..exc import InvalidArgumentError
 from . import catalog
 from .auth import require_writer
 from .conditional import etag_of_body, matches, not_modified
+from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
 from .resolve import choose
 from .state import state_of
 from .views import alias_json, artifact_json, download_path
-
-_TRUE = ("1", "true", "yes", "on")
 
 
 def answer(request: Request, data: object, status: int = 200) -> Response:
@@ -38,35 +37,15 @@ def answer(request: Request, data: object, status: int = 200) -> Response:
     return Response(content, status, {**headers, "ETag": etag}, "application/json")
 
 
-def flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() in _TRUE
-
-
-def whole_number(text: str | None, what: str) -> int | None:
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit()):  # int() would take "٣" too
-        raise InvalidArgumentError(f"{what} must be a whole number, got {text!r}")
-    return int(text)
-
-
 def healthz(request: Request) -> Response:
     """``GET /healthz``: the process answers (it does not call the backend)."""
     return answer(request, {"status": "ok", "version": __version__})
 
 
-def page_size(request: Request, default: int) -> int:
-    """``?limit=`` as a page size. Raises InvalidArgumentError (a 400)."""
-    try:
-        return catalog.page_size(request.query_params.get("limit"), default)
-    except ValueError as error:
-        raise InvalidArgumentError(str(error)) from None
-
-
 def list_artifacts(request: Request) -> Response:
     """``GET /api/artifacts[?limit=N&after=NAME]``: a page of artifacts with their newest
     version and aliases, and ``next_after`` for the next page."""
-    limit = page_size(request, catalog.ARTIFACT_PAGE)
+    limit = page_size(request, ARTIFACT_PAGE)
     found = catalog.overview(state_of(request).repo, limit, request.query_params.get("after"))
     return answer(request, found)
 
@@ -104,7 +83,7 @@ def get_alias(request: Request) -> Response:
 def alias_history(request: Request) -> Response:
     """``GET /api/artifacts/{name}/aliases/{alias}/history[?limit=N&before_revision=R]``."""
     repo = state_of(request).repo
-    limit = page_size(request, catalog.HISTORY_PAGE)
+    limit = page_size(request, HISTORY_PAGE)
     before = whole_number(request.query_params.get("before_revision"), "before_revision")
     found = catalog.history(
         repo, request.path_params["name"], request.path_params["alias"], limit, before

@@ -14,10 +14,6 @@ from ..exc import ArtifactNotFoundError
 from ..model import Alias, Artifact
 from .views import alias_json, aliases_by_version, artifact_json, change_json
 
-#: a page of alias history, or of the overview, unless the client asks for another size
-HISTORY_PAGE = ARTIFACT_PAGE = 50
-MAX_PAGE = 500
-
 
 def newest_published(versions: list[Artifact]) -> Artifact | None:
     """The highest numbered live version (``versions`` come LATEST first, newest next)."""
@@ -75,16 +71,6 @@ def versions(repo: Any, name: str, include_deleted: bool) -> dict[str, Any]:
         "versions": [artifact_json(v, pointing.get(v.version, [])) for v in listed],
         "aliases": [alias_json(a) for a in aliases],
     }
-
-
-def page_size(limit: str | None, default: int) -> int:
-    """The page size a client asked for (``?limit=``), ``default`` when it asked for none.
-    Raises ValueError unless it is a whole number from 1 to MAX_PAGE."""
-    if limit is None:
-        return default
-    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_PAGE:
-        raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE}, got {limit!r}")
-    return int(limit)
 
 
 def history(

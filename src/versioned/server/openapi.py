@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .catalog import ARTIFACT_PAGE, MAX_PAGE
+from .query import ARTIFACT_PAGE, MAX_PAGE
 
 
 def _ref(name: str) -> dict[str, str]:

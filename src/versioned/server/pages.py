@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from . import catalog
-from .api import flag, page_size, whole_number
+from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
 from .state import state_of
 from .views import alias_json, download_path
 
@@ -114,7 +114,7 @@ def index(request: Request) -> HTMLResponse:
     """``GET /[?limit=N&after=NAME]``: a page of artifacts, each with its newest version
     and its aliases."""
     repo = state_of(request).repo
-    limit = page_size(request, catalog.ARTIFACT_PAGE)
+    limit = page_size(request, ARTIFACT_PAGE)
     found = catalog.overview(repo, limit, request.query_params.get("after"))
     return render("index.html", limit=limit, repo_uri=repo.uri, **found)
 
@@ -134,7 +134,7 @@ def alias_page(request: Request) -> HTMLResponse:
     name, alias = request.path_params["name"], request.path_params["alias"]
     found = alias_json(repo.get_alias(name, alias))
     before = whole_number(request.query_params.get("before_revision"), "before_revision")
-    history = catalog.history(repo, name, alias, catalog.HISTORY_PAGE, before)
+    history = catalog.history(repo, name, alias, HISTORY_PAGE, before)
     return render("alias.html", alias=found, history=history, repo_uri=repo.uri)
 
 
