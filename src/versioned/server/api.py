@@ -37,8 +37,9 @@ def answer(request: Request, data: object, status: int = 200) -> Response:
     return Response(content, status, {**headers, "ETag": etag}, "application/json")
 
 
-def healthz(request: Request) -> Response:
-    """``GET /healthz``: the process answers (it does not call the backend)."""
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: the process answers (it does not call the backend, nor need a
+    worker thread: it answers while every thread is busy)."""
     return answer(request, {"status": "ok", "version": __version__})
 
 
@@ -91,15 +92,16 @@ def alias_history(request: Request) -> Response:
     return answer(request, found)
 
 
-def resolve(request: Request) -> Response:
+async def resolve(request: Request) -> Response:
     """``GET /api/artifacts/{name}/aliases/{alias}/resolve?key=K``: from the cached
     resolver, the version the alias sends ``K`` to, its sha256 and where to get it."""
     state = state_of(request)
     name, alias = request.path_params["name"], request.path_params["alias"]
-    choice = choose(state.resolver, name, alias, request.query_params.get("key"))
+    choice = await choose(state.resolver, name, alias, request.query_params.get("key"))
     sha256 = choice.sha256
     if sha256 is None:  # LATEST (its bytes can change): the record says which they are now
-        sha256 = state.repo.get_artifact_version(name, choice.version).sha256
+        found = await run_in_threadpool(state.repo.get_artifact_version, name, choice.version)
+        sha256 = found.sha256
     data = {
         "name": name,
         "alias": alias,

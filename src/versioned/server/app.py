@@ -66,14 +66,17 @@ def create_app(repo: Any, settings: ServerSettings | None = None) -> Starlette:
     """The app serving ``repo`` (a local or S3 + DynamoDB repository).
 
     The resolver behind ``resolve`` and alias downloads is made here, once, with
-    ``settings.resolver_ttl_seconds``.
+    ``settings.resolver_ttl_seconds`` and ``settings.resolver_wait_seconds``.
     """
     settings = settings or ServerSettings()
     on_s3 = hasattr(repo, "aws_region")
     state = ServerState(
         repo=repo,
         settings=settings,
-        resolver=repo.alias_resolver(ttl_seconds=settings.resolver_ttl_seconds),
+        resolver=repo.alias_resolver(
+            ttl_seconds=settings.resolver_ttl_seconds,
+            wait_seconds=settings.resolver_wait_seconds,
+        ),
         blobs=None if on_s3 else VerifiedBlobs(repo._backend.open_blob),
         presign=downloads.presigner(repo) if on_s3 else None,
     )

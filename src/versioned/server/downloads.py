@@ -66,9 +66,7 @@ async def alias_download(request: Request) -> Response:
     picks for ``K`` (a weighted draw without a key)."""
     state = state_of(request)
     name, alias = request.path_params["name"], request.path_params["alias"]
-    choice = await run_in_threadpool(
-        choose, state.resolver, name, alias, request.query_params.get("key")
-    )
+    choice = await choose(state.resolver, name, alias, request.query_params.get("key"))
     headers = _headers(choice.version)
     if choice.sha256 is not None and matches(request, etag_of(choice.sha256)):
         return not_modified(etag_of(choice.sha256), headers)

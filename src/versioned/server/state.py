@@ -20,6 +20,8 @@ class ServerSettings:
     read-only. ``presign_seconds``: how long an S3 download link stays valid.
     ``resolver_ttl_seconds``: how old a cached alias may get before the resolver reads it
     again (``resolve`` and alias downloads answer from that cache).
+    ``resolver_wait_seconds``: how long such a request waits for an alias with nothing
+    cached (its first read is in flight) before it is answered 504 with ``Retry-After``.
     ``allowed_hosts``: the only ``Host`` names requests may carry (see :mod:`.hosts`);
     None accepts any.
     """
@@ -27,6 +29,7 @@ class ServerSettings:
     token: str | None = None
     presign_seconds: int = 300
     resolver_ttl_seconds: float = 5.0
+    resolver_wait_seconds: float = 5.0
     allowed_hosts: tuple[str, ...] | None = None
 
 
