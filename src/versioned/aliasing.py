@@ -22,7 +22,7 @@ from .exc import (
     VersionDeletedError,
 )
 from .history import OUTSIDE, chain_problems
-from .rules import not_found
+from .rules import check_expected_revision, not_found
 from .stores.base import AliasChange, AliasRecord, Backend, ChangeNote, Targets
 from .timestamps import to_storage, utc_now
 
@@ -100,7 +100,12 @@ class AliasOperations:
         self._retry_conflicts(lambda: self.backend.delete_alias(name, alias, note))
 
     def rollback_alias(
-        self, name: str, alias: str, to_revision: object = None, reason: object = None
+        self,
+        name: str,
+        alias: str,
+        to_revision: object = None,
+        reason: object = None,
+        expected_revision: object = None,
     ) -> AliasRecord:
         """Point ``alias`` back at the targets of revision ``to_revision`` (None: the one
         before the current), as a compare-and-set on the current revision.
@@ -108,12 +113,14 @@ class AliasOperations:
         Raises AliasNotFoundError (no such alias, nor history), InvalidArgumentError (no
         such earlier revision, or it recorded a delete), VersionDeletedError (a target
         soft-deleted since: restore it first), ArtifactNotFoundError (a target purged),
-        RevisionMismatchError (the alias changed while rolling back).
+        RevisionMismatchError (the alias changed while rolling back, or is not at
+        ``expected_revision`` when that is given).
         """
         name = args.check_name(name)
         alias = args.check_alias(alias)
         wanted = None if to_revision is None else args.check_revision(to_revision, "to_revision")
         note_reason = args.check_reason(reason)
+        caller_expected = args.check_expected_revision(expected_revision)
         current = self.backend.get_alias(name, alias)
         newest = self.backend.alias_history(name, alias, 1, None)
         if current is not None:
@@ -124,6 +131,8 @@ class AliasOperations:
             now_at = newest[0].revision + (0 if newest[0].after is None else 1)
         else:
             raise _missing(name, alias)
+        # the caller's compare-and-set, before anything else is read or written
+        check_expected_revision(name, alias, caller_expected, current, now_at)
         target = wanted if wanted is not None else now_at - 1
         if not 1 <= target < now_at:
             raise InvalidArgumentError(

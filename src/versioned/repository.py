@@ -302,6 +302,7 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         to_revision: int | None = None,
         reason: str | None = None,
         bsm: Any = None,
+        expected_revision: int | None = None,
     ) -> AliasT:
         """Point ``alias`` back at the targets it had at revision ``to_revision`` (default:
         the revision before the current one), as a compare-and-set on the current
@@ -309,11 +310,14 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
 
         Raises VersionDeletedError when a target has been soft-deleted since (restore it
         with ``restore_artifact_version``), RevisionMismatchError when the alias changed
-        meanwhile, ValueError for a revision that is not earlier or that deleted the
-        alias, AliasNotFoundError when the alias has neither a current value nor history.
+        meanwhile or is not at ``expected_revision`` (when given), ValueError for a
+        revision that is not earlier or that deleted the alias, AliasNotFoundError when
+        the alias has neither a current value nor history.
         """
         with self._using(bsm):
-            return self._alias(self._engine.rollback_alias(name, alias, to_revision, reason))
+            return self._alias(
+                self._engine.rollback_alias(name, alias, to_revision, reason, expected_revision)
+            )
 
     def list_alias_history(
         self,

@@ -146,11 +146,7 @@ async def put_alias(request: Request) -> Response:
         "reason",
     }
     data = await _body(request, fields)
-    if "expected_revision" not in data:
-        raise InvalidArgumentError(
-            "expected_revision is required: the alias's current revision (0 to create it), "
-            "so that a change made meanwhile is not overwritten"
-        )
+    _require_expected_revision(data, "the alias's current revision (0 to create it)")
     found = await run_in_threadpool(
         lambda: state.repo.put_alias(
             request.path_params["name"],
@@ -167,16 +163,31 @@ async def put_alias(request: Request) -> Response:
 
 async def rollback(request: Request) -> Response:
     """``POST /api/artifacts/{name}/aliases/{alias}/rollback`` (token): back to the
-    targets of ``to_revision`` (default: the revision before the current one)."""
+    targets of ``to_revision`` (default: the revision before the current one), as a
+    compare-and-set on ``expected_revision`` (required). Answers the alias at its new
+    revision; 409 RevisionMismatchError (with the current revision and targets) when
+    it is not at ``expected_revision``."""
     state = state_of(request)
     require_writer(request, state.settings.token)
-    data = await _body(request, {"to_revision", "reason"})
+    data = await _body(request, {"to_revision", "reason", "expected_revision"})
+    _require_expected_revision(data, "the alias's current revision")
     found = await run_in_threadpool(
         lambda: state.repo.rollback_alias(
             request.path_params["name"],
             request.path_params["alias"],
             to_revision=data.get("to_revision"),
             reason=data.get("reason"),
+            expected_revision=data["expected_revision"],
         )
     )
     return answer(request, alias_json(found))
+
+
+def _require_expected_revision(data: dict[str, Any], what: str) -> None:
+    """Raise InvalidArgumentError unless the body names ``expected_revision`` (``what``
+    says which revision that is): writes are compare-and-sets."""
+    if "expected_revision" not in data:
+        raise InvalidArgumentError(
+            f"expected_revision is required: {what}, so that a change made meanwhile is "
+            "not overwritten"
+        )
