@@ -10,13 +10,15 @@ overwrites a change it has not seen.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import __version__
+from ..acting import acting_as
 from ..exc import InvalidArgumentError
 from . import catalog
 from .auth import require_writer
@@ -24,7 +26,10 @@ from .conditional import etag_of_body, matches, not_modified
 from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
 from .resolve import choose
 from .state import state_of
+from .tokens import WHO_PREFIX
 from .views import alias_json, artifact_json, download_path
+
+T = TypeVar("T")
 
 
 def answer(request: Request, data: object, status: int = 200) -> Response:
@@ -137,7 +142,7 @@ async def put_alias(request: Request) -> Response:
     "expected_revision" (required; 0 = must not exist yet), "reason"}``.
     """
     state = state_of(request)
-    require_writer(request, state.settings.token)
+    who = require_writer(request, state.writers)
     fields = {
         "version",
         "secondary_version",
@@ -147,7 +152,8 @@ async def put_alias(request: Request) -> Response:
     }
     data = await _body(request, fields)
     _require_expected_revision(data, "the alias's current revision (0 to create it)")
-    found = await run_in_threadpool(
+    found = await _as_writer(
+        who,
         lambda: state.repo.put_alias(
             request.path_params["name"],
             request.path_params["alias"],
@@ -156,7 +162,7 @@ async def put_alias(request: Request) -> Response:
             data.get("secondary_version_weight"),
             expected_revision=data["expected_revision"],
             reason=data.get("reason"),
-        )
+        ),
     )
     return answer(request, alias_json(found))
 
@@ -168,19 +174,33 @@ async def rollback(request: Request) -> Response:
     revision; 409 RevisionMismatchError (with the current revision and targets) when
     it is not at ``expected_revision``."""
     state = state_of(request)
-    require_writer(request, state.settings.token)
+    who = require_writer(request, state.writers)
     data = await _body(request, {"to_revision", "reason", "expected_revision"})
     _require_expected_revision(data, "the alias's current revision")
-    found = await run_in_threadpool(
+    found = await _as_writer(
+        who,
         lambda: state.repo.rollback_alias(
             request.path_params["name"],
             request.path_params["alias"],
             to_revision=data.get("to_revision"),
             reason=data.get("reason"),
             expected_revision=data["expected_revision"],
-        )
+        ),
     )
     return answer(request, alias_json(found))
+
+
+async def _as_writer(who: str, change: Callable[[], T]) -> T:
+    """Run ``change`` in a worker thread as made by the token named ``who``: the alias
+    history records ``token:<who>`` (see :mod:`.tokens`). Raises what ``change`` raises."""
+
+    def run() -> T:
+        # set inside the thread: whether the thread pool carries context variables over
+        # depends on the anyio version
+        with acting_as(WHO_PREFIX + who):
+            return change()
+
+    return await run_in_threadpool(run)
 
 
 def _require_expected_revision(data: dict[str, Any], what: str) -> None:
