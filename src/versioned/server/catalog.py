@@ -76,9 +76,13 @@ def versions(repo: Any, name: str, include_deleted: bool) -> dict[str, Any]:
 def history(
     repo: Any, name: str, alias: str, limit: int, before_revision: int | None
 ) -> dict[str, Any]:
-    """A page of an alias's history, newest first, and where the next page starts."""
+    """A page of an alias's history, newest first, and where the next page starts:
+    ``next_before_revision`` is the last entry's revision whenever that is above 1
+    (None on the page that reaches revision 1, or an empty one)."""
     changes = repo.list_alias_history(name, alias, limit=limit, before_revision=before_revision)
-    more = len(changes) == limit and changes[-1].revision > 1
+    # not "a full page means more": a store may answer fewer than asked (DynamoDB stops a
+    # Query at 1 MB) with older entries still to come; at worst the last page is empty
+    more = bool(changes) and changes[-1].revision > 1
     return {
         "name": name,
         "alias": alias,
