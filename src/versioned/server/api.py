@@ -23,7 +23,7 @@ from ..exc import InvalidArgumentError
 from . import catalog
 from .auth import require_writer
 from .conditional import etag_of_body, matches, not_modified
-from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
+from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, path_version, text, whole_number
 from .resolve import choose
 from .state import state_of
 from .tokens import WHO_PREFIX
@@ -66,7 +66,7 @@ def list_versions(request: Request) -> Response:
 def get_version(request: Request) -> Response:
     """``GET /api/artifacts/{name}/versions/{version}``."""
     repo = state_of(request).repo
-    found = repo.get_artifact_version(request.path_params["name"], request.path_params["version"])
+    found = repo.get_artifact_version(request.path_params["name"], path_version(request))
     return answer(request, artifact_json(found))
 
 
@@ -102,7 +102,7 @@ async def resolve(request: Request) -> Response:
     resolver, the version the alias sends ``K`` to, its sha256 and where to get it."""
     state = state_of(request)
     name, alias = request.path_params["name"], request.path_params["alias"]
-    choice = await choose(state.resolver, name, alias, request.query_params.get("key"))
+    choice = await choose(state.resolver, name, alias, text(request, "key"))
     sha256 = choice.sha256
     if sha256 is None:  # LATEST (its bytes can change): the record says which they are now
         found = await run_in_threadpool(state.repo.get_artifact_version, name, choice.version)
@@ -123,6 +123,8 @@ async def resolve(request: Request) -> Response:
 async def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
     try:
         data = await request.json()
+    except RecursionError:  # nested deeper than the parser goes: not a body we take
+        raise InvalidArgumentError("the request body is nested too deep") from None
     except ValueError:
         raise InvalidArgumentError("the request body must be a JSON object") from None
     if not isinstance(data, dict):
