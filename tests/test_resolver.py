@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from versioned import Alias, AliasResolver, exc
+from versioned import Alias, AliasResolver, Resolved, exc
 
 TTL, STALE = 30.0, 300.0
 WAIT = 10.0  # a bound on waiting for another thread; never reached when all is well
@@ -78,7 +78,14 @@ def backend() -> ScriptedBackend:
 def resolver(
     backend: ScriptedBackend, clock: FakeClock, jitter: float = 0.0, seed: int = 1
 ) -> AliasResolver[Alias]:
-    return AliasResolver(backend, TTL, jitter, STALE, clock=clock, rng=random.Random(seed))
+    # refreshes run in the asking thread, so that each test sees them land in order
+    return AliasResolver(
+        backend, TTL, jitter, STALE, clock=clock, rng=random.Random(seed), spawn=at_once
+    )
+
+
+def at_once(job: Callable[[], None]) -> None:
+    job()
 
 
 def run_threads(count: int, target: Callable[[int], None]) -> None:
@@ -127,10 +134,29 @@ def test_many_threads_one_request_per_ttl(backend: ScriptedBackend, clock: FakeC
     clock.now = TTL - 0.001
     run_threads(8, lambda i: answers.append(cache.get("app", "prod").alias.version))
     assert backend.calls["app", "prod"] == 1 and answers[-1] == "1"  # not expired yet
+    # expired: one thread refreshes; while its request is in flight the others get the
+    # last answer, marked stale, without waiting for it
     clock.now = TTL
-    run_threads(threads, lambda i: answers.append(cache.get("app", "prod").alias.version))
+    in_flight, go_on = threading.Event(), threading.Event()
+
+    def held(name: str, alias: str) -> None:
+        in_flight.set()
+        assert go_on.wait(WAIT)
+
+    backend.hook = held
+    refresher = threading.Thread(
+        target=lambda: answers.append(cache.get("app", "prod").alias.version)
+    )
+    refresher.start()
+    assert in_flight.wait(WAIT)
+    during: list[Resolved[Alias]] = []
+    run_threads(threads, lambda i: during.append(cache.get("app", "prod")))
+    assert {(r.alias.version, r.stale) for r in during} == {("1", True)}
+    go_on.set()
+    refresher.join(WAIT)
     assert backend.calls["app", "prod"] == 2
-    assert answers[-threads:] == ["2"] * threads
+    run_threads(threads, lambda i: answers.append(cache.get("app", "prod").alias.version))
+    assert answers[-threads - 1 :] == ["2"] * (threads + 1)
 
 
 def test_aliases_refresh_independently(backend: ScriptedBackend, clock: FakeClock) -> None:

@@ -1,6 +1,7 @@
 """``repo.alias_resolver()`` on both backends: many threads, one backend request per alias
 per TTL (counted on the store, and on S3 as HTTP requests too); stale-while-error with
-moto behind the fault proxy (S3) and a failing store (local). Fake clocks, no sleeps."""
+moto behind the fault proxy (S3) and a failing store (local). Fake clocks, no sleeps;
+refreshes run in the asking thread (``spawn=at_once``) so that they land in order."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.faults.conftest import fast_retries, fault_proxy, make_faulty_repo  #
 from tests.faults.proxy import Fault, FaultProxy
 from tests.helpers import LocalBackend, Repository, S3Backend
 from tests.requests.test_request_counts import Counter as RequestCounter
-from tests.test_resolver import FakeClock, run_threads
+from tests.test_resolver import FakeClock, at_once, run_threads
 from versioned import exc
 
 TTL = 30.0
@@ -80,7 +81,7 @@ def test_threads_share_one_request_per_alias_per_ttl(repo: Repository) -> None:
     two_aliases(repo)
     store = counted_store(repo)
     clock = FakeClock()
-    resolver = repo.alias_resolver(ttl_seconds=TTL, jitter=0.1, clock=clock)
+    resolver = repo.alias_resolver(ttl_seconds=TTL, jitter=0.1, clock=clock, spawn=at_once)
     seen: list[tuple[str, str]] = []
     run_threads(THREADS, hammer(resolver, seen))
     assert store.get_alias_calls == {("app", "prod"): 1, ("app", "dev"): 1}
@@ -88,6 +89,8 @@ def test_threads_share_one_request_per_alias_per_ttl(repo: Repository) -> None:
 
     repo.put_alias("app", "dev", 1)
     clock.now = TTL * 1.1  # past every jittered expiry
+    for alias in ("prod", "dev"):  # the first ask refreshes; meanwhile it would be stale
+        resolver.get("app", alias)
     seen.clear()
     run_threads(THREADS, hammer(resolver, seen))
     assert store.get_alias_calls == {("app", "prod"): 2, ("app", "dev"): 2}
@@ -98,7 +101,7 @@ def test_on_s3_that_is_one_get_item_per_alias(s3_backend: S3Backend) -> None:
     repo = s3_backend.repo
     two_aliases(repo)
     counter = RequestCounter(repo)
-    resolver = repo.alias_resolver(ttl_seconds=TTL, clock=FakeClock())
+    resolver = repo.alias_resolver(ttl_seconds=TTL, clock=FakeClock(), spawn=at_once)
     sent = counter.during(lambda: run_threads(THREADS, hammer(resolver, [])))
     assert sent == ["GetItem", "GetItem"]
 
@@ -108,10 +111,13 @@ def test_local_store_failing_serves_stale(local_backend: LocalBackend) -> None:
     two_aliases(repo)
     store = counted_store(repo)
     clock = FakeClock()
-    resolver = repo.alias_resolver(ttl_seconds=TTL, jitter=0.0, stale_seconds=60, clock=clock)
+    resolver = repo.alias_resolver(
+        ttl_seconds=TTL, jitter=0.0, stale_seconds=60, clock=clock, spawn=at_once
+    )
     good = resolver.get("app", "prod").alias
     store.failure = exc.BackendError("disk I/O error")
     clock.now = TTL + 1
+    resolver.get("app", "prod")  # the failed refresh (meanwhile, stale without an error)
     seen: list[Any] = []
     run_threads(THREADS, lambda i: seen.append(resolver.get("app", "prod")))
     assert all(r.stale and r.alias == good for r in seen)
@@ -133,10 +139,13 @@ def test_s3_failing_behind_the_proxy_serves_stale(
     repo, _ = make_faulty_repo(retry_attempts=2)
     two_aliases(repo)
     clock = FakeClock()
-    resolver = repo.alias_resolver(ttl_seconds=TTL, jitter=0.0, stale_seconds=60, clock=clock)
+    resolver = repo.alias_resolver(
+        ttl_seconds=TTL, jitter=0.0, stale_seconds=60, clock=clock, spawn=at_once
+    )
     good = resolver.get("app", "prod").alias
     fault_proxy.arm(Fault(at=1, kind="throttle", persistent=True))
     clock.now = TTL + 1
+    resolver.get("app", "prod")  # the failed refresh (meanwhile, stale without an error)
     seen: list[Any] = []
     run_threads(THREADS, lambda i: seen.append(resolver.get("app", "prod")))
     assert all(r.stale and r.alias == good and r.age_seconds == TTL + 1 for r in seen)

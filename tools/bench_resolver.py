@@ -8,6 +8,9 @@ and only a resolver's refresh reaches the table. Time is simulated (a fake clock
 backend is a counting fake, so this measures request counts, not speed; it runs the same
 on any machine.
 
+It also measures the resolver's memory after 100,000 requests for distinct missing
+aliases (a scan, or typos), next to the bound ``max_entries`` sets.
+
 Each row gives the reads per second averaged over the run and the most reads in any one
 simulated second (DynamoDB enforces its limits per second), next to one partition's
 limit: 3,000 strongly consistent reads/s (6,000 eventually consistent). Every alias of an
@@ -17,8 +20,10 @@ artifact lives in one partition (``__{name}-alias``), so the limit is shared by 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from versioned import Alias, AliasResolver
+from versioned.exc import AliasNotFoundError
 
 #: DynamoDB's documented per-partition maximum, in reads of an item up to 4 KB per second.
 STRONG_READS_LIMIT = 3_000
@@ -86,6 +92,10 @@ class CountingTable:
         return self.alias
 
 
+def _at_once(job: Callable[[], None]) -> None:
+    job()
+
+
 def simulate(fleet: Fleet, poll: float, duration: float, seed: int = 2026) -> dict[str, Any]:
     """Run ``fleet`` for ``duration`` simulated seconds; return its read figures."""
     rng = random.Random(seed)
@@ -102,6 +112,8 @@ def simulate(fleet: Fleet, poll: float, duration: float, seed: int = 2026) -> di
                 fleet.jitter,
                 clock=clock,
                 rng=random.Random(rng.random()),
+                # a refresh lands at the simulated moment it is asked for
+                spawn=_at_once,
             ).get
             for _ in range(fleet.processes)
         ]
@@ -170,12 +182,56 @@ def show_resolver(figures: dict[str, Any]) -> None:
     )
 
 
+def _missing(name: str, alias: str, depth: int = 40) -> Alias:
+    """Raise AliasNotFoundError from ``depth`` frames down, as a backend's stack would
+    (boto3 and the store are tens of frames deep), with the lookup's own error chained."""
+    if depth:
+        return _missing(name, alias, depth - 1)
+    try:
+        {}[name, alias]
+    except KeyError as error:
+        message = f"alias {alias!r} of {name!r} not found"
+        raise AliasNotFoundError(message, name=name, alias=alias) from error
+    raise AssertionError("unreachable")
+
+
+def measure_miss_memory(misses: int = 100_000) -> dict[str, Any]:
+    """The resolver's memory (tracemalloc) after ``misses`` requests for distinct missing
+    aliases, each answered not-found by a backend ``_missing`` stands in for."""
+    resolver: AliasResolver[Alias] = AliasResolver(_missing, spawn=_at_once)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for n in range(misses):
+        with contextlib.suppress(AliasNotFoundError):
+            resolver.get("app", f"miss{n}")
+    held = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return {
+        "misses": misses,
+        "entries": len(resolver),
+        "max_entries": resolver.max_entries,
+        "bytes": held,
+    }
+
+
+def show_miss_memory(figures: dict[str, Any]) -> None:
+    """Print the miss-memory figure beside its bound."""
+    print(
+        f"\nresolver memory after {figures['misses']:,} distinct missing aliases: "
+        f"{figures['bytes'] / 2**20:.2f} MiB in {figures['entries']:,} entries "
+        f"(bound: max_entries = {figures['max_entries']:,}, least recently used forgotten; "
+        f"{figures['bytes'] / max(figures['entries'], 1):,.0f} bytes an entry)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--poll", type=float, default=10.0, help="seconds between polls")
     parser.add_argument("--seconds", type=float, default=300.0, help="simulated time")
+    parser.add_argument("--misses", type=int, default=100_000, help="distinct missing aliases")
     options = parser.parse_args()
     show_resolver(simulate_resolver(options.poll, options.seconds))
+    show_miss_memory(measure_miss_memory(options.misses))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Two backends, one set of rules::
 from __future__ import annotations
 
 from . import exc
+from .acting import acting_as
 from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver, Resolved
 from .uri import open_repository
@@ -26,6 +27,7 @@ __all__ = [
     "HistoryCheck",
     "Resolved",
     "__version__",
+    "acting_as",
     "exc",
     "open_repository",
 ]

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from . import arguments as args
+from .acting import current_actor
 from .chain import OUTSIDE, OUTSIDE_WHO
 from .exc import (
     AliasNotFoundError,
@@ -81,7 +82,9 @@ class AliasOperations:
 
     def _note(self, action: str, reason: object, expected: int | None) -> ChangeNote:
         checked = args.check_reason(reason)
-        return ChangeNote(action, self.backend.identity(), checked, expected)
+        # who: the name set by versioned.acting_as (a server's token holder), if any
+        who = current_actor() or self.backend.identity()
+        return ChangeNote(action, who, checked, expected)
 
     def _write(self, name: str, alias: str, targets: Targets, note: ChangeNote) -> AliasRecord:
         record = AliasRecord(

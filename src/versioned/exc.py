@@ -13,7 +13,8 @@ them; errors about bad arguments also subclass the builtin the seed API document
     ├── ConcurrentWriteError         another writer held or took the write; retry
     ├── RevisionMismatchError        expected_revision given, but the alias has moved on
     ├── BackendError                 the storage service failed (original as __cause__)
-    │   └── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    │   ├── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    │   └── AliasResolveTimeoutError an AliasResolver had no answer in time; ask again
     ├── RepositoryNotFoundError      no repository at that path (opened without creating)
     ├── RepositoryMismatchError (ValueError) opened with settings the repository was
     │                                not made with (suffix), or a newer storage format
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "AliasNotFoundError",
+    "AliasResolveTimeoutError",
     "ArtifactNotFoundError",
     "BackendError",
     "ConcurrentWriteError",
@@ -127,6 +129,17 @@ class ConcurrentWriteError(VersionedError):
 
 class BackendError(VersionedError):
     """The storage service failed; the original error is kept as ``__cause__``."""
+
+
+class AliasResolveTimeoutError(BackendError):
+    """An :class:`~versioned.AliasResolver` had no answer for the alias in time: its first
+    read of it (or the one after the cached answer grew too old) is still in flight, or
+    too many reads are. Asking again later may find the answer."""
+
+    def __init__(self, message: str, *, name: str, alias: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.alias = alias
 
 
 class RepositoryNotReadyError(BackendError):

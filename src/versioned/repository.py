@@ -256,12 +256,15 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         bsm: Any = None,
         *,
         clock: Callable[[], float] | None = None,
+        **limits: Any,
     ) -> AliasResolver[AliasT]:
         """Return a resolver that answers ``get_alias`` from a per-process cache, for
         long-running clients: at most one request per alias per ``ttl_seconds`` (each
-        answer kept ``ttl * (1 ± jitter)``), however many threads ask, and the last good
-        answer served (marked stale) up to ``stale_seconds`` past expiry while the backend
-        fails. See ``versioned.resolver``; ``clock`` (monotonic seconds) is for tests.
+        answer kept ``ttl * (1 ± jitter)``), however many threads ask, refreshed in the
+        background, and the last good answer served (marked stale) while a refresh runs
+        and up to ``stale_seconds`` past expiry while the backend fails. ``limits``:
+        AliasResolver's ``missing_seconds``, ``wait_seconds``, ``max_entries``,
+        ``max_refreshes``. See ``versioned.resolver``; ``clock`` is for tests.
         """
         return AliasResolver(
             lambda name, alias: self.get_alias(name, alias, bsm),
@@ -269,6 +272,7 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
             jitter,
             stale_seconds,
             clock=clock,
+            **limits,
         )
 
     def list_aliases(self, name: str, bsm: Any = None) -> list[AliasT]:

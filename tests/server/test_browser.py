@@ -148,7 +148,7 @@ def test_the_versions_page_shows_hostile_metadata_as_text(
 def test_the_alias_page_shows_split_and_history(
     browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
 ) -> None:
-    served, _ = site
+    served, filled = site
     browser.get(served.url + "artifacts/model/aliases/prod")
     assert browser.title != "pwned"
     widths = split_widths(browser, "main")
@@ -162,7 +162,7 @@ def test_the_alias_page_shows_split_and_history(
     assert f"try v3 {HOSTILE_TEXT}" in texts[1]
     assert "v1 → v3" in texts[1]
     assert "(none) → v1" in texts[2]
-    assert "versioned alias rollback model prod --to 2" in texts[1]
+    assert f"versioned --repo {filled.repo.uri} alias rollback model prod --to 2" in texts[1]
     shoot(browser, tmp_path, "alias")
 
 

@@ -64,7 +64,7 @@ def test_serve_takes_the_token_from_the_environment(local_backend: LocalBackend)
     fill(local_backend.repo)
     env = {"VERSIONED_SERVER_TOKEN": "from-env"}
     with serving(local_backend.uri, env=env) as served:
-        assert "writes need the token" in served.stderr()
+        assert "writes need a token: default" in served.stderr()
         url = served.url + "api/artifacts/model/aliases/prod"
         body = {"version": 2, "expected_revision": 3}
         refused = httpx.put(url, json=body, headers={"Authorization": "Bearer nope"})

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import TOKEN, Filled, Live
-from versioned.exc import InvalidArgumentError
+from versioned.exc import InvalidArgumentError, RevisionMismatchError
 from versioned.server import ServerSettings
 from versioned.server.auth import check_binding, is_loopback
 
@@ -110,15 +110,22 @@ def test_a_body_that_is_not_a_json_object_is_refused(live: Live) -> None:
         assert answer.json()["error"]["kind"] == "InvalidArgumentError"
 
 
+def rollback(live: Live, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    return live.client.post(
+        f"{PROD}/rollback", json=body, headers=AUTH if headers is None else headers
+    )
+
+
 def test_rollback_to_the_previous_and_to_a_given_revision(live: Live, filled: Filled) -> None:
-    back = live.client.post(f"{PROD}/rollback", json={"reason": "bad canary"}, headers=AUTH)
+    back = rollback(live, {"reason": "bad canary", "expected_revision": 3})
     assert back.status_code == 200
     assert (back.json()["version"], back.json()["secondary_version"], back.json()["revision"]) == (
         "3",
         None,
         4,
     )
-    to_first = live.client.post(f"{PROD}/rollback", json={"to_revision": 1}, headers=AUTH)
+    assert back.json()["split"] == [{"version": "3", "percent": 100}]
+    to_first = rollback(live, {"to_revision": 1, "expected_revision": 4})
     assert (to_first.json()["version"], to_first.json()["revision"]) == ("1", 5)
     [newest] = filled.repo.list_alias_history("model", "prod", limit=1)
     assert newest.action == "rollback"
@@ -127,10 +134,52 @@ def test_rollback_to_the_previous_and_to_a_given_revision(live: Live, filled: Fi
     assert history[1]["reason"] == "bad canary"
 
 
+def test_rollback_needs_expected_revision(live: Live, filled: Filled) -> None:
+    answer = rollback(live, {"reason": "no revision given"})
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert error["kind"] == "InvalidArgumentError"
+    assert "expected_revision is required" in error["message"]
+    assert filled.repo.get_alias("model", "prod").revision == 3
+
+
+def test_rollback_with_a_stale_expected_revision_is_refused(live: Live, filled: Filled) -> None:
+    answer = rollback(live, {"to_revision": 1, "expected_revision": 2})
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert (error["kind"], error["expected"], error["current"]) == (
+        "RevisionMismatchError",
+        2,
+        3,
+    )
+    assert error["current_target"] == "version 1, 20% to version 2"
+    assert "revision 3" in error["message"]
+    assert filled.repo.get_alias("model", "prod").revision == 3
+    assert len(filled.repo.list_alias_history("model", "prod")) == 3
+
+
+@pytest.mark.parametrize("expected", [-1, "3", True, 1.5])
+def test_rollback_refuses_an_expected_revision_of_the_wrong_kind(
+    live: Live, filled: Filled, expected: object
+) -> None:
+    answer = rollback(live, {"expected_revision": expected})
+    assert answer.status_code == 400
+    assert filled.repo.get_alias("model", "prod").revision == 3
+
+
+def test_the_library_rollback_is_a_compare_and_set(filled: Filled) -> None:
+    with pytest.raises(RevisionMismatchError) as info:
+        filled.repo.rollback_alias("model", "prod", to_revision=1, expected_revision=1)
+    assert (info.value.expected, info.value.current, info.value.alias) == (1, 3, "prod")
+    assert len(filled.repo.list_alias_history("model", "prod")) == 3
+    back = filled.repo.rollback_alias("model", "prod", to_revision=1, expected_revision=3)
+    assert (back.revision, back.version, back.secondary_version) == (4, "1", None)
+
+
 def test_rollback_to_a_soft_deleted_target_is_refused(live: Live, filled: Filled) -> None:
     filled.repo.put_alias("model", "prod", 1, expected_revision=3)
     filled.repo.delete_artifact_version("model", 2)
-    answer = live.client.post(f"{PROD}/rollback", json={"to_revision": 3}, headers=AUTH)
+    answer = rollback(live, {"to_revision": 3, "expected_revision": 4})
     assert answer.status_code == 409
     error = answer.json()["error"]
     assert error["kind"] == "VersionDeletedError"

@@ -19,14 +19,20 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
         from ..server.auth import TOKEN_ENV
         from ..server.run import serve as run
         from ..server.state import ServerSettings
+        from ..server.tokens import read_tokens_file
     except ImportError as error:
         raise Failure(
             f"'versioned serve' needs the server extra ({error.name} is missing): "
             "install this package with it, e.g. pip install '.[server]' in a checkout"
         ) from None
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    try:
+        tokens = read_tokens_file(args.tokens_file) if args.tokens_file else ()
+    except OSError as error:
+        raise Failure(f"cannot read the tokens file {args.tokens_file}: {error}") from None
     settings = ServerSettings(
         token=token,
+        tokens=tokens,
         presign_seconds=args.presign_seconds,
         resolver_ttl_seconds=float(args.cache_seconds),
         allowed_hosts=tuple(args.allow_host) or None,

@@ -347,7 +347,14 @@ COMMANDS: tuple[Command, ...] = (
                 metavar="SECRET",
                 help="allow alias changes with 'Authorization: Bearer SECRET' (default: "
                 "$VERSIONED_SERVER_TOKEN; without one the server is read-only and "
-                "listens on loopback only)",
+                "listens on loopback only); recorded as who made a change as "
+                "'token:default'",
+            ),
+            option(
+                "--tokens-file",
+                metavar="PATH",
+                help="more tokens, one 'NAME TOKEN' a line ('#' comments); a change made "
+                "with one is recorded as made by 'token:NAME'",
             ),
             option(
                 "--cache-seconds",

@@ -10,22 +10,26 @@ overwrites a change it has not seen.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import __version__
+from ..acting import acting_as
 from ..exc import InvalidArgumentError
 from . import catalog
 from .auth import require_writer
 from .conditional import etag_of_body, matches, not_modified
+from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, path_version, text, whole_number
 from .resolve import choose
 from .state import state_of
+from .tokens import WHO_PREFIX
 from .views import alias_json, artifact_json, download_path
 
-_TRUE = ("1", "true", "yes", "on")
+T = TypeVar("T")
 
 
 def answer(request: Request, data: object, status: int = 200) -> Response:
@@ -38,35 +42,16 @@ def answer(request: Request, data: object, status: int = 200) -> Response:
     return Response(content, status, {**headers, "ETag": etag}, "application/json")
 
 
-def flag(request: Request, name: str) -> bool:
-    return request.query_params.get(name, "").lower() in _TRUE
-
-
-def whole_number(text: str | None, what: str) -> int | None:
-    if text is None:
-        return None
-    if not (text.isascii() and text.isdigit()):  # int() would take "٣" too
-        raise InvalidArgumentError(f"{what} must be a whole number, got {text!r}")
-    return int(text)
-
-
-def healthz(request: Request) -> Response:
-    """``GET /healthz``: the process answers (it does not call the backend)."""
+async def healthz(request: Request) -> Response:
+    """``GET /healthz``: the process answers (it does not call the backend, nor need a
+    worker thread: it answers while every thread is busy)."""
     return answer(request, {"status": "ok", "version": __version__})
-
-
-def page_size(request: Request, default: int) -> int:
-    """``?limit=`` as a page size. Raises InvalidArgumentError (a 400)."""
-    try:
-        return catalog.page_size(request.query_params.get("limit"), default)
-    except ValueError as error:
-        raise InvalidArgumentError(str(error)) from None
 
 
 def list_artifacts(request: Request) -> Response:
     """``GET /api/artifacts[?limit=N&after=NAME]``: a page of artifacts with their newest
     version and aliases, and ``next_after`` for the next page."""
-    limit = page_size(request, catalog.ARTIFACT_PAGE)
+    limit = page_size(request, ARTIFACT_PAGE)
     found = catalog.overview(state_of(request).repo, limit, request.query_params.get("after"))
     return answer(request, found)
 
@@ -81,7 +66,7 @@ def list_versions(request: Request) -> Response:
 def get_version(request: Request) -> Response:
     """``GET /api/artifacts/{name}/versions/{version}``."""
     repo = state_of(request).repo
-    found = repo.get_artifact_version(request.path_params["name"], request.path_params["version"])
+    found = repo.get_artifact_version(request.path_params["name"], path_version(request))
     return answer(request, artifact_json(found))
 
 
@@ -104,7 +89,7 @@ def get_alias(request: Request) -> Response:
 def alias_history(request: Request) -> Response:
     """``GET /api/artifacts/{name}/aliases/{alias}/history[?limit=N&before_revision=R]``."""
     repo = state_of(request).repo
-    limit = page_size(request, catalog.HISTORY_PAGE)
+    limit = page_size(request, HISTORY_PAGE)
     before = whole_number(request.query_params.get("before_revision"), "before_revision")
     found = catalog.history(
         repo, request.path_params["name"], request.path_params["alias"], limit, before
@@ -112,15 +97,16 @@ def alias_history(request: Request) -> Response:
     return answer(request, found)
 
 
-def resolve(request: Request) -> Response:
+async def resolve(request: Request) -> Response:
     """``GET /api/artifacts/{name}/aliases/{alias}/resolve?key=K``: from the cached
     resolver, the version the alias sends ``K`` to, its sha256 and where to get it."""
     state = state_of(request)
     name, alias = request.path_params["name"], request.path_params["alias"]
-    choice = choose(state.resolver, name, alias, request.query_params.get("key"))
+    choice = await choose(state.resolver, name, alias, text(request, "key"))
     sha256 = choice.sha256
     if sha256 is None:  # LATEST (its bytes can change): the record says which they are now
-        sha256 = state.repo.get_artifact_version(name, choice.version).sha256
+        found = await run_in_threadpool(state.repo.get_artifact_version, name, choice.version)
+        sha256 = found.sha256
     data = {
         "name": name,
         "alias": alias,
@@ -137,6 +123,8 @@ def resolve(request: Request) -> Response:
 async def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
     try:
         data = await request.json()
+    except RecursionError:  # nested deeper than the parser goes: not a body we take
+        raise InvalidArgumentError("the request body is nested too deep") from None
     except ValueError:
         raise InvalidArgumentError("the request body must be a JSON object") from None
     if not isinstance(data, dict):
@@ -156,7 +144,7 @@ async def put_alias(request: Request) -> Response:
     "expected_revision" (required; 0 = must not exist yet), "reason"}``.
     """
     state = state_of(request)
-    require_writer(request, state.settings.token)
+    who = require_writer(request, state.writers)
     fields = {
         "version",
         "secondary_version",
@@ -165,12 +153,9 @@ async def put_alias(request: Request) -> Response:
         "reason",
     }
     data = await _body(request, fields)
-    if "expected_revision" not in data:
-        raise InvalidArgumentError(
-            "expected_revision is required: the alias's current revision (0 to create it), "
-            "so that a change made meanwhile is not overwritten"
-        )
-    found = await run_in_threadpool(
+    _require_expected_revision(data, "the alias's current revision (0 to create it)")
+    found = await _as_writer(
+        who,
         lambda: state.repo.put_alias(
             request.path_params["name"],
             request.path_params["alias"],
@@ -179,23 +164,52 @@ async def put_alias(request: Request) -> Response:
             data.get("secondary_version_weight"),
             expected_revision=data["expected_revision"],
             reason=data.get("reason"),
-        )
+        ),
     )
     return answer(request, alias_json(found))
 
 
 async def rollback(request: Request) -> Response:
     """``POST /api/artifacts/{name}/aliases/{alias}/rollback`` (token): back to the
-    targets of ``to_revision`` (default: the revision before the current one)."""
+    targets of ``to_revision`` (default: the revision before the current one), as a
+    compare-and-set on ``expected_revision`` (required). Answers the alias at its new
+    revision; 409 RevisionMismatchError (with the current revision and targets) when
+    it is not at ``expected_revision``."""
     state = state_of(request)
-    require_writer(request, state.settings.token)
-    data = await _body(request, {"to_revision", "reason"})
-    found = await run_in_threadpool(
+    who = require_writer(request, state.writers)
+    data = await _body(request, {"to_revision", "reason", "expected_revision"})
+    _require_expected_revision(data, "the alias's current revision")
+    found = await _as_writer(
+        who,
         lambda: state.repo.rollback_alias(
             request.path_params["name"],
             request.path_params["alias"],
             to_revision=data.get("to_revision"),
             reason=data.get("reason"),
-        )
+            expected_revision=data["expected_revision"],
+        ),
     )
     return answer(request, alias_json(found))
+
+
+async def _as_writer(who: str, change: Callable[[], T]) -> T:
+    """Run ``change`` in a worker thread as made by the token named ``who``: the alias
+    history records ``token:<who>`` (see :mod:`.tokens`). Raises what ``change`` raises."""
+
+    def run() -> T:
+        # set inside the thread: whether the thread pool carries context variables over
+        # depends on the anyio version
+        with acting_as(WHO_PREFIX + who):
+            return change()
+
+    return await run_in_threadpool(run)
+
+
+def _require_expected_revision(data: dict[str, Any], what: str) -> None:
+    """Raise InvalidArgumentError unless the body names ``expected_revision`` (``what``
+    says which revision that is): writes are compare-and-sets."""
+    if "expected_revision" not in data:
+        raise InvalidArgumentError(
+            f"expected_revision is required: {what}, so that a change made meanwhile is "
+            "not overwritten"
+        )

@@ -28,6 +28,7 @@ from .errors import HANDLERS
 from .hosts import AllowedHosts
 from .openapi import document
 from .state import ServerSettings, ServerState
+from .tokens import writers_of
 
 __all__ = ["ServerSettings", "create_app", "routes"]
 
@@ -66,16 +67,21 @@ def create_app(repo: Any, settings: ServerSettings | None = None) -> Starlette:
     """The app serving ``repo`` (a local or S3 + DynamoDB repository).
 
     The resolver behind ``resolve`` and alias downloads is made here, once, with
-    ``settings.resolver_ttl_seconds``.
+    ``settings.resolver_ttl_seconds`` and ``settings.resolver_wait_seconds``. Raises
+    InvalidArgumentError for a token that could never match (see :mod:`.tokens`).
     """
     settings = settings or ServerSettings()
     on_s3 = hasattr(repo, "aws_region")
     state = ServerState(
         repo=repo,
         settings=settings,
-        resolver=repo.alias_resolver(ttl_seconds=settings.resolver_ttl_seconds),
+        resolver=repo.alias_resolver(
+            ttl_seconds=settings.resolver_ttl_seconds,
+            wait_seconds=settings.resolver_wait_seconds,
+        ),
         blobs=None if on_s3 else VerifiedBlobs(repo._backend.open_blob),
         presign=downloads.presigner(repo) if on_s3 else None,
+        writers=writers_of(settings.token, settings.tokens),
     )
     middleware = [Middleware(AccessLog)]
     if settings.allowed_hosts is not None:

@@ -1,8 +1,9 @@
 """Who may write, and where the server may listen.
 
 A server started without a token is read-only: every write answers 403 ``ReadOnly``.
-With a token, a write must carry ``Authorization: Bearer <token>`` (401 ``Unauthorized``
-otherwise, compared in constant time). Reads never need the token.
+With tokens (one, or several named ones: see :mod:`.tokens`), a write must carry
+``Authorization: Bearer <token>`` (401 ``Unauthorized`` otherwise, compared in constant
+time); the token's name is recorded as who made the change. Reads never need a token.
 
 A server without a token listens only on a loopback address: anyone who can reach a
 public address could read every artifact, so :func:`check_binding` refuses that.
@@ -17,6 +18,7 @@ from starlette.requests import Request
 
 from ..exc import InvalidArgumentError
 from .errors import ApiError
+from .tokens import Writers
 
 #: where ``versioned serve`` takes its token from when ``--token`` is not given
 TOKEN_ENV = "VERSIONED_SERVER_TOKEN"
@@ -47,20 +49,28 @@ def check_binding(host: str, token: str | None) -> None:
         )
 
 
-def require_writer(request: Request, token: str | None) -> None:
-    """Let the request write, or raise ApiError (403 read-only server, 401 bad token)."""
-    if token is None:
+def require_writer(request: Request, writers: Writers) -> str:
+    """The name of the token the request carries (see :mod:`.tokens`), or raise ApiError
+    (403 on a read-only server, 401 without a token that matches).
+
+    The header is compared with every token, in constant time each and without stopping
+    at a match, so the time taken tells neither whether nor which token matched.
+    """
+    if not writers:
         raise ApiError(
             403,
             "this server is read-only: start it with --token (or "
-            f"${TOKEN_ENV}) to allow alias changes",
+            f"${TOKEN_ENV}, or --tokens-file) to allow alias changes",
         )
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
+    # latin-1: the header's bytes as sent (Starlette decoded them so)
+    offered = given.strip().encode("latin-1")
+    matched = [hmac.compare_digest(offered, token.encode()) for _, token in writers]
+    if scheme.lower() != "bearer" or True not in matched:
         raise ApiError(
             401,
-            "this write needs the header 'Authorization: Bearer <token>' with the server's token",
+            "this write needs the header 'Authorization: Bearer <token>' with one of the "
+            "server's tokens",
             headers={"WWW-Authenticate": 'Bearer realm="versioned"'},
         )
+    return writers[matched.index(True)][0]

@@ -14,10 +14,6 @@ from ..exc import ArtifactNotFoundError
 from ..model import Alias, Artifact
 from .views import alias_json, aliases_by_version, artifact_json, change_json
 
-#: a page of alias history, or of the overview, unless the client asks for another size
-HISTORY_PAGE = ARTIFACT_PAGE = 50
-MAX_PAGE = 500
-
 
 def newest_published(versions: list[Artifact]) -> Artifact | None:
     """The highest numbered live version (``versions`` come LATEST first, newest next)."""
@@ -77,22 +73,16 @@ def versions(repo: Any, name: str, include_deleted: bool) -> dict[str, Any]:
     }
 
 
-def page_size(limit: str | None, default: int) -> int:
-    """The page size a client asked for (``?limit=``), ``default`` when it asked for none.
-    Raises ValueError unless it is a whole number from 1 to MAX_PAGE."""
-    if limit is None:
-        return default
-    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= MAX_PAGE:
-        raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE}, got {limit!r}")
-    return int(limit)
-
-
 def history(
     repo: Any, name: str, alias: str, limit: int, before_revision: int | None
 ) -> dict[str, Any]:
-    """A page of an alias's history, newest first, and where the next page starts."""
+    """A page of an alias's history, newest first, and where the next page starts:
+    ``next_before_revision`` is the last entry's revision whenever that is above 1
+    (None on the page that reaches revision 1, or an empty one)."""
     changes = repo.list_alias_history(name, alias, limit=limit, before_revision=before_revision)
-    more = len(changes) == limit and changes[-1].revision > 1
+    # not "a full page means more": a store may answer fewer than asked (DynamoDB stops a
+    # Query at 1 MB) with older entries still to come; at worst the last page is empty
+    more = bool(changes) and changes[-1].revision > 1
     return {
         "name": name,
         "alias": alias,

@@ -24,6 +24,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from ..model import Artifact
 from .conditional import etag_of, matches, not_modified
 from .errors import ApiError
+from .query import path_version, text
 from .ranges import Unsatisfiable, requested_range
 from .resolve import choose
 from .state import ServerState, state_of
@@ -56,7 +57,7 @@ def presigner(repo: Any) -> Any:
 async def version_download(request: Request) -> Response:
     """``GET /api/artifacts/{name}/versions/{version}/download``."""
     state = state_of(request)
-    name, version = request.path_params["name"], request.path_params["version"]
+    name, version = request.path_params["name"], path_version(request)
     artifact: Artifact = await run_in_threadpool(state.repo.get_artifact_version, name, version)
     return await send(request, state, artifact)
 
@@ -66,9 +67,7 @@ async def alias_download(request: Request) -> Response:
     picks for ``K`` (a weighted draw without a key)."""
     state = state_of(request)
     name, alias = request.path_params["name"], request.path_params["alias"]
-    choice = await run_in_threadpool(
-        choose, state.resolver, name, alias, request.query_params.get("key")
-    )
+    choice = await choose(state.resolver, name, alias, text(request, "key"))
     headers = _headers(choice.version)
     if choice.sha256 is not None and matches(request, etag_of(choice.sha256)):
         return not_modified(etag_of(choice.sha256), headers)
@@ -113,7 +112,9 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
             "Content-Disposition": f'attachment; filename="{_file_name(artifact)}"',
         }
     )
-    media_type = artifact.content_type or "application/octet-stream"
+    # as a header, not media_type: Starlette would add "; charset=utf-8" to text/*, and
+    # the stored type (a charset of its own, or none) is what the bytes were put with
+    headers["Content-Type"] = artifact.content_type or "application/octet-stream"
     start, length, status = 0, size, 200
     if picked is not None:
         start, length, status = picked.start, picked.length, 206
@@ -121,8 +122,8 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
         stream.close()
-        return Response(None, status, headers, media_type)
-    return StreamingResponse(_chunks(stream, start, length), status, headers, media_type)
+        return Response(None, status, headers)
+    return StreamingResponse(_chunks(stream, start, length), status, headers)
 
 
 def _file_name(artifact: Artifact) -> str:

@@ -28,6 +28,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (exc.RevisionMismatchError, 409),
     (exc.VersionInUseError, 409),
     (exc.ConcurrentWriteError, 503),
+    (exc.AliasResolveTimeoutError, 504),
     (exc.RepositoryNotReadyError, 503),
     (exc.RepositoryNotFoundError, 503),
     (exc.IntegrityError, 500),
@@ -110,7 +111,8 @@ async def on_versioned_error(request: Request, error: Exception) -> Response:
     """A library error: its class name as kind, its fields as details."""
     assert isinstance(error, exc.VersionedError)
     status = status_of(error)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    # both say "try again": a 503 (busy) shortly, a 504 (the backend is slow) too
+    headers = {"Retry-After": "1"} if status in (503, 504) else None
     if status >= 500:
         log.warning("%s %s: %s: %s", request.method, request.url.path, type(error).__name__, error)
     return _answer(request, status, type(error).__name__, str(error), _details(error), headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from .catalog import ARTIFACT_PAGE, MAX_PAGE
+from .query import ARTIFACT_PAGE, MAX_PAGE
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -32,6 +32,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         416: "RangeNotSatisfiable: the range starts past the end",
         502: "BackendError: S3, DynamoDB or the local store failed",
         503: "ConcurrentWriteError or RepositoryNotReadyError: retry (Retry-After)",
+        504: "AliasResolveTimeoutError: the backend has not answered yet (Retry-After)",
     }
     return {str(s): _json(_ref("Error"), meaning[s]) for s in statuses}
 
@@ -253,7 +254,7 @@ def document() -> dict[str, Any]:
                 "get": {
                     "summary": "the bytes of a version (Range supported locally)",
                     "parameters": [NAME, VERSION],
-                    "responses": {**_DOWNLOAD_OK, **_errors(400, 404, 416, 502)},
+                    "responses": {**_DOWNLOAD_OK, **_errors(400, 404, 416, 502, 504)},
                 }
             },
             f"{base}/aliases": _get(
@@ -330,25 +331,32 @@ def document() -> dict[str, Any]:
             ),
             f"{alias}/rollback": {
                 "post": {
-                    "summary": "set the alias back to an earlier revision's targets",
+                    "summary": "set the alias back to an earlier revision's targets "
+                    "(compare-and-set)",
                     "security": bearer,
                     "parameters": [NAME, ALIAS],
                     "requestBody": {
+                        "required": True,
                         "content": {
                             "application/json": {
                                 "schema": {
                                     "type": "object",
+                                    "required": ["expected_revision"],
                                     "additionalProperties": False,
                                     "properties": {
                                         "to_revision": {
                                             "type": ["integer", "null"],
                                             "description": "default: the one before the current",
                                         },
+                                        "expected_revision": {
+                                            "type": "integer",
+                                            "description": "the alias's current revision",
+                                        },
                                         "reason": text_or_null_schema(),
                                     },
                                 }
                             }
-                        }
+                        },
                     },
                     "responses": {
                         "200": _json(_ref("Alias"), "the alias at its new revision"),
@@ -360,13 +368,13 @@ def document() -> dict[str, Any]:
                 "the version the alias sends a key to (from the server's cache)",
                 [NAME, ALIAS, KEY],
                 _json(_ref("Resolved"), "the chosen version"),
-                _READ_ERRORS,
+                {**_READ_ERRORS, **_errors(504)},
             ),
             f"{alias}/download": {
                 "get": {
                     "summary": "the bytes of the version the alias sends a key to",
                     "parameters": [NAME, ALIAS, KEY],
-                    "responses": {**_DOWNLOAD_OK, **_errors(400, 404, 416, 502)},
+                    "responses": {**_DOWNLOAD_OK, **_errors(400, 404, 416, 502, 504)},
                 }
             },
         },

@@ -9,6 +9,7 @@ sent with a Content-Security-Policy that allows no script at all.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,8 +18,9 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..exc import AliasNotFoundError
 from . import catalog
-from .api import flag, page_size, whole_number
+from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
 from .state import state_of
 from .views import alias_json, download_path
 
@@ -80,6 +82,11 @@ def _download_url(pair: tuple[str, str]) -> str:
     return download_path(*pair)
 
 
+def _shell(word: str) -> str:
+    """``word`` quoted for a POSIX shell when it needs it (a URI with ``?`` and ``&``)."""
+    return shlex.quote(word)
+
+
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=True,
@@ -94,6 +101,7 @@ _env.filters.update(
     artifact_url=_artifact_url,
     alias_url=_alias_url,
     download_url=_download_url,
+    shell=_shell,
 )
 
 
@@ -114,7 +122,7 @@ def index(request: Request) -> HTMLResponse:
     """``GET /[?limit=N&after=NAME]``: a page of artifacts, each with its newest version
     and its aliases."""
     repo = state_of(request).repo
-    limit = page_size(request, catalog.ARTIFACT_PAGE)
+    limit = page_size(request, ARTIFACT_PAGE)
     found = catalog.overview(repo, limit, request.query_params.get("after"))
     return render("index.html", limit=limit, repo_uri=repo.uri, **found)
 
@@ -129,12 +137,23 @@ def artifact_page(request: Request) -> HTMLResponse:
 
 
 def alias_page(request: Request) -> HTMLResponse:
-    """``GET /artifacts/{name}/aliases/{alias}[?before_revision=R]``: split and history."""
+    """``GET /artifacts/{name}/aliases/{alias}[?before_revision=R]``: split and history.
+
+    A deleted alias keeps its page: it says so and shows the history, whose rollback
+    commands bring the alias back. Raises AliasNotFoundError (404) for an alias without
+    history either.
+    """
     repo = state_of(request).repo
     name, alias = request.path_params["name"], request.path_params["alias"]
-    found = alias_json(repo.get_alias(name, alias))
     before = whole_number(request.query_params.get("before_revision"), "before_revision")
-    history = catalog.history(repo, name, alias, catalog.HISTORY_PAGE, before)
+    try:
+        found: dict[str, Any] = {**alias_json(repo.get_alias(name, alias)), "deleted": False}
+    except AliasNotFoundError:
+        if not repo.list_alias_history(name, alias, limit=1):
+            raise  # never existed (or its history is gone): nothing to show
+        # no current revision: every revision that set it is a rollback target
+        found = {"name": name, "alias": alias, "revision": None, "deleted": True}
+    history = catalog.history(repo, name, alias, HISTORY_PAGE, before)
     return render("alias.html", alias=found, history=history, repo_uri=repo.uri)
 
 

@@ -52,14 +52,23 @@ def requested_range(
     if not first and not last:
         return None
     if not first:  # the last N bytes
-        suffix = int(last)
+        suffix = _number(last)
         if suffix == 0:
             raise Unsatisfiable
         return ByteRange(max(0, size - suffix), size - 1, size) if size else None
-    start = int(first)
+    start = _number(first)
     if start >= size:
         raise Unsatisfiable
-    end = min(int(last), size - 1) if last else size - 1
+    end = min(_number(last), size - 1) if last else size - 1
     if end < start:
         return None  # not a valid range: ignore it
     return ByteRange(start, end, size)
+
+
+def _number(digits: str) -> int:
+    """ASCII ``digits`` as a number, capped at ``_BEYOND`` (past any content's end):
+    Python refuses to read thousands of digits, and no size needs more than 19."""
+    return _BEYOND if len(digits) > 19 else int(digits)
+
+
+_BEYOND = 10**19

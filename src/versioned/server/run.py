@@ -19,6 +19,7 @@ from .app import create_app
 from .auth import check_binding, is_loopback
 from .hosts import LOOPBACK_NAMES
 from .state import ServerSettings
+from .tokens import writers_of
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -66,11 +67,12 @@ def serve(
 ) -> None:
     """Serve ``repo`` until interrupted.
 
-    Raises InvalidArgumentError for a non-loopback ``host`` without a token, OSError when
-    the address cannot be bound.
+    Raises InvalidArgumentError for a non-loopback ``host`` without a token or a token
+    that could never match, OSError when the address cannot be bound.
     """
     settings = settings or ServerSettings()
-    check_binding(host, settings.token)
+    writers = writers_of(settings.token, settings.tokens)  # bad tokens: refused before binding
+    check_binding(host, writers[0][1] if writers else None)
     if is_loopback(host):
         # reached from this machine only: refuse other Host names (DNS rebinding)
         extra = settings.allowed_hosts or ()
@@ -79,7 +81,8 @@ def serve(
     sock = bind(host, port)
     if access_log:
         _log_to(stream)
-    mode = "writes need the token" if settings.token else "read-only (no token)"
+    names = ", ".join(name for name, _ in writers)
+    mode = f"writes need a token: {names}" if writers else "read-only (no token)"
     print(f"versioned: serving {repo.uri} at {url_of(sock)} ({mode})", file=stream, flush=True)
     config = uvicorn.Config(
         app,
