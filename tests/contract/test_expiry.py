@@ -4,6 +4,7 @@ rollback-target one, and no number is ever given out again."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from typing import Any
 
@@ -196,3 +197,35 @@ def test_an_expiry_cut_short_is_finished_by_gc_keeping_the_tombstone(
     assert "pending" not in item and item["expired"] == {"BOOL": True}
     repo.put_artifact(NAME, b"three")
     assert repo.publish_artifact_version(NAME).version == "3"
+
+
+def test_a_crash_between_the_tombstone_and_the_blob_leaves_nothing_restorable(
+    local_backend: LocalBackend,
+) -> None:
+    """Locally the row lets go of the blob (committed) before the blob goes: a crash in
+    between leaves a blob nothing names (gc's), never a restorable version without bytes."""
+    from versioned.stores.local import steps
+
+    repo = local_backend.repo
+    for content in (b"one", b"two"):
+        repo.put_artifact(NAME, content)
+        repo.publish_artifact_version(NAME)
+    repo.delete_artifact_version(NAME, 1)
+
+    def crash(label: str) -> None:
+        if label == "unlink blob":
+            raise SystemExit("killed before the blob went")
+
+    steps.install(crash)
+    try:
+        with pytest.raises(SystemExit):
+            repo.expire_deleted_versions(0)
+    finally:
+        steps.install(None)
+    reopened = local_backend.new_repository()
+    with raises_versioned(exc.ArtifactNotFoundError):
+        reopened.restore_artifact_version(NAME, 1)
+    with raises_versioned(exc.ArtifactNotFoundError):
+        reopened.put_alias(NAME, "prod", 1)
+    (orphan,) = reopened.gc(dry_run=False, grace_seconds=0)
+    assert orphan.endswith(hashlib.sha256(b"one").hexdigest())

@@ -133,6 +133,21 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     assert "format" in str(info.value) and "99" in str(info.value)
 
 
+def test_a_format_1_repository_is_raised_to_format_2_when_opened(tmp_path: Path) -> None:
+    """Format 1 builds keep no head markers: once this build opened a repository, they
+    must refuse to write to it (a change of theirs would look like a cut history)."""
+    root = tmp_path / "repo"
+    zip_repository(root)
+    conn = sqlite3.connect(root / "versioned.sqlite3")
+    with conn:
+        conn.execute("UPDATE settings SET value = '1' WHERE key = 'format'")
+    conn.close()
+    Store(root).list_names()
+    conn = sqlite3.connect(root / "versioned.sqlite3")
+    assert conn.execute("SELECT value FROM settings WHERE key = 'format'").fetchone() == ("2",)
+    conn.close()
+
+
 def test_new_repository_records_its_settings(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     BaseRepository(Store(root, suffix=".bin")).put_artifact(NAME, b"x")

@@ -129,12 +129,15 @@ class LocalBackend(Backend):
         return [_record(name, r) for r in rows]
 
     def list_names(self) -> list[str]:
-        return [r[0] for r in self._db.query("SELECT DISTINCT name FROM versions ORDER BY name")]
+        rows = self._db.query(
+            f"SELECT DISTINCT name FROM versions WHERE {_NAMES_BYTES} ORDER BY name"
+        )
+        return [r[0] for r in rows]
 
     def all_names(self) -> list[str]:
         rows = self._db.query(
             "SELECT name FROM versions UNION SELECT name FROM aliases "
-            "UNION SELECT name FROM alias_history ORDER BY 1"
+            "UNION SELECT name FROM alias_history UNION SELECT name FROM alias_heads ORDER BY 1"
         )
         return [r[0] for r in rows]
 
@@ -361,8 +364,14 @@ class LocalBackend(Backend):
             return expiry.date_deletion(conn, name, version, now)
 
     def expire_version(self, name: str, version: int, deleted_at: datetime) -> int | None:
+        # the row lets go of the blob (committed) before the blob goes: a crash between
+        # leaves an unnamed blob for gc, never a restorable version without bytes
         with self._db.transaction() as conn:
-            return expiry.expire_version(conn, self._tree, name, version, deleted_at)
+            sha256 = expiry.tombstone(conn, name, version, deleted_at)
+        if sha256 is None:
+            return None
+        with self._db.transaction() as conn:
+            return expiry.remove_unnamed(conn, self._tree, sha256)
 
     # --- aliases -------------------------------------------------------------------------
     def put_alias(self, record: AliasRecord, note: ChangeNote) -> AliasRecord:

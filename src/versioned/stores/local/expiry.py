@@ -2,9 +2,10 @@
 
 The row stays as a tombstone (``sha256`` empty, still deleted): never listed, read or
 restored, and still counted by publish, which numbers past every row, so the number is
-never given out again. The blob goes in the same transaction when no other row names
-its content (versions share content-addressed blobs), as ``purge_artifact`` does: no put
-can link it anew before a row naming it commits.
+never given out again. The tombstone commits first; then, in a second transaction, the
+blob goes if no row names its content (versions share content-addressed blobs), so no
+put can link it anew meanwhile, and a crash between the two leaves only a blob nothing
+names, which gc removes.
 """
 
 from __future__ import annotations
@@ -30,24 +31,31 @@ def date_deletion(conn: sqlite3.Connection, name: str, version: int, now: dateti
     return bool(changed)
 
 
-def expire_version(
-    conn: sqlite3.Connection, tree: BlobTree, name: str, version: int, deleted_at: datetime
-) -> int | None:
-    """See ``Backend.expire_version``; inside the caller's write transaction."""
+def tombstone(
+    conn: sqlite3.Connection, name: str, version: int, deleted_at: datetime
+) -> str | None:
+    """Make the version's row a tombstone if it is still soft-deleted at ``deleted_at``;
+    return the content it named, or None (restored, purged or expired meanwhile).
+    Inside the caller's write transaction, which must commit before the blob goes."""
     row = conn.execute(
         "SELECT sha256 FROM versions WHERE name = ? AND version = ? AND is_deleted = 1 "
         f"AND deleted_at = ? AND {NAMES_BYTES}",
         (name, version, to_storage(deleted_at)),
     ).fetchone()
     if row is None:
-        return None  # restored, purged or expired meanwhile
+        return None
     _step("expire version")
     conn.execute(
         "UPDATE versions SET sha256 = '', size = NULL, content_type = NULL, metadata = NULL "
         "WHERE name = ? AND version = ?",
         (name, version),
     )
-    still_used = conn.execute(
-        "SELECT 1 FROM versions WHERE sha256 = ? LIMIT 1", (row[0],)
-    ).fetchone()
-    return 0 if still_used else tree.remove(row[0])
+    return str(row[0])
+
+
+def remove_unnamed(conn: sqlite3.Connection, tree: BlobTree, sha256: str) -> int:
+    """Remove the blob of ``sha256`` unless a row names it; return the bytes freed.
+    Inside the caller's write transaction, so no put can start naming it meanwhile."""
+    if conn.execute("SELECT 1 FROM versions WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone():
+        return 0
+    return tree.remove(sha256)

@@ -17,7 +17,7 @@ from ...exc import RepositoryMismatchError
 from .files import BlobTree
 
 #: The storage format this code writes and reads; a higher recorded one is refused.
-FORMAT = 1
+FORMAT = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -92,6 +92,12 @@ def settle(conn: sqlite3.Connection, tree: BlobTree, wanted: str | None) -> str:
     _add_alias_revisions(conn)
     if "alias_heads" not in stored:
         _add_alias_heads(conn)
+    if int(stored.get("format", FORMAT)) < FORMAT:
+        # from now on builds that do not keep head markers (format 1) refuse to write
+        # here: a change they made would look like tampering, and block the alias
+        conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('format', ?)", (str(FORMAT),)
+        )
     if "suffix" in stored:
         if wanted is not None and wanted != stored["suffix"]:
             raise _suffix_mismatch(root, repr(stored["suffix"]), wanted, "was created with")
