@@ -38,6 +38,9 @@ _PAGE = 500
 #: need not spell larger ones (DynamoDB's Limit is 32-bit, SQLite's integers 64-bit).
 _MOST_ENTRIES = 2**31 - 1
 _PAST_ALL = 2**62
+#: The most entries of one alias retention reads to find what rollbacks would restore
+#: (a rollback target further back is not kept; rolling back to it then asks to restore).
+_RULE_SCAN = 1000
 #: Times verification reads a history that keeps changing before it reports what it saw.
 _VERIFY_LOOKS = 5
 
@@ -393,7 +396,9 @@ class AliasOperations:
         read: list[AliasChange] = []
 
         def reading() -> Iterator[AliasChange]:
-            for entry in self._walk(name, alias):
+            # bounded: an alias set to the same targets over and over (a dev alias on
+            # LATEST) must not make every retention run read its whole history
+            for entry in itertools.islice(self._walk(name, alias), _RULE_SCAN):
                 read.append(entry)
                 yield entry
 

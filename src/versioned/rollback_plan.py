@@ -1,12 +1,15 @@
 """Where a rollback without a revision goes: a rule an on-call engineer can predict.
 
 A rollback takes out of traffic the version(s) the alias's current state introduced,
-and never re-deploys one it took out:
+and never goes to a state that a later rollback or revert went back from:
 
-- **The effective history.** A rollback entry is read as the state it restored: it and
-  every entry it undid are skipped, so a second rollback starts from where the first one
-  went back to and keeps walking back (``1 → 2 → 3``, rollback: 2, rollback: 1), never
-  forward to what the first one undid.
+- **The effective history.** A return to an earlier state is read as that state: it and
+  every entry it undid are skipped. A return is a rollback, or a change that sets the
+  alias exactly as one of the 20 changes before it did (a revert made by hand; setting
+  the same targets again). So a second rollback starts from where the first one went
+  back to and keeps walking back (``1 → 2 → 3``, rollback: 2, rollback: 1), never forward
+  to what the first one undid; and after ``1 → 2 → 3 → 2`` (3 reverted by hand) a
+  rollback goes to 1, not back to 3.
 - **What the current state introduced.** Walking that history back from the current
   state, the first state that lacks some of the current versions names them: those
   versions are new (after a canary ramp ``5 → 5+6 at 5 %, 20 %, 50 % → 6``, version 6,
@@ -34,6 +37,9 @@ __all__ = [
 
 #: The action of an entry written by a rollback.
 ROLLBACK = "rollback"
+#: A change that sets the alias exactly as one of this many changes before it did goes
+#: back to that state (a revert made by hand), as a rollback does.
+RETURN_WINDOW = 20
 
 
 def versions_of(targets: Targets | None) -> list[int | None]:
@@ -45,38 +51,63 @@ def versions_of(targets: Targets | None) -> list[int | None]:
     return [targets.version, targets.secondary_version]
 
 
-def effective_states(newest_first: Iterable[AliasChange]) -> Iterator[AliasChange]:
-    """The entries, newest first, with each rollback read as the state it restored.
+def effective_states(
+    newest_first: Iterable[AliasChange], window: int = RETURN_WINDOW
+) -> Iterator[AliasChange]:
+    """The entries, newest first, with each return to an earlier state read as that
+    state: a rollback entry, or a change that set the alias exactly as one of the
+    ``window`` entries before it did (a revert made by hand, a re-set of the same
+    targets), stands for the newest entry before it (in this same effective history)
+    with that state; everything between is skipped.
 
-    A rollback entry stands for the newest entry before it (in this same effective
-    history) whose ``after`` it copied; everything between is skipped. Read lazily: the
-    usual rollback needs only the newest few entries. A rollback whose state is found
-    nowhere before it (written by the older rule, which could go forward) counts as an
-    ordinary change; telling that needs the whole history, which is then read.
+    Read lazily, ``window`` entries ahead: the usual rollback needs only the newest few.
+    A rollback whose state is found nowhere before it (written by the older rule of this
+    package, which could go forward) counts as an ordinary change; telling that needs the
+    whole history, which is then read.
     """
+    source = iter(newest_first)
     seen: list[AliasChange] = []
-    wanted: list[Targets] = []  # states sought by the rollbacks being skipped, innermost last
+    wanted: list[Targets] = []  # states sought by the returns being skipped, innermost last
     given = 0
-    for entry in newest_first:
-        seen.append(entry)
-        if entry.action == ROLLBACK and entry.after is not None:
+    index = 0
+    while True:
+        while len(seen) < index + 1 + window:
+            following = next(source, None)
+            if following is None:
+                break
+            seen.append(following)
+        if index >= len(seen):
+            break
+        entry = seen[index]
+        if _returns(entry, seen[index + 1 : index + 1 + window]):
+            assert entry.after is not None
             wanted.append(entry.after)
-            continue
-        while wanted and entry.after == wanted[-1]:
-            wanted.pop()
-        if not wanted:
-            given += 1
-            yield entry
+        else:
+            while wanted and entry.after == wanted[-1]:
+                wanted.pop()
+            if not wanted:
+                given += 1
+                yield entry
+        index += 1
     if wanted:
-        stack = _forward(reversed(seen))
+        stack = _forward(list(reversed(seen)), window)
         yield from reversed(stack[: len(stack) - given])
 
 
-def _forward(oldest_first: Iterable[AliasChange]) -> list[AliasChange]:
+def _returns(entry: AliasChange, older: list[AliasChange]) -> bool:
+    """True when ``entry`` goes back to an earlier state: a rollback, or a change that
+    set the alias as one of ``older`` (the entries just before it, newest first) did."""
+    if entry.after is None:
+        return False
+    return entry.action == ROLLBACK or any(o.after == entry.after for o in older)
+
+
+def _forward(oldest_first: list[AliasChange], window: int) -> list[AliasChange]:
     """The effective history as a stack, oldest first (see :func:`effective_states`)."""
     stack: list[AliasChange] = []
-    for entry in oldest_first:
-        if entry.action == ROLLBACK and entry.after is not None:
+    for index, entry in enumerate(oldest_first):
+        older = oldest_first[max(0, index - window) : index][::-1]
+        if _returns(entry, older):
             match = next(
                 (i for i in range(len(stack) - 1, -1, -1) if stack[i].after == entry.after),
                 None,

@@ -5,6 +5,7 @@ new version, ``to_revision`` stays exact, and every rollback is a compare-and-se
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -72,13 +73,57 @@ def test_the_same_versions_set_again_are_one_state(published: Repository) -> Non
     assert repo.rollback_alias(NAME, "prod").version == "1"
 
 
-def test_a_hand_made_rollback_is_undone_like_any_change(published: Repository) -> None:
-    """A ``set`` back to an older version is a change like any other: rolling it back
-    returns to what it replaced."""
+def test_a_revert_made_by_hand_is_read_as_a_rollback(published: Repository) -> None:
+    """1 → 2 → 3 → 2: 3 was reverted by hand; a rollback now takes 2 out and goes to
+    1, never back to the 3 someone just took out."""
     repo = published
-    for version in (1, 2, 1):
+    for version in (1, 2, 3, 2):
         repo.put_alias(NAME, "prod", version)
-    assert repo.rollback_alias(NAME, "prod").version == "2"
+    assert repo.rollback_alias(NAME, "prod").version == "1"
+
+
+def test_a_revert_to_an_older_release_leaves_nothing_to_roll_back(
+    backend: Backend, published: Repository
+) -> None:
+    """1 → 2 → 3 → 1: back to 1 by hand; rolling back would re-deploy 3 or 2, which
+    were both taken out, so it is refused (to_revision still goes anywhere)."""
+    repo = published
+    for version in (1, 2, 3, 1):
+        repo.put_alias(NAME, "prod", version)
+    before = backend.state()
+    with raises_versioned(exc.InvalidArgumentError):
+        repo.rollback_alias(NAME, "prod")
+    assert backend.state() == before
+    assert repo.rollback_alias(NAME, "prod", to_revision=2).version == "2"
+
+
+def test_a_rollback_never_brings_back_what_an_earlier_one_took_out(
+    published: Repository,
+) -> None:
+    repo = published
+    for version in (1, 2, 1, 3):
+        repo.put_alias(NAME, "prod", version)
+    assert repo.rollback_alias(NAME, "prod").version == "1"
+    with raises_versioned(exc.InvalidArgumentError):
+        repo.rollback_alias(NAME, "prod")  # 2 was reverted: not re-deployed
+
+
+def test_a_retried_canary_rolls_back_to_the_stable_version(published: Repository) -> None:
+    """5; canary 6 at 5 %, 20 %; aborted by hand (5); retried at 5 %, 20 %; promoted."""
+    repo = published
+    repo.put_alias(NAME, "prod", 5)
+    for _ in range(2):
+        for weight in (5, 20):
+            repo.put_alias(NAME, "prod", 5, secondary_version=6, secondary_version_weight=weight)
+        if _ == 0:
+            repo.put_alias(NAME, "prod", 5, reason="abort")
+    repo.put_alias(NAME, "prod", 6, reason="promote")
+    assert _state(repo) == AliasState("6")
+    assert _state_after(repo.rollback_alias(NAME, "prod")) == AliasState("5")
+
+
+def _state_after(alias: Any) -> AliasState:
+    return AliasState(alias.version, alias.secondary_version, alias.secondary_version_weight)
 
 
 def test_to_revision_is_exact_and_later_rollbacks_skip_what_it_undid(

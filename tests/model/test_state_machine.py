@@ -121,12 +121,20 @@ class Model:
 def rule_target(
     states: list[tuple[int | None, int | None, int | None] | None],
 ) -> tuple[int | None, int | None, int | None] | None:
-    """Where a rollback would go (no rollbacks in this model's histories): the newest
-    earlier state serving none of the versions the current one introduced; for a deleted
-    alias, its last state."""
-    if not states:
+    """Where a rollback would go (no rollbacks in this model's histories): on the history
+    where a change that sets a state one of the 20 changes before it set goes back to
+    that state (the changes between undone), the newest earlier state serving none of
+    the versions the current one introduced; for a deleted alias, its last state."""
+    effective: list[tuple[int | None, int | None, int | None] | None] = []
+    for index, state in enumerate(states):
+        returns = state is not None and state in states[max(0, index - 20) : index]
+        if returns and state in effective:
+            del effective[len(effective) - effective[::-1].index(state) :]
+        else:
+            effective.append(state)
+    if not effective:
         return None
-    *earlier, now = states
+    *earlier, now = effective
     if now is None:
         return next((s for s in reversed(earlier) if s is not None), None)
     current = set(targets(now))
