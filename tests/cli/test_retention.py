@@ -129,7 +129,7 @@ def test_gc_expire_deleted_frees_what_retention_soft_deleted(cli: Cli) -> None:
     rows = would.stdout.decode().splitlines()
     assert rows[0].split() == ["NAME", "VERSION", "SIZE", "DELETED"]
     assert [row.split()[:2] for row in rows[1:]] == [[NAME, "1"], [NAME, "2"]]
-    assert "would expire 2 version(s), holding 600 B" in would.stderr.decode()
+    assert "would expire 2 version(s) of 600 B" in would.stderr.decode()
     assert len(cli.json("versions", NAME, "--all")) == 4  # a dry run changes nothing
     done = cli.json("gc", "--expire-deleted", "0")
     assert [(e["version"], e["freed"]) for e in done["expired"]] == [("1", 300), ("2", 300)]

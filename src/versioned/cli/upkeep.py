@@ -104,8 +104,12 @@ def gc(ctx: Context, args: argparse.Namespace) -> Result:
     if args.expire_deleted is not None:
         size = sum(e.size or 0 for e in expired) if would else sum(e.freed for e in expired)
         ctx.note(
-            f"{'would expire' if would else 'expired'} {len(expired)} version(s), "
-            f"{'holding' if would else 'freeing'} {human_size(size)}"
+            f"{'would expire' if would else 'expired'} {len(expired)} version(s) "
+            + (
+                f"of {human_size(size)} (less is freed where versions share content)"
+                if would
+                else f"freeing {human_size(size)}"
+            )
         )
     ctx.note(f"{'found' if would else 'removed'} {len(found)} unreferenced object(s)")
     if args.expire_deleted is None:

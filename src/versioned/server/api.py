@@ -170,8 +170,9 @@ async def put_alias(request: Request) -> Response:
 
 
 async def rollback(request: Request) -> Response:
-    """``POST /api/artifacts/{name}/aliases/{alias}/rollback`` (token): back to the
-    targets of ``to_revision`` (default: the revision before the current one), as a
+    """``POST /api/artifacts/{name}/aliases/{alias}/rollback`` (token): without
+    ``to_revision``, the versions the current state introduced taken out of traffic (the
+    rule of ``rollback_plan``); with it, exactly that revision's targets; as a
     compare-and-set on ``expected_revision`` (required). Answers the alias at its new
     revision; 409 RevisionMismatchError (with the current revision and targets) when
     it is not at ``expected_revision``."""
