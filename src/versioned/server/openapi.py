@@ -346,7 +346,11 @@ def document() -> dict[str, Any]:
                                     "properties": {
                                         "to_revision": {
                                             "type": ["integer", "null"],
-                                            "description": "exactly this revision's targets; without it, the newest earlier state serving none of the versions the current one introduced",
+                                            "description": (
+                                                "exactly this revision's targets; without "
+                                                "it, the newest earlier state serving none "
+                                                "of the versions the current one introduced"
+                                            ),
                                         },
                                         "expected_revision": {
                                             "type": "integer",
