@@ -6,13 +6,9 @@ from __future__ import annotations
 
 import os
 import re
-import struct
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.cli.conftest import Cli, child_environment, versioned_command
+from tests.cli.conftest import Cli, on_terminal
 
 NAME = "model"
 SIZE = 12 << 20  # above S3's 8 MiB part size: the upload goes in parts
@@ -20,29 +16,9 @@ SIZE = 12 << 20  # above S3's 8 MiB part size: the upload goes in parts
 
 def _drawn(cli: Cli, args: list[str], columns: int) -> bytes:
     """What the command draws on a pseudo-terminal ``columns`` wide as its stderr."""
-    pty = pytest.importorskip("pty")
-    fcntl = pytest.importorskip("fcntl")
-    termios = pytest.importorskip("termios")
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    child = subprocess.Popen(
-        [versioned_command(), *cli.global_options(), *args], cwd=cli.cwd,
-        env=child_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=follower,
-    )  # fmt: skip
-    os.close(follower)
-    chunks = []
-    with os.fdopen(leader, "rb", buffering=0) as terminal:
-        while True:
-            try:
-                chunk = terminal.read(65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    assert child.wait(timeout=120) == 0, b"".join(chunks)
-    return b"".join(chunks)
+    code, drawn = on_terminal(cli, args, columns=columns, stdout=False)
+    assert code == 0, drawn
+    return drawn
 
 
 def _lines(drawn: bytes) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from ..arguments import check_version
 from ..exc import ArtifactNotFoundError, ConcurrentWriteError, IntegrityError
 from ..model import Alias, Artifact
 from ..stores.base import CountingStream
@@ -227,13 +228,22 @@ def names(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def delete(ctx: Context, args: argparse.Namespace) -> Result:
-    """Soft-delete a version (LATEST by default)."""
+    """Soft-delete a version (LATEST by default). Like the library it succeeds when the
+    version is missing or already deleted (a cleanup that runs twice), saying so."""
     version = args.version or "LATEST"
-    with explain_missing(ctx, args.name):
-        ctx.repo.delete_artifact_version(args.name, version, ctx.bsm)
+    wanted = check_version(version)
+    every = ctx.repo.list_artifact_versions(args.name, ctx.bsm, include_deleted=True)
+    found = next((v for v in every if check_version(v.version) == wanted), None)
+    if found is None or found.is_deleted:
+        why = "it is already deleted" if found else "there is no such version"
+        return Done(
+            f"nothing to delete: {args.name} version {found.version if found else version}: {why}",
+            {"name": args.name, "version": version, "deleted": False},
+        )
+    ctx.repo.delete_artifact_version(args.name, version, ctx.bsm)
     return Done(
-        f"deleted {args.name} version {version} (restore brings it back)",
-        {"name": args.name, "version": version, "deleted": True},
+        f"deleted {args.name} version {found.version} (restore brings it back)",
+        {"name": args.name, "version": found.version, "deleted": True},
     )
 
 
