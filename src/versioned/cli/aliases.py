@@ -12,14 +12,15 @@ from .parser import UsageError
 
 
 def alias_set(ctx: Context, args: argparse.Namespace) -> Result:
-    """Create or move an alias; the result is the alias (with its new revision)."""
+    """Create or move an alias; the result is the alias (with its new revision). Without
+    --version it points at LATEST, and a remark on stderr says that LATEST moves."""
     if (args.secondary_version is None) != (args.weight is None):
         raise UsageError(
             "--secondary-version and --weight go together: the second version and the "
             "percent of picks it gets"
         )
     with explain_missing(ctx, args.name):
-        return ctx.repo.put_alias(
+        alias = ctx.repo.put_alias(
             args.name,
             args.alias,
             args.version,
@@ -29,6 +30,12 @@ def alias_set(ctx: Context, args: argparse.Namespace) -> Result:
             expected_revision=args.if_revision,
             reason=args.reason,
         )
+    if args.version is None:  # the default is easy to take for a pinned version
+        ctx.note(
+            f"alias {args.alias} of {args.name} points at LATEST, which changes with every "
+            "put (--version N pins a published version)"
+        )
+    return alias
 
 
 def alias_get(ctx: Context, args: argparse.Namespace) -> Result:
