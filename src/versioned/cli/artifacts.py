@@ -79,7 +79,8 @@ def publish(ctx: Context, args: argparse.Namespace) -> Result:
     """Freeze LATEST as the next number: that number, or the artifact with --json.
 
     Content identical to the last published version is published again with a warning,
-    or with ``--if-changed`` not at all (the result is then that version).
+    or with ``--if-changed`` not at all: then nothing is printed (``v=$(versioned publish
+    NAME --if-changed)`` is empty), and a remark on stderr names the version it equals.
     """
     live = require_artifact(ctx, args.name)
     latest = next((v for v in live if v.version == "LATEST" and not v.is_deleted), None)
@@ -87,7 +88,7 @@ def publish(ctx: Context, args: argparse.Namespace) -> Result:
     if latest is not None and last is not None and latest.sha256 == last.sha256:
         if args.if_changed:
             ctx.note(f"LATEST of {args.name} equals version {last.version}: nothing published")
-            return last if ctx.json else last.version
+            return None
         ctx.note(
             f"warning: LATEST of {args.name} equals version {last.version}; publishing the "
             "same bytes under a new number (--if-changed skips this)"
@@ -106,6 +107,12 @@ def get(ctx: Context, args: argparse.Namespace) -> Result:
     verified without reading the version's record (two requests on S3, not three).
     """
     kind, target = output_kind(args.output or "-")  # a bad -o fails before any request
+    if args.output is None and sys.stdout.isatty():
+        # as curl does: bytes on a terminal garble it, and a person rarely wants them there
+        raise UsageError(
+            "standard output is a terminal: write to a file with -o FILE, pipe it, "
+            "or add -o - to print the bytes here anyway"
+        )
     if args.key is not None and args.alias is None:
         raise UsageError("--key routes through an alias: give --alias too")
     target_of = _target(ctx, args)

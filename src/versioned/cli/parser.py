@@ -12,6 +12,7 @@ import difflib
 import importlib
 import os
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -47,7 +48,8 @@ class Command:
 
     ``handler`` is ``"module:function"`` in this package, imported when the command runs.
     ``opens``: ``"create"`` opens (and makes) the repository, ``"existing"`` opens it only
-    if it exists, ``"none"`` opens nothing.
+    if it exists, ``"none"`` opens nothing. ``prints`` says what goes to standard output
+    (scripts rely on it; the help shows it).
     """
 
     path: tuple[str, ...]
@@ -56,6 +58,7 @@ class Command:
     examples: str
     arguments: tuple[Arg, ...] = ()
     opens: str = "existing"
+    prints: str = "nothing (with --json: an object saying what was done)"
 
     def run(self, ctx: Context, args: argparse.Namespace) -> Result:
         """Import the handler and run it."""
@@ -266,7 +269,9 @@ def _add_command(group: argparse._SubParsersAction[Parser], command: Command) ->
         command.path[-1],
         help=summary,
         description=summary[0].upper() + summary[1:] + ".",
-        epilog="examples:\n" + "\n".join(f"  {line}" for line in command.examples.splitlines()),
+        epilog=textwrap.fill(f"standard output: {command.prints}", 88, subsequent_indent="  ")
+        + "\n\nexamples:\n"
+        + "\n".join(f"  {line}" for line in command.examples.splitlines()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     exclusive: dict[str, argparse._MutuallyExclusiveGroup] = {}

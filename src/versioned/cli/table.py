@@ -84,6 +84,7 @@ COMMANDS: tuple[Command, ...] = (
             _pairs("--tag", "an S3 object tag (the local backend keeps none)"),
         ),
         opens="create",
+        prints="LATEST's record, a field a line (--json: an object)",
     ),
     Command(
         ("publish",),
@@ -98,6 +99,8 @@ COMMANDS: tuple[Command, ...] = (
                 help="publish nothing when LATEST equals the last published version",
             ),
         ),
+        prints="the new version number alone (--json: its object); nothing at all when "
+        "--if-changed publishes nothing",
     ),
     Command(
         ("get",),
@@ -125,6 +128,8 @@ COMMANDS: tuple[Command, ...] = (
                 "written through)",
             ),
         ),
+        prints="the bytes, unless -o PATH; refused on a terminal unless -o - "
+        "(--json -o PATH: the version's object)",
     ),
     Command(
         ("show",),
@@ -132,6 +137,7 @@ COMMANDS: tuple[Command, ...] = (
         "show one version in full: hash, size, type, metadata, aliases",
         "versioned show model\nversioned show model --alias prod --json",
         (NAME, *_which("the version an alias points at (its primary one)")),
+        prints="the version's fields, one a line (--json: an object)",
     ),
     Command(
         ("versions",),
@@ -144,8 +150,15 @@ COMMANDS: tuple[Command, ...] = (
             option("--deleted", action="store_true", group="which", help="only soft-deleted"),
             option("--all", action="store_true", group="which", help="live and soft-deleted"),
         ),
+        prints="a table, a version a line (--json: an array)",
     ),
-    Command(("names",), "artifacts:names", "list the artifact names", "versioned names"),
+    Command(
+        ("names",),
+        "artifacts:names",
+        "list the artifact names",
+        "versioned names",
+        prints="a name a line (--json: an array)",
+    ),
     Command(
         ("delete",),
         "artifacts:delete",
@@ -159,6 +172,7 @@ COMMANDS: tuple[Command, ...] = (
         "bring back a soft-deleted version ('versions --deleted' lists them)",
         "versioned restore model --version 2",
         (NAME, VERSION),
+        prints="the restored version's record (--json: an object)",
     ),
     Command(
         ("alias", "set"),
@@ -180,6 +194,7 @@ COMMANDS: tuple[Command, ...] = (
             IF_REVISION,
             REASON,
         ),
+        prints="the alias's record with its new revision (--json: an object)",
     ),
     Command(
         ("alias", "get"),
@@ -198,6 +213,7 @@ COMMANDS: tuple[Command, ...] = (
                 "or an age such as 2h)",
             ),
         ),
+        prints="the alias's record (--json: an object)",
     ),
     Command(
         ("alias", "history"),
@@ -223,6 +239,8 @@ COMMANDS: tuple[Command, ...] = (
                 "or altered",
             ),
         ),
+        prints="a table, an entry a line (--json: an array); with --verify nothing "
+        "(--json: an object)",
     ),
     Command(
         ("alias", "rollback"),
@@ -241,6 +259,7 @@ COMMANDS: tuple[Command, ...] = (
             IF_REVISION,
             REASON,
         ),
+        prints="the alias's record after the rollback (--json: an object)",
     ),
     Command(
         ("alias", "list"),
@@ -248,6 +267,7 @@ COMMANDS: tuple[Command, ...] = (
         "list the aliases of NAME",
         "versioned alias list model",
         (NAME,),
+        prints="a table, an alias a line (--json: an array)",
     ),
     Command(
         ("alias", "delete"),
@@ -293,6 +313,8 @@ COMMANDS: tuple[Command, ...] = (
                 f"versions younger than {CONFIRM_YOUNGER_DAYS} days",
             ),
         ),
+        prints="the versions soft-deleted (or, --dry-run, that would be), a table "
+        "(--json: an array); with --all nothing (--json: an object)",
     ),
     Command(
         ("gc",),
@@ -309,6 +331,7 @@ COMMANDS: tuple[Command, ...] = (
                 help="leave bytes younger than AGE (a put may be under way; default: 1h)",
             ),
         ),
+        prints="the URIs of the objects removed (or found), one a line (--json: an array)",
     ),
     Command(
         ("serve",),
@@ -358,6 +381,7 @@ COMMANDS: tuple[Command, ...] = (
                 f"{MOST_PRESIGN_SECONDS}, S3's limit)",
             ),
         ),
+        prints="nothing: where it listens and each request go to standard error",
     ),
     Command(
         ("completion",),
@@ -367,5 +391,6 @@ COMMANDS: tuple[Command, ...] = (
         "versioned completion fish | source",
         (positional("SHELL", "bash, zsh or fish", choices=("bash", "zsh", "fish")),),
         opens="none",
+        prints="the shell code",
     ),
 )
