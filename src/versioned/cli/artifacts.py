@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 from ..arguments import check_version
 from ..exc import ArtifactNotFoundError, ConcurrentWriteError, IntegrityError
 from ..model import Alias, Artifact
+from ..notation import describe_targets
 from ..stores.base import CountingStream
 from .context import Context, Failure
 from .files import open_source, output_kind, stream_size
@@ -178,11 +179,10 @@ def _target(ctx: Context, args: argparse.Namespace) -> _Target:
 def _say_pick(ctx: Context, alias: Alias, version: str, verb: str) -> None:
     """On a canary alias, say on stderr which version was taken and the split."""
     if alias.secondary_version is not None and alias.secondary_version_weight:
-        ctx.note(
-            f"alias {alias.alias} of {alias.name} {verb} version {version} "
-            f"({100 - alias.secondary_version_weight}% {alias.version}, "
-            f"{alias.secondary_version_weight}% {alias.secondary_version})"
+        split = describe_targets(
+            alias.version, alias.secondary_version, alias.secondary_version_weight
         )
+        ctx.note(f"alias {alias.alias} of {alias.name} {verb} version {version} of {split}")
 
 
 def _chosen(ctx: Context, args: argparse.Namespace, *, pick: bool) -> Artifact:
