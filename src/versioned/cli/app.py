@@ -95,7 +95,8 @@ def _complete(parser: argparse.ArgumentParser) -> None:
         import argcomplete
     except ImportError:
         sys.exit(1)
-    argcomplete.autocomplete(parser)
+    # options only once a "-" is typed: an empty word completes the NAME or ALIAS
+    argcomplete.autocomplete(parser, always_complete_options=False)
     sys.exit(0)  # argcomplete exits itself; this is for a version that would not
 
 

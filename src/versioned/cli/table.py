@@ -7,11 +7,9 @@ when their command runs, so that ``versioned --help`` loads none of them.
 from __future__ import annotations
 
 from .parser import (
-    Arg,
     Command,
     count,
     duration,
-    key_value,
     moment,
     option,
     positional,
@@ -20,6 +18,7 @@ from .parser import (
     weight,
     whole_number,
 )
+from .shared_args import ALIAS, IF_REVISION, NAME, REASON, VERSION, pairs, which
 
 #: the library's retention defaults
 KEEP_LAST, OLDER_THAN, KEEP_ROLLBACK = 10, 90 * 86400, 1
@@ -28,39 +27,6 @@ CONFIRM_YOUNGER_DAYS = 7
 #: the longest ``serve --cache-seconds`` (a day) and ``--presign-seconds`` (S3's limit for a
 #: presigned URL: 7 days)
 MOST_CACHE_SECONDS, MOST_PRESIGN_SECONDS = 86400, 7 * 86400
-
-NAME = positional("NAME", "the artifact name (A-Z a-z 0-9 . _ -)")
-ALIAS = positional("ALIAS", "the alias name (A-Z a-z 0-9 _, not all digits)")
-VERSION = option(
-    "--version", metavar="V", type=version, help="a version number or LATEST (the default)"
-)
-
-
-IF_REVISION = option(
-    "--if-revision",
-    metavar="N",
-    type=count,
-    help="only if the alias is at revision N (0: only if it does not exist yet); "
-    "refused if someone changed it first",
-)
-REASON = option("--reason", metavar="TEXT", help="why, for the alias's history")
-
-
-def _which(what: str) -> tuple[Arg, ...]:
-    return (
-        option(
-            "--version", metavar="V", type=version, group="which", help="a version number or LATEST"
-        ),
-        option("--alias", metavar="A", group="which", help=what),
-    )
-
-
-def _pairs(flag: str, what: str) -> Arg:
-    return option(
-        flag, metavar="KEY=VALUE", type=key_value, action="append", default=[],
-        help=f"{what}; repeat for more",
-    )  # fmt: skip
-
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -80,8 +46,8 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             positional("FILE", "the file to store, or - for standard input"),
             option("--content-type", metavar="T", help="the MIME type to record"),
-            _pairs("--metadata", "user metadata (printable ASCII)"),
-            _pairs("--tag", "an S3 object tag (the local backend keeps none)"),
+            pairs("--metadata", "user metadata (printable ASCII)"),
+            pairs("--tag", "an S3 object tag (the local backend keeps none)"),
         ),
         opens="create",
         prints="LATEST's record, a field a line (--json: an object)",
@@ -110,7 +76,7 @@ COMMANDS: tuple[Command, ...] = (
         "versioned get model --alias prod > model.bin",
         (
             NAME,
-            *_which(
+            *which(
                 "the version an alias points at "
                 "(with a canary, picked by weight; the pick is said on stderr)"
             ),
@@ -136,7 +102,7 @@ COMMANDS: tuple[Command, ...] = (
         "artifacts:show",
         "show one version in full: hash, size, type, metadata, aliases",
         "versioned show model\nversioned show model --alias prod --json",
-        (NAME, *_which("the version an alias points at (its primary one)")),
+        (NAME, *which("the version an alias points at (its primary one)")),
         prints="the version's fields, one a line (--json: an object)",
     ),
     Command(
@@ -184,7 +150,13 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             ALIAS,
             VERSION,
-            option("--secondary-version", metavar="V", type=version, help="the canary version"),
+            option(
+                "--secondary-version",
+                metavar="V",
+                type=version,
+                completes="versions",
+                help="the canary version",
+            ),
             option(
                 "--weight",
                 metavar="W",
@@ -254,7 +226,11 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             ALIAS,
             option(
-                "--to", metavar="REV", type=positive, help="exactly the targets of revision REV"
+                "--to",
+                metavar="REV",
+                type=positive,
+                completes="revisions",
+                help="exactly the targets of revision REV",
             ),
             IF_REVISION,
             REASON,
