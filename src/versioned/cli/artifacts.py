@@ -19,7 +19,7 @@ from ..notation import describe_targets
 from ..stores.base import CountingStream
 from .context import Context, Failure
 from .files import open_source, output_kind, stream_size
-from .output import Done, Result, Shown
+from .output import Done, Result, Shown, human_size
 from .parser import UsageError
 from .progress import Meter
 
@@ -63,7 +63,9 @@ def require_artifact(ctx: Context, name: str) -> list[Artifact]:
 def put(ctx: Context, args: argparse.Namespace) -> Result:
     """Store FILE (``-``: stdin) as LATEST of NAME; the result is the LATEST artifact."""
     with open_source(args.file) as raw:
-        meter = Meter("reading", stream_size(raw))
+        meter = Meter(
+            "reading", stream_size(raw), then=("sending", "completing the upload, committing")
+        )
         with ctx.progress(f"put {args.name}", meter):
             return ctx.repo.put_artifact(
                 args.name,
@@ -94,7 +96,11 @@ def publish(ctx: Context, args: argparse.Namespace) -> Result:
             f"warning: LATEST of {args.name} equals version {last.version}; publishing the "
             "same bytes under a new number (--if-changed skips this)"
         )
-    with explain_missing(ctx, args.name):
+    size = latest.size if latest is not None and latest.size is not None else 0
+    # on S3 the copy is made by S3 and reports nothing: the bar says what it waits for
+    verb = "copying" if getattr(ctx.repo, "s3_bucket", None) else "freezing"
+    meter = Meter.waiting(size, f"{verb} {human_size(size)} of LATEST into a new version")
+    with explain_missing(ctx, args.name), ctx.progress(f"publish {args.name}", meter):
         artifact: Artifact = ctx.repo.publish_artifact_version(args.name, ctx.bsm)
     return artifact if ctx.json else artifact.version
 
