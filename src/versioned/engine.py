@@ -150,11 +150,16 @@ class Engine(AliasOperations, ExpiryOperations):
         name = args.check_name(name)
         return self._retry_conflicts(lambda: self.backend.publish(name, utc_now()))
 
-    def delete(self, name: str, version: object = None) -> None:
-        """Soft-delete a version. Raises ArtifactNotFoundError, VersionInUseError."""
+    def delete(self, name: str, version: object = None) -> bool:
+        """Soft-delete a version; True if this call deleted it. A version that is missing
+        or already deleted is left as it is (False), as in 1.0.1: a cleanup that runs twice
+        succeeds. Raises VersionInUseError while an alias points at it."""
         name = args.check_name(name)
         number = args.check_version(version)
-        self._soft_delete(name, number)
+        try:
+            return self._soft_delete(name, number)
+        except ArtifactNotFoundError:
+            return False
 
     def _soft_delete(self, name: str, number: int | None) -> bool:
         return self._retry_conflicts(lambda: self.backend.soft_delete(name, number))

@@ -183,10 +183,10 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
     def delete_artifact_version(
         self, name: str, version: int | str | None = None, bsm: Any = None
     ) -> None:
-        """Soft-delete a version (LATEST by default); deleting it again does nothing.
+        """Soft-delete a version (LATEST by default). Idempotent, as in 1.0.1: a version
+        that is already deleted, or was never there, is left as it is without an error.
 
-        Raises ArtifactNotFoundError if it never existed, VersionInUseError if aliases
-        point at it.
+        Raises VersionInUseError if aliases point at it.
         """
         with self._using(bsm):
             self._engine.delete(name, version)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -101,3 +102,33 @@ def local_cli(tmp_path: Path) -> Cli:
     runner = Cli(None, tmp_path)
     runner.run("init")
     return runner
+
+
+def on_terminal(
+    cli: Cli, args: list[str], *, columns: int = 80, stdout: bool = True, stderr: bool = True
+) -> tuple[int, bytes]:
+    """Run the command with standard output and/or error on one pseudo-terminal
+    ``columns`` wide (the other goes nowhere); return its exit code and all it drew."""
+    pty = pytest.importorskip("pty")
+    fcntl = pytest.importorskip("fcntl")
+    termios = pytest.importorskip("termios")
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    child = subprocess.Popen(
+        [versioned_command(), *cli.global_options(), *args], cwd=cli.cwd,
+        env=child_environment(), stdin=subprocess.DEVNULL,
+        stdout=follower if stdout else subprocess.DEVNULL,
+        stderr=follower if stderr else subprocess.DEVNULL,
+    )  # fmt: skip
+    os.close(follower)
+    chunks = []
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        while True:
+            try:  # Linux ends a pseudo-terminal whose writer has gone with EIO
+                chunk = terminal.read(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return child.wait(timeout=120), b"".join(chunks)

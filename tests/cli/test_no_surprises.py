@@ -63,7 +63,9 @@ def test_publishing_unchanged_content_warns_or_skips(cli: Cli) -> None:
     assert again.stdout == b"2\n"
     assert b"warning: LATEST of model equals version 1" in again.stderr
     skipped = cli.run("publish", NAME, "--if-changed")
-    assert skipped.stdout == b"2\n" and b"nothing published" in skipped.stderr
+    # v=$(versioned publish NAME --if-changed): empty when nothing new was published
+    assert skipped.stdout == b"" and b"nothing published" in skipped.stderr
+    assert cli.run("--json", "publish", NAME, "--if-changed").stdout == b""
     assert [v["version"] for v in cli.json("versions", NAME)] == ["LATEST", "2", "1"]
     cli.run("put", NAME, "-", stdin=b"changed")
     assert cli.run("publish", NAME, "--if-changed").stdout == b"3\n"

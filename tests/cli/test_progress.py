@@ -4,15 +4,13 @@ never wraps onto new lines, however narrow the terminal."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
-import struct
-import subprocess
 from pathlib import Path
 
-import pytest
-
-from tests.cli.conftest import Cli, child_environment, versioned_command
+from tests.cli.conftest import Cli, on_terminal
 
 NAME = "model"
 SIZE = 12 << 20  # above S3's 8 MiB part size: the upload goes in parts
@@ -20,29 +18,9 @@ SIZE = 12 << 20  # above S3's 8 MiB part size: the upload goes in parts
 
 def _drawn(cli: Cli, args: list[str], columns: int) -> bytes:
     """What the command draws on a pseudo-terminal ``columns`` wide as its stderr."""
-    pty = pytest.importorskip("pty")
-    fcntl = pytest.importorskip("fcntl")
-    termios = pytest.importorskip("termios")
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    child = subprocess.Popen(
-        [versioned_command(), *cli.global_options(), *args], cwd=cli.cwd,
-        env=child_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=follower,
-    )  # fmt: skip
-    os.close(follower)
-    chunks = []
-    with os.fdopen(leader, "rb", buffering=0) as terminal:
-        while True:
-            try:
-                chunk = terminal.read(65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    assert child.wait(timeout=120) == 0, b"".join(chunks)
-    return b"".join(chunks)
+    code, drawn = on_terminal(cli, args, columns=columns, stdout=False)
+    assert code == 0, drawn
+    return drawn
 
 
 def _lines(drawn: bytes) -> list[str]:
@@ -71,3 +49,28 @@ def test_put_and_get_bars_count_bytes_and_fit_a_narrow_terminal(cli: Cli, tmp_pa
         assert states and all(len(s) < columns for s in states), states
         assert narrow.count(b"\n") <= 2
         assert any("100%" in s for s in states), states
+
+
+def test_after_the_bytes_the_bar_says_what_it_waits_for_and_ends_with_a_summary() -> None:
+    from versioned.cli.progress import Meter, ProgressBar
+
+    meter = Meter("reading", SIZE, then=("sending", "completing the upload, committing"))
+    meter.add(SIZE)  # hashed: not yet the phase that ends with a wait
+    assert meter.then_started is None
+    meter.adder("sending")(SIZE)
+    assert meter.then_started is not None
+    drawn = io.StringIO()
+    with contextlib.redirect_stderr(drawn):
+        bar = ProgressBar("put model", meter)
+        bar._draw()
+        now = drawn.getvalue().rsplit("\r", 1)[-1]  # what the terminal shows
+        assert now.startswith("put model: completing the upload, committing… 0 s"), now
+        bar._draw(final=True)
+    assert drawn.getvalue().rsplit("\r", 1)[-1].startswith("put model: done, 12.0 MiB in ")
+
+
+def test_a_large_publish_shows_its_copy(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(SIZE))
+    cli.run("put", NAME, "big.bin")
+    states = _lines(_drawn(cli, ["publish", NAME], 120))
+    assert states and states[-1].startswith("publish model: done, 12.0 MiB in "), states

@@ -224,8 +224,7 @@ def test_the_highest_version_number_is_an_answer_and_one_past_it_a_bad_argument(
     repo.put_artifact(NAME, b"x")
     with raises_versioned(exc.ArtifactNotFoundError):
         repo.get_artifact_version(NAME, 2**63 - 1)
-    with raises_versioned(exc.ArtifactNotFoundError):
-        repo.delete_artifact_version(NAME, str(2**63 - 1))
+    repo.delete_artifact_version(NAME, str(2**63 - 1))  # missing: nothing to delete
     with raises_versioned(exc.InvalidArgumentError) as error:
         repo.get_artifact_version(NAME, "1" * 5000)
     assert "version" in str(error.value) and len(str(error.value)) < 200

@@ -88,9 +88,7 @@ def test_artifact_fields_match_between_calls(repo: Repository) -> None:
     assert_aware_utc(fetched.update_at)
 
 
-@pytest.mark.parametrize(
-    "method", ["get_artifact_version", "delete_artifact_version", "restore_artifact_version"]
-)
+@pytest.mark.parametrize("method", ["get_artifact_version", "restore_artifact_version"])
 def test_missing_artifact_or_version(repo: Repository, method: str) -> None:
     with raises_versioned(exc.ArtifactNotFoundError) as info:
         getattr(repo, method)("never-was")

@@ -77,10 +77,8 @@ class Model:
 
     def delete(self, name: str, version: int | None) -> None:
         found = self.versions.get(name, {}).get(version)
-        if found is None:
-            raise exc.ArtifactNotFoundError("model", name=name)
-        if found[1]:
-            return
+        if found is None or found[1]:
+            return  # idempotent, as in 1.0.1: nothing to delete
         if self.users(name, version):
             raise exc.VersionInUseError("model", name=name, version="", aliases=[])
         self.versions[name][version] = (found[0], True)

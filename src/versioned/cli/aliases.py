@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import argparse
 
-from ..model import AliasState
+from ..notation import describe_targets
 from .artifacts import explain_missing, require_artifact
 from .context import Context, Failure
-from .output import Done, History, Result, describe_state, print_json
+from .output import Done, History, Result, print_json
 from .parser import UsageError
 
 
 def alias_set(ctx: Context, args: argparse.Namespace) -> Result:
-    """Create or move an alias; the result is the alias (with its new revision)."""
+    """Create or move an alias; the result is the alias (with its new revision). Without
+    --version it points at LATEST, and a remark on stderr says that LATEST moves."""
     if (args.secondary_version is None) != (args.weight is None):
         raise UsageError(
             "--secondary-version and --weight go together: the second version and the "
             "percent of picks it gets"
         )
     with explain_missing(ctx, args.name):
-        return ctx.repo.put_alias(
+        alias = ctx.repo.put_alias(
             args.name,
             args.alias,
             args.version,
@@ -29,6 +30,12 @@ def alias_set(ctx: Context, args: argparse.Namespace) -> Result:
             expected_revision=args.if_revision,
             reason=args.reason,
         )
+    if args.version is None:  # the default is easy to take for a pinned version
+        ctx.note(
+            f"alias {args.alias} of {args.name} points at LATEST, which changes with every "
+            "put (--version N pins a published version)"
+        )
+    return alias
 
 
 def alias_get(ctx: Context, args: argparse.Namespace) -> Result:
@@ -63,8 +70,9 @@ def alias_delete(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def alias_history(ctx: Context, args: argparse.Namespace) -> Result:
-    """A page of the alias's changes, newest first; with --verify, the check of the whole
-    chain (a failure when an entry was removed or altered)."""
+    """A page of the alias's changes, newest first (a remark on stderr says when older ones
+    exist and how to see them); with --verify, the check of the whole chain (a failure
+    when an entry was removed or altered)."""
     if args.verify:
         check = ctx.repo.verify_alias_history(args.name, args.alias, ctx.bsm)
         data = {
@@ -85,11 +93,18 @@ def alias_history(ctx: Context, args: argparse.Namespace) -> Result:
             f"the history of alias {args.alias} of {args.name} is intact ({check.entries} entries)",
             data,
         )
+    # one entry more than asked tells whether there is a next page, for no extra request
     changes = ctx.repo.list_alias_history(
-        args.name, args.alias, ctx.bsm, limit=args.limit, before_revision=args.before
+        args.name, args.alias, ctx.bsm, limit=args.limit + 1, before_revision=args.before
     )
     if not changes:
         ctx.repo.get_alias(args.name, args.alias, ctx.bsm)  # says when there is no alias
+    if len(changes) > args.limit:
+        changes = changes[: args.limit]
+        ctx.note(
+            f"older entries exist: 'versioned alias history {args.name} {args.alias} "
+            f"--before {changes[-1].revision}' shows the next page"
+        )
     return History(changes)
 
 
@@ -106,9 +121,7 @@ def alias_rollback(ctx: Context, args: argparse.Namespace) -> Result:
     )
     ctx.note(
         f"alias {args.alias} of {args.name} rolled back to version "
-        + describe_state(
-            AliasState(alias.version, alias.secondary_version, alias.secondary_version_weight)
-        )
+        + describe_targets(alias.version, alias.secondary_version, alias.secondary_version_weight)
         + f" (now revision {alias.revision})"
     )
     return alias

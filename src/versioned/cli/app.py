@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from .. import exc, open_repository
 from .context import Context, Failure
+from .errors import not_ready
 from .files import UnusableOutput
 from .output import emit
 from .parser import Command, UsageError, build_parser
@@ -37,6 +38,7 @@ _FLAG_RE = re.compile(r"\b(" + "|".join(_FLAGS) + r")\b")
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     arguments = sys.argv[1:] if argv is None else list(argv)
+    ctx: Context | None = None
     try:
         parser = build_parser(COMMANDS)
         if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions: answer, exit
@@ -46,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = parser.parse_args(arguments)
         command: Command = args.command
-        ctx = _context(command, args)
+        ctx = Context(args)
+        _open(ctx, command, args)
         result = command.run(ctx, args)
         emit(
             result,
@@ -63,16 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except Exception as error:
-        code, message = describe(error)
+        code, message = describe(error, ctx.opened if ctx is not None else None)
         print(f"versioned: error: {message}", file=sys.stderr)
         return code
 
 
-def _context(command: Command, args: argparse.Namespace) -> Context:
+def _open(ctx: Context, command: Command, args: argparse.Namespace) -> None:
     """Open the repository as the command needs it; with --verbose, trace its calls."""
-    ctx = Context(args)
     if command.opens == "none":
-        return ctx
+        return
     repo = open_repository(args.repo, create=command.opens == "create")
     ctx.opened = repo
     if args.verbose:
@@ -86,7 +88,6 @@ def _context(command: Command, args: argparse.Namespace) -> Context:
             ctx.bsm = traced_session(say, region)
         else:
             repo._trace(lambda backend: TracedBackend(backend, say))  # type: ignore[arg-type,return-value]
-    return ctx
 
 
 def _complete(parser: argparse.ArgumentParser) -> None:
@@ -94,12 +95,14 @@ def _complete(parser: argparse.ArgumentParser) -> None:
         import argcomplete
     except ImportError:
         sys.exit(1)
-    argcomplete.autocomplete(parser)
+    # options only once a "-" is typed: an empty word completes the NAME or ALIAS
+    argcomplete.autocomplete(parser, always_complete_options=False)
     sys.exit(0)  # argcomplete exits itself; this is for a version that would not
 
 
-def describe(error: Exception) -> tuple[int, str]:
-    """The exit code and the one-line message for ``error``; re-raises bugs."""
+def describe(error: Exception, repo: object = None) -> tuple[int, str]:
+    """The exit code and the one-line message for ``error`` (``repo``: the repository the
+    command opened, if any, to name what is missing); re-raises bugs."""
     if isinstance(error, (UsageError, UnusableOutput)):
         return EXIT_USAGE, str(error)
     if isinstance(error, (exc.InvalidArgumentError, exc.InvalidArgumentTypeError)):
@@ -110,9 +113,7 @@ def describe(error: Exception) -> tuple[int, str]:
             "or $VERSIONED_REPO"
         )
     if isinstance(error, exc.RepositoryNotReadyError):
-        message = str(error)
-        hint = "" if "versioned init" in message else " (run 'versioned init' first)"
-        return EXIT_FAILURE, message + hint
+        return EXIT_FAILURE, not_ready(error, repo)
     if isinstance(error, (exc.VersionedError, Failure)):
         return EXIT_FAILURE, str(error)
     if isinstance(error, OSError):

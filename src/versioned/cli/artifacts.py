@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from ..arguments import check_version
 from ..exc import ArtifactNotFoundError, ConcurrentWriteError, IntegrityError
 from ..model import Alias, Artifact
+from ..notation import describe_targets
 from ..stores.base import CountingStream
 from .context import Context, Failure
 from .files import open_source, output_kind, stream_size
-from .output import Done, Result, Shown
+from .output import Done, Result, Shown, human_size
 from .parser import UsageError
 from .progress import Meter
 
@@ -61,7 +63,9 @@ def require_artifact(ctx: Context, name: str) -> list[Artifact]:
 def put(ctx: Context, args: argparse.Namespace) -> Result:
     """Store FILE (``-``: stdin) as LATEST of NAME; the result is the LATEST artifact."""
     with open_source(args.file) as raw:
-        meter = Meter("reading", stream_size(raw))
+        meter = Meter(
+            "reading", stream_size(raw), then=("sending", "completing the upload, committing")
+        )
         with ctx.progress(f"put {args.name}", meter):
             return ctx.repo.put_artifact(
                 args.name,
@@ -78,7 +82,8 @@ def publish(ctx: Context, args: argparse.Namespace) -> Result:
     """Freeze LATEST as the next number: that number, or the artifact with --json.
 
     Content identical to the last published version is published again with a warning,
-    or with ``--if-changed`` not at all (the result is then that version).
+    or with ``--if-changed`` not at all: then nothing is printed (``v=$(versioned publish
+    NAME --if-changed)`` is empty), and a remark on stderr names the version it equals.
     """
     live = require_artifact(ctx, args.name)
     latest = next((v for v in live if v.version == "LATEST" and not v.is_deleted), None)
@@ -86,12 +91,16 @@ def publish(ctx: Context, args: argparse.Namespace) -> Result:
     if latest is not None and last is not None and latest.sha256 == last.sha256:
         if args.if_changed:
             ctx.note(f"LATEST of {args.name} equals version {last.version}: nothing published")
-            return last if ctx.json else last.version
+            return None
         ctx.note(
             f"warning: LATEST of {args.name} equals version {last.version}; publishing the "
             "same bytes under a new number (--if-changed skips this)"
         )
-    with explain_missing(ctx, args.name):
+    size = latest.size if latest is not None and latest.size is not None else 0
+    # on S3 the copy is made by S3 and reports nothing: the bar says what it waits for
+    verb = "copying" if getattr(ctx.repo, "s3_bucket", None) else "freezing"
+    meter = Meter.waiting(size, f"{verb} {human_size(size)} of LATEST into a new version")
+    with explain_missing(ctx, args.name), ctx.progress(f"publish {args.name}", meter):
         artifact: Artifact = ctx.repo.publish_artifact_version(args.name, ctx.bsm)
     return artifact if ctx.json else artifact.version
 
@@ -105,6 +114,12 @@ def get(ctx: Context, args: argparse.Namespace) -> Result:
     verified without reading the version's record (two requests on S3, not three).
     """
     kind, target = output_kind(args.output or "-")  # a bad -o fails before any request
+    if args.output is None and sys.stdout.isatty():
+        # as curl does: bytes on a terminal garble it, and a person rarely wants them there
+        raise UsageError(
+            "standard output is a terminal: write to a file with -o FILE, pipe it, "
+            "or add -o - to print the bytes here anyway"
+        )
     if args.key is not None and args.alias is None:
         raise UsageError("--key routes through an alias: give --alias too")
     target_of = _target(ctx, args)
@@ -170,11 +185,10 @@ def _target(ctx: Context, args: argparse.Namespace) -> _Target:
 def _say_pick(ctx: Context, alias: Alias, version: str, verb: str) -> None:
     """On a canary alias, say on stderr which version was taken and the split."""
     if alias.secondary_version is not None and alias.secondary_version_weight:
-        ctx.note(
-            f"alias {alias.alias} of {alias.name} {verb} version {version} "
-            f"({100 - alias.secondary_version_weight}% {alias.version}, "
-            f"{alias.secondary_version_weight}% {alias.secondary_version})"
+        split = describe_targets(
+            alias.version, alias.secondary_version, alias.secondary_version_weight
         )
+        ctx.note(f"alias {alias.alias} of {alias.name} {verb} version {version} of {split}")
 
 
 def _chosen(ctx: Context, args: argparse.Namespace, *, pick: bool) -> Artifact:
@@ -227,13 +241,22 @@ def names(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 def delete(ctx: Context, args: argparse.Namespace) -> Result:
-    """Soft-delete a version (LATEST by default)."""
+    """Soft-delete a version (LATEST by default). Like the library it succeeds when the
+    version is missing or already deleted (a cleanup that runs twice), saying so."""
     version = args.version or "LATEST"
-    with explain_missing(ctx, args.name):
-        ctx.repo.delete_artifact_version(args.name, version, ctx.bsm)
+    wanted = check_version(version)
+    every = ctx.repo.list_artifact_versions(args.name, ctx.bsm, include_deleted=True)
+    found = next((v for v in every if check_version(v.version) == wanted), None)
+    if found is None or found.is_deleted:
+        why = "it is already deleted" if found else "there is no such version"
+        return Done(
+            f"nothing to delete: {args.name} version {found.version if found else version}: {why}",
+            {"name": args.name, "version": version, "deleted": False},
+        )
+    ctx.repo.delete_artifact_version(args.name, version, ctx.bsm)
     return Done(
-        f"deleted {args.name} version {version} (restore brings it back)",
-        {"name": args.name, "version": version, "deleted": True},
+        f"deleted {args.name} version {found.version} (restore brings it back)",
+        {"name": args.name, "version": found.version, "deleted": True},
     )
 
 

@@ -157,39 +157,13 @@ def change_record(change: AliasChange) -> dict[str, object]:
     return values
 
 
-def describe_state(state: AliasState | None) -> str:
-    """Where an alias pointed, for people: ``5``, ``5 (80%) + 6 (20%)``, ``-`` (absent)."""
-    if state is None:
-        return "-"
-    if state.secondary_version is None or state.secondary_version_weight is None:
-        return state.version
-    weight = state.secondary_version_weight
-    return f"{state.version} ({100 - weight}%) + {state.secondary_version} ({weight}%)"
-
-
-def _history_text(history: History) -> str:
-    # WHO comes last: an AWS ARN is long, and the last column gives way on a narrow terminal
-    header = ["REV", "WHEN", "ACTION", "FROM", "TO", "REASON", "WHO"]
-    rows = [
-        [
-            str(change.revision),
-            _show(change.update_at),
-            change.action,
-            describe_state(change.before),
-            describe_state(change.after),
-            change.reason or "-",
-            change.who,
-        ]
-        for change in history.changes
-    ]
-    return align([header, *rows], width=output_width())
-
-
 def _text(result: Result, show_deleted: bool) -> str:
     if isinstance(result, str):
         return result
     if isinstance(result, History):
-        return _history_text(result)
+        from .history_view import history_text
+
+        return history_text(result.changes, output_width())
     if isinstance(result, Shown):
         pairs = _pairs(result.artifact)
         pairs.append(("aliases", ", ".join(result.aliases) or "-"))
@@ -213,8 +187,8 @@ def _text(result: Result, show_deleted: bool) -> str:
 def _pairs(item: Artifact | Alias) -> list[tuple[str, str]]:
     """``item``'s fields as (name, text) for a key-value listing."""
     if isinstance(item, Alias):
-        return [(name, _show(getattr(item, name))) for name in ALIAS_FIELDS]
-    pairs = [(name, _show(getattr(item, name))) for name in ARTIFACT_FIELDS[:-1]]
+        return [(name, show_value(getattr(item, name))) for name in ALIAS_FIELDS]
+    pairs = [(name, show_value(getattr(item, name))) for name in ARTIFACT_FIELDS[:-1]]
     pairs[3] = ("size", human_size(item.size))
     if item.is_deleted:
         pairs.append(("deleted", "yes (restore brings it back)"))
@@ -229,10 +203,10 @@ def _cell(item: Artifact | Alias, column: str) -> str:
         return str(value)[:_SHA_PREFIX]
     if column == "size":
         return human_size(value)
-    return _show(value)
+    return show_value(value)
 
 
-def _show(value: object) -> str:
+def show_value(value: object) -> str:
     """A value for people: ``-`` for none, times to the second in UTC."""
     if value is None:
         return "-"
@@ -293,12 +267,12 @@ def align(rows: list[list[str]], width: int | None = None) -> str:
         widths[-1] = max(1, min(widths[-1], room))
     lines = []
     for row in rows:
-        cells = [_fit(cell, w) for cell, w in zip(row[:count], widths, strict=True)]
+        cells = [fit_cell(cell, w) for cell, w in zip(row[:count], widths, strict=True)]
         lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
     return "\n".join(lines)
 
 
-def _fit(cell: str, width: int) -> str:
+def fit_cell(cell: str, width: int) -> str:
     if len(cell) <= width:
         return cell
     mark = "…" if (sys.stdout.encoding or "").lower().replace("-", "") == "utf8" else "~"

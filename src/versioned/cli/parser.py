@@ -12,6 +12,7 @@ import difflib
 import importlib
 import os
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -34,11 +35,13 @@ class UsageError(Exception):
 @dataclass(frozen=True)
 class Arg:
     """One argument of a command: ``add_argument(*flags, **options)``, in ``group`` (a
-    mutually exclusive group, by name) when given."""
+    mutually exclusive group, by name) when given; ``completes`` names what tab
+    completion offers from the repository (see :mod:`.completers`)."""
 
     flags: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
     group: str | None = None
+    completes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ class Command:
 
     ``handler`` is ``"module:function"`` in this package, imported when the command runs.
     ``opens``: ``"create"`` opens (and makes) the repository, ``"existing"`` opens it only
-    if it exists, ``"none"`` opens nothing.
+    if it exists, ``"none"`` opens nothing. ``prints`` says what goes to standard output
+    (scripts rely on it; the help shows it).
     """
 
     path: tuple[str, ...]
@@ -56,6 +60,7 @@ class Command:
     examples: str
     arguments: tuple[Arg, ...] = ()
     opens: str = "existing"
+    prints: str = "nothing (with --json: an object saying what was done)"
 
     def run(self, ctx: Context, args: argparse.Namespace) -> Result:
         """Import the handler and run it."""
@@ -66,14 +71,29 @@ class Command:
         return found(ctx, args)
 
 
-def positional(name: str, help: str, **options: Any) -> Arg:
+def positional(name: str, help: str, completes: str | None = None, **options: Any) -> Arg:
     """A positional argument shown as ``name`` (``NAME``, ``ALIAS``...)."""
-    return Arg((name.lower(),), {"metavar": name, "help": help, **options})
+    return Arg((name.lower(),), {"metavar": name, "help": help, **options}, None, completes)
 
 
-def option(*flags: str, group: str | None = None, **options: Any) -> Arg:
+def option(
+    *flags: str, group: str | None = None, completes: str | None = None, **options: Any
+) -> Arg:
     """An option such as ``--version V``."""
-    return Arg(flags, options, group)
+    return Arg(flags, options, group, completes)
+
+
+class _Completer:
+    """What argcomplete calls for an argument: :func:`.completers.offer`, imported only
+    when the shell asks (``versioned --help`` and the commands never load it)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __call__(self, prefix: str, parsed_args: argparse.Namespace, **kwargs: Any) -> list[str]:
+        from .completers import offer
+
+        return offer(self.what, prefix, parsed_args, **kwargs)
 
 
 # --- value types: their errors name the flag (argparse adds "argument --weight:") --------
@@ -266,7 +286,9 @@ def _add_command(group: argparse._SubParsersAction[Parser], command: Command) ->
         command.path[-1],
         help=summary,
         description=summary[0].upper() + summary[1:] + ".",
-        epilog="examples:\n" + "\n".join(f"  {line}" for line in command.examples.splitlines()),
+        epilog=textwrap.fill(f"standard output: {command.prints}", 88, subsequent_indent="  ")
+        + "\n\nexamples:\n"
+        + "\n".join(f"  {line}" for line in command.examples.splitlines()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     exclusive: dict[str, argparse._MutuallyExclusiveGroup] = {}
@@ -276,6 +298,8 @@ def _add_command(group: argparse._SubParsersAction[Parser], command: Command) ->
             if argument.group not in exclusive:
                 exclusive[argument.group] = parser.add_mutually_exclusive_group()
             target = exclusive[argument.group]
-        target.add_argument(*argument.flags, **argument.options)
+        action = target.add_argument(*argument.flags, **argument.options)
+        if argument.completes is not None:
+            action.completer = _Completer(argument.completes)
     _global_options(parser, top=False)
     parser.set_defaults(command=command)

@@ -27,17 +27,38 @@ class Meter:
     ``add`` may be called from several threads (S3 sends parts in parallel).
     """
 
-    def __init__(self, phase: str, total: int | None) -> None:
+    def __init__(
+        self, phase: str, total: int | None, *, then: tuple[str, str] | None = None
+    ) -> None:
         self.phase, self.total, self.done = phase, total, 0
         self.started = time.monotonic()
         self._lock = threading.Lock()
         #: (phase, bytes, started) of phases that ended before the bar last looked
         self.ended: list[tuple[str, int, float]] = []
+        #: (phase, what follows it): once that phase has moved every byte, the bar says
+        #: what follows ("completing the upload, committing") and the seconds it takes,
+        #: instead of a rate falling towards zero and "0:00 left"
+        self.then_phase, self.then = then or ("", "")
+        #: when the ``then`` phase moved its last byte (monotonic)
+        self.then_started: float | None = None
+        #: the whole operation's start, for the closing line
+        self.began = self.started
+
+    @classmethod
+    def waiting(cls, size: int, what: str) -> Meter:
+        """A meter for work that reports no bytes (publish's copy on S3): the bar says
+        ``what`` and the seconds it has taken; ``size`` is for the closing line."""
+        meter = cls(what, size, then=(what, what))
+        meter.add(size)
+        return meter
 
     def add(self, count: int) -> None:
         """Count ``count`` more bytes done."""
         with self._lock:
             self.done += count
+            finished = self.total is not None and self.done >= self.total
+            if finished and self.phase == self.then_phase and self.then_started is None:
+                self.then_started = time.monotonic()
 
     def adder(self, phase: str) -> Callable[[int], None]:
         """A callback that starts ``phase`` at its first call, then counts bytes; the
@@ -73,7 +94,7 @@ class ProgressBar:
         self._stop.set()
         self._thread.join()
         if kind is None:
-            self._draw()
+            self._draw(final=True)
         if self._drawn:
             sys.stderr.write("\n")
             sys.stderr.flush()
@@ -82,21 +103,40 @@ class ProgressBar:
         while not self._stop.wait(0.2):
             self._draw()
 
-    def _draw(self) -> None:
+    def _draw(self, *, final: bool = False) -> None:
         meter = self._meter
+        size = max(meter.done, meter.total or 0)
         while meter.ended:
-            phase, size, started = meter.ended.pop(0)
+            phase, moved, started = meter.ended.pop(0)
+            if moved >= PROGRESS_MIN_BYTES:
+                self._write(render(self._label, phase, moved, moved, started, _columns()))
+        if not final and meter.then_started is not None:
             if size >= PROGRESS_MIN_BYTES:
-                line = render(self._label, phase, size, size, started, _columns())
-                sys.stderr.write("\r" + line + "\x1b[K")
-                self._drawn = True
+                self._write(render_then(self._label, meter.then, meter.then_started, _columns()))
+            return
         done, total = meter.done, meter.total
         if max(done, total or 0) < PROGRESS_MIN_BYTES:
             return
-        line = render(self._label, meter.phase, done, total, meter.started, _columns())
+        self._write(render(self._label, meter.phase, done, total, meter.started, _columns()))
+        if final:  # the closing line: the whole operation, not a falling rate
+            self._write(render_done(self._label, size, meter.began, _columns()))
+
+    def _write(self, line: str) -> None:
         sys.stderr.write("\r" + line + "\x1b[K")
         sys.stderr.flush()
         self._drawn = True
+
+
+def render_then(label: str, then: str, since: float, width: int) -> str:
+    """What happens after the bytes moved, and for how long so far: ``put model:
+    completing the upload, committing… 3 s``, at most ``width - 1`` characters."""
+    return f"{label}: {then}… {time.monotonic() - since:.0f} s"[: max(width - 1, 1)]
+
+
+def render_done(label: str, size: int, began: float, width: int) -> str:
+    """The closing line: ``put model: done, 200.0 MiB in 5.2 s``."""
+    line = f"{label}: done, {human_size(size)} in {time.monotonic() - began:.1f} s"
+    return line[: max(width - 1, 1)]
 
 
 def render(label: str, phase: str, done: int, total: int | None, started: float, width: int) -> str:

@@ -7,10 +7,14 @@ command (and ``versioned --help``) starts without them.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 
 from .context import Context, Failure
 from .output import Done, Result
+
+#: bind errors: the port is taken, the address is not this machine's, a port below 1024
+_CANNOT_LISTEN = {errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES}
 
 
 def serve(ctx: Context, args: argparse.Namespace) -> Result:
@@ -37,5 +41,14 @@ def serve(ctx: Context, args: argparse.Namespace) -> Result:
         resolver_ttl_seconds=float(args.cache_seconds),
         allowed_hosts=tuple(args.allow_host) or None,
     )
-    run(ctx.repo, args.host, args.port, settings, access_log=not ctx.quiet)
+    try:
+        run(ctx.repo, args.host, args.port, settings, access_log=not ctx.quiet)
+    except OSError as error:
+        if error.errno not in _CANNOT_LISTEN:
+            raise
+        # the server's bind error names no address: say which, and the way out
+        raise Failure(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error} "
+            "(another port with --port, or --port 0 for any free one)"
+        ) from None
     return Done("server stopped", {"stopped": True})

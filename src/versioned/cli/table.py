@@ -7,11 +7,9 @@ when their command runs, so that ``versioned --help`` loads none of them.
 from __future__ import annotations
 
 from .parser import (
-    Arg,
     Command,
     count,
     duration,
-    key_value,
     moment,
     option,
     positional,
@@ -20,6 +18,7 @@ from .parser import (
     weight,
     whole_number,
 )
+from .shared_args import ALIAS, IF_REVISION, NAME, REASON, VERSION, pairs, which
 
 #: the library's retention defaults
 KEEP_LAST, OLDER_THAN, KEEP_ROLLBACK = 10, 90 * 86400, 1
@@ -28,39 +27,6 @@ CONFIRM_YOUNGER_DAYS = 7
 #: the longest ``serve --cache-seconds`` (a day) and ``--presign-seconds`` (S3's limit for a
 #: presigned URL: 7 days)
 MOST_CACHE_SECONDS, MOST_PRESIGN_SECONDS = 86400, 7 * 86400
-
-NAME = positional("NAME", "the artifact name (A-Z a-z 0-9 . _ -)")
-ALIAS = positional("ALIAS", "the alias name (A-Z a-z 0-9 _, not all digits)")
-VERSION = option(
-    "--version", metavar="V", type=version, help="a version number or LATEST (the default)"
-)
-
-
-IF_REVISION = option(
-    "--if-revision",
-    metavar="N",
-    type=count,
-    help="only if the alias is at revision N (0: only if it does not exist yet); "
-    "refused if someone changed it first",
-)
-REASON = option("--reason", metavar="TEXT", help="why, for the alias's history")
-
-
-def _which(what: str) -> tuple[Arg, ...]:
-    return (
-        option(
-            "--version", metavar="V", type=version, group="which", help="a version number or LATEST"
-        ),
-        option("--alias", metavar="A", group="which", help=what),
-    )
-
-
-def _pairs(flag: str, what: str) -> Arg:
-    return option(
-        flag, metavar="KEY=VALUE", type=key_value, action="append", default=[],
-        help=f"{what}; repeat for more",
-    )  # fmt: skip
-
 
 COMMANDS: tuple[Command, ...] = (
     Command(
@@ -80,10 +46,11 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             positional("FILE", "the file to store, or - for standard input"),
             option("--content-type", metavar="T", help="the MIME type to record"),
-            _pairs("--metadata", "user metadata (printable ASCII)"),
-            _pairs("--tag", "an S3 object tag (the local backend keeps none)"),
+            pairs("--metadata", "user metadata (printable ASCII)"),
+            pairs("--tag", "an S3 object tag (the local backend keeps none)"),
         ),
         opens="create",
+        prints="LATEST's record, a field a line (--json: an object)",
     ),
     Command(
         ("publish",),
@@ -98,6 +65,8 @@ COMMANDS: tuple[Command, ...] = (
                 help="publish nothing when LATEST equals the last published version",
             ),
         ),
+        prints="the new version number alone (--json: its object); nothing at all when "
+        "--if-changed publishes nothing",
     ),
     Command(
         ("get",),
@@ -107,7 +76,7 @@ COMMANDS: tuple[Command, ...] = (
         "versioned get model --alias prod > model.bin",
         (
             NAME,
-            *_which(
+            *which(
                 "the version an alias points at "
                 "(with a canary, picked by weight; the pick is said on stderr)"
             ),
@@ -125,13 +94,16 @@ COMMANDS: tuple[Command, ...] = (
                 "written through)",
             ),
         ),
+        prints="the bytes, unless -o PATH; refused on a terminal unless -o - "
+        "(--json -o PATH: the version's object)",
     ),
     Command(
         ("show",),
         "artifacts:show",
         "show one version in full: hash, size, type, metadata, aliases",
         "versioned show model\nversioned show model --alias prod --json",
-        (NAME, *_which("the version an alias points at (its primary one)")),
+        (NAME, *which("the version an alias points at (its primary one)")),
+        prints="the version's fields, one a line (--json: an object)",
     ),
     Command(
         ("versions",),
@@ -144,8 +116,15 @@ COMMANDS: tuple[Command, ...] = (
             option("--deleted", action="store_true", group="which", help="only soft-deleted"),
             option("--all", action="store_true", group="which", help="live and soft-deleted"),
         ),
+        prints="a table, a version a line (--json: an array)",
     ),
-    Command(("names",), "artifacts:names", "list the artifact names", "versioned names"),
+    Command(
+        ("names",),
+        "artifacts:names",
+        "list the artifact names",
+        "versioned names",
+        prints="a name a line (--json: an array)",
+    ),
     Command(
         ("delete",),
         "artifacts:delete",
@@ -159,6 +138,7 @@ COMMANDS: tuple[Command, ...] = (
         "bring back a soft-deleted version ('versions --deleted' lists them)",
         "versioned restore model --version 2",
         (NAME, VERSION),
+        prints="the restored version's record (--json: an object)",
     ),
     Command(
         ("alias", "set"),
@@ -170,7 +150,13 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             ALIAS,
             VERSION,
-            option("--secondary-version", metavar="V", type=version, help="the canary version"),
+            option(
+                "--secondary-version",
+                metavar="V",
+                type=version,
+                completes="versions",
+                help="the canary version",
+            ),
             option(
                 "--weight",
                 metavar="W",
@@ -180,6 +166,7 @@ COMMANDS: tuple[Command, ...] = (
             IF_REVISION,
             REASON,
         ),
+        prints="the alias's record with its new revision (--json: an object)",
     ),
     Command(
         ("alias", "get"),
@@ -198,6 +185,7 @@ COMMANDS: tuple[Command, ...] = (
                 "or an age such as 2h)",
             ),
         ),
+        prints="the alias's record (--json: an object)",
     ),
     Command(
         ("alias", "history"),
@@ -223,6 +211,8 @@ COMMANDS: tuple[Command, ...] = (
                 "or altered",
             ),
         ),
+        prints="a table, an entry a line (--json: an array); with --verify nothing "
+        "(--json: an object)",
     ),
     Command(
         ("alias", "rollback"),
@@ -236,11 +226,16 @@ COMMANDS: tuple[Command, ...] = (
             NAME,
             ALIAS,
             option(
-                "--to", metavar="REV", type=positive, help="exactly the targets of revision REV"
+                "--to",
+                metavar="REV",
+                type=positive,
+                completes="revisions",
+                help="exactly the targets of revision REV",
             ),
             IF_REVISION,
             REASON,
         ),
+        prints="the alias's record after the rollback (--json: an object)",
     ),
     Command(
         ("alias", "list"),
@@ -248,6 +243,7 @@ COMMANDS: tuple[Command, ...] = (
         "list the aliases of NAME",
         "versioned alias list model",
         (NAME,),
+        prints="a table, an alias a line (--json: an array)",
     ),
     Command(
         ("alias", "delete"),
@@ -293,6 +289,8 @@ COMMANDS: tuple[Command, ...] = (
                 f"versions younger than {CONFIRM_YOUNGER_DAYS} days",
             ),
         ),
+        prints="the versions soft-deleted (or, --dry-run, that would be), a table "
+        "(--json: an array); with --all nothing (--json: an object)",
     ),
     Command(
         ("gc",),
@@ -325,6 +323,7 @@ COMMANDS: tuple[Command, ...] = (
                 f"(default {KEEP_ROLLBACK})",
             ),
         ),
+        prints="the URIs of the objects removed (or found), one a line (--json: an array)",
     ),
     Command(
         ("serve",),
@@ -381,6 +380,7 @@ COMMANDS: tuple[Command, ...] = (
                 f"{MOST_PRESIGN_SECONDS}, S3's limit)",
             ),
         ),
+        prints="nothing: where it listens and each request go to standard error",
     ),
     Command(
         ("completion",),
@@ -390,5 +390,6 @@ COMMANDS: tuple[Command, ...] = (
         "versioned completion fish | source",
         (positional("SHELL", "bash, zsh or fish", choices=("bash", "zsh", "fish")),),
         opens="none",
+        prints="the shell code",
     ),
 )
