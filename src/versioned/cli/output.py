@@ -220,7 +220,7 @@ def show_value(value: object) -> str:
 def expiry_table(expired: Sequence[ExpiredVersion]) -> str:
     """The versions ``gc --expire-deleted`` expired (or would): one row each."""
     header = ["NAME", "VERSION", "SIZE", "DELETED"]
-    rows = [[e.name, e.version, human_size(e.size), _show(e.deleted_at)] for e in expired]
+    rows = [[e.name, e.version, human_size(e.size), show_value(e.deleted_at)] for e in expired]
     return align([header, *rows], width=output_width())
 
 
