@@ -32,7 +32,7 @@ class Filled:
 
 
 def fill(repo: Repository) -> Filled:
-    """``model`` v1-v3 (v3 with hostile metadata), ``prod`` at 80 % v1 / 20 % v2 after a
+    """``model`` v1-v3 (v3 with hostile metadata), ``prod`` at 1 (80%) + 2 (20%) after a
     history of three changes, ``data`` with one version and no alias."""
     v1 = repo.put_artifact("model", b"model one", content_type="application/x-model")
     v1 = repo.publish_artifact_version("model")

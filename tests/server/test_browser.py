@@ -116,7 +116,7 @@ def test_the_artifacts_page(
     model = browser.find_element("css selector", 'tr.artifact[data-name="model"]')
     assert "v3" in model.text
     assert "prod" in model.text
-    assert "80 % v1 / 20 % v2" in model.text
+    assert "1 (80%) + 2 (20%)" in model.text
     widths = split_widths(browser, 'tr.artifact[data-name="model"]')
     assert [v for v, _ in widths] == ["1", "2"]
     assert widths[0][1] == pytest.approx(0.8, abs=0.01)
@@ -158,10 +158,10 @@ def test_the_alias_page_shows_split_and_history(
     assert [r.get_attribute("data-revision") for r in rows] == ["3", "2", "1"]
     texts = [r.text for r in rows]
     assert "canary of v2" in texts[0]
-    assert "v3 → 80 % v1 / 20 % v2" in texts[0]
+    assert "3 → 1 (80%) + 2 (20%)" in texts[0]
     assert f"try v3 {HOSTILE_TEXT}" in texts[1]
-    assert "v1 → v3" in texts[1]
-    assert "(none) → v1" in texts[2]
+    assert "1 → 3" in texts[1]
+    assert "- → 1" in texts[2]
     assert f"versioned --repo {filled.repo.uri} alias rollback model prod --to 2" in texts[1]
     shoot(browser, tmp_path, "alias")
 

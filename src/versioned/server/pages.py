@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..exc import AliasNotFoundError
+from ..model import AliasState
+from ..notation import describe_state, describe_targets
 from . import catalog
 from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
 from .state import state_of
@@ -49,20 +51,17 @@ def _size(size: int | None) -> str:
 
 
 def _split_label(shares: list[dict[str, Any]]) -> str:
+    """A split's shares in the CLI's notation: ``5`` or ``5 (80%) + 6 (20%)``."""
     if len(shares) == 1:
-        return _shown(shares[0]["version"])
-    return " / ".join(f"{s['percent']} % {_shown(s['version'])}" for s in shares)
+        return describe_targets(shares[0]["version"], None, None)
+    primary, secondary = shares
+    return describe_targets(primary["version"], secondary["version"], secondary["percent"])
 
 
-def _state_label(state: dict[str, Any]) -> str:
-    weight = state.get("secondary_version_weight") or 0
-    if state.get("secondary_version") is None or not weight:
-        return _shown(state["version"])
-    shares = [
-        {"version": state["version"], "percent": 100 - weight},
-        {"version": state["secondary_version"], "percent": weight},
-    ]
-    return _split_label(shares)
+def _state_label(state: dict[str, Any] | None) -> str:
+    """Where an alias pointed at one revision (a :func:`.views.state_json`), in the CLI's
+    notation; ``-`` where it did not exist."""
+    return describe_state(None if state is None else AliasState(**state))
 
 
 def _stamp(iso: str) -> str:

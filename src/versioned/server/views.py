@@ -43,20 +43,6 @@ def split(target: Alias | AliasState) -> list[Share]:
     return [Share(target.version, 100 - weight), Share(target.secondary_version, weight)]
 
 
-def split_text(target: Alias | AliasState | None) -> str:
-    """``"80 % v5 / 20 % v6"``, ``"v5"`` without a split, ``"(none)"`` for no target."""
-    if target is None:
-        return "(none)"
-    shares = split(target)
-    if len(shares) == 1:
-        return _shown(shares[0].version)
-    return " / ".join(f"{s.percent} % {_shown(s.version)}" for s in shares)
-
-
-def _shown(version: str) -> str:
-    return version if version == "LATEST" else f"v{version}"
-
-
 def artifact_json(artifact: Artifact, aliases: list[str] | None = None) -> dict[str, Any]:
     """A version as JSON; ``aliases``: the aliases pointing at it, when known."""
     data: dict[str, Any] = {
