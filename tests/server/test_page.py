@@ -57,3 +57,20 @@ def test_splits_are_written_as_the_cli_writes_them(site: tuple[Live, Filled]) ->
     assert "3 → 1 (80%) + 2 (20%)" in history
     assert "1 → 3" in history
     assert "- → 1" in history  # the alias did not exist before revision 1
+
+
+# --- times ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/artifacts/model", "/artifacts/model/aliases/prod"],
+)
+def test_every_time_shown_is_marked_utc(site: tuple[Live, Filled], path: str) -> None:
+    live, _ = site
+    html = page(live, path)
+    shown = re.findall(r'<time datetime="([^"]+)">([^<]*)</time>', html)
+    assert shown, "no time on the page"
+    for iso, text in shown:
+        assert iso.endswith("+00:00")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text

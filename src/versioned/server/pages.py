@@ -65,8 +65,9 @@ def _state_label(state: dict[str, Any] | None) -> str:
 
 
 def _stamp(iso: str) -> str:
-    """``2026-11-26T11:15:18+00:00`` as ``2026-11-26 11:15:18`` (the columns say UTC)."""
-    return iso.replace("T", " ").removesuffix("+00:00")
+    """``2026-11-26T11:15:18+00:00`` as ``2026-11-26 11:15:18 UTC``: every time the page
+    shows carries its zone (the server's times are all UTC)."""
+    return iso.replace("T", " ").removesuffix("+00:00") + " UTC"
 
 
 def _artifact_url(name: str) -> str:
