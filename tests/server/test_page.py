@@ -8,10 +8,12 @@ import re
 import shlex
 from collections.abc import Callable
 from html import unescape
+from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.helpers import LocalBackend
+from tests.helpers import LocalBackend, S3Backend
 from tests.server.conftest import Filled, Live, fill
 
 pytestmark = pytest.mark.timeout(120)
@@ -74,3 +76,62 @@ def test_every_time_shown_is_marked_utc(site: tuple[Live, Filled], path: str) ->
     for iso, text in shown:
         assert iso.endswith("+00:00")
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text
+
+
+# --- download names -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "suffix", "expected"),
+    [
+        ("model", "6", "", "model-v6"),
+        ("model", "6", ".zip", "model-v6.zip"),
+        ("model", "LATEST", ".zip", "model-LATEST.zip"),
+        ("model", "LATEST", "", "model-LATEST"),
+        ("webapp-build.zip", "3", ".zip", "webapp-build-v3.zip"),
+        ("webapp-build.zip", "3", "", "webapp-build.zip-v3"),
+        ("backup.tar.gz", "2", ".tar.gz", "backup-v2.tar.gz"),
+        (".zip", "1", ".zip", ".zip-v1.zip"),  # nothing would be left of the name
+    ],
+)
+def test_download_names(name: str, version: str, suffix: str, expected: str) -> None:
+    from versioned.server.views import download_name
+
+    assert download_name(name, version, suffix) == expected
+
+
+def test_a_local_download_is_named_with_the_repositorys_suffix(
+    tmp_path: Path, serve: Callable[..., Live]
+) -> None:
+    backend = LocalBackend(tmp_path / "zipped", suffix=".zip")
+    repo = backend.repo
+    repo.put_artifact("webapp-build.zip", b"PK")
+    repo.publish_artifact_version("webapp-build.zip")
+    repo.put_artifact("model", b"weights")
+    repo.publish_artifact_version("model")
+    live = serve(repo)
+    for path, expected in [
+        ("/api/artifacts/model/versions/1/download", "model-v1.zip"),
+        ("/api/artifacts/model/versions/LATEST/download", "model-LATEST.zip"),
+        ("/api/artifacts/webapp-build.zip/versions/1/download", "webapp-build-v1.zip"),
+    ]:
+        answer = live.client.get(path)
+        assert answer.status_code == 200
+        assert answer.headers["content-disposition"] == f'attachment; filename="{expected}"'
+
+
+def test_an_s3_download_link_names_the_file_too(
+    make_s3_backend: Callable[..., S3Backend], serve: Callable[..., Live]
+) -> None:
+    repo = make_s3_backend(suffix=".zip").repo
+    repo.put_artifact("model", b"weights")
+    repo.publish_artifact_version("model")
+    live = serve(repo)
+    answer = live.client.get("/api/artifacts/model/versions/1/download")
+    assert answer.status_code == 307
+    location = httpx.URL(answer.headers["location"])
+    expected = 'attachment; filename="model-v1.zip"'
+    assert location.params["response-content-disposition"] == expected
+    fetched = httpx.get(str(location), timeout=30)
+    assert fetched.content == b"weights"
+    assert fetched.headers["content-disposition"] == expected

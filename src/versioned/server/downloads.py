@@ -28,25 +28,31 @@ from .query import path_version, text
 from .ranges import Unsatisfiable, requested_range
 from .resolve import choose
 from .state import ServerState, state_of
+from .views import download_name
 
 CHUNK = 256 * 1024
 
 
 def presigner(repo: Any) -> Any:
-    """``presign(uri, seconds)``: a GET URL for the object at ``s3://bucket/key``, signed
-    with Signature Version 4 (whose links carry their expiry and work in every region)
-    by the credentials ``repo`` uses without a session."""
+    """``presign(uri, seconds, filename)``: a GET URL for the object at ``s3://bucket/key``,
+    signed with Signature Version 4 (whose links carry their expiry and work in every
+    region) by the credentials ``repo`` uses without a session; S3 answers it with
+    ``Content-Disposition: attachment; filename="<filename>"``."""
     import boto3
     from botocore.config import Config
 
     config = repo._clients.config.merge(Config(signature_version="s3v4"))
     s3_client = boto3.session.Session().client("s3", region_name=repo.aws_region, config=config)
 
-    def presign(uri: str, seconds: int) -> str:
+    def presign(uri: str, seconds: int, filename: str) -> str:
         parts = urlsplit(uri)
         url: str = s3_client.generate_presigned_url(
             "get_object",
-            Params={"Bucket": parts.netloc, "Key": parts.path.lstrip("/")},
+            Params={
+                "Bucket": parts.netloc,
+                "Key": parts.path.lstrip("/"),
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
             ExpiresIn=seconds,
         )
         return url
@@ -87,7 +93,9 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
     if matches(request, etag):
         return not_modified(etag, headers)
     if state.presign is not None:
-        url = state.presign(artifact.uri, state.settings.presign_seconds)
+        url = state.presign(
+            artifact.uri, state.settings.presign_seconds, _file_name(state, artifact)
+        )
         # the link expires: no cache may keep the redirect
         return RedirectResponse(
             url, 307, headers={**headers, "ETag": etag, "Cache-Control": "no-store"}
@@ -109,7 +117,7 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
         {
             "ETag": etag,
             "Accept-Ranges": "bytes",
-            "Content-Disposition": f'attachment; filename="{_file_name(artifact)}"',
+            "Content-Disposition": f'attachment; filename="{_file_name(state, artifact)}"',
         }
     )
     # as a header, not media_type: Starlette would add "; charset=utf-8" to text/*, and
@@ -126,10 +134,8 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
     return StreamingResponse(_chunks(stream, start, length), status, headers)
 
 
-def _file_name(artifact: Artifact) -> str:
-    # names are A-Z a-z 0-9 . _ - only, so nothing here needs quoting
-    suffix = "latest" if artifact.version == "LATEST" else f"v{artifact.version}"
-    return f"{artifact.name}-{suffix}"
+def _file_name(state: ServerState, artifact: Artifact) -> str:
+    return download_name(artifact.name, artifact.version, state.repo.suffix)
 
 
 async def _chunks(stream: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:

@@ -45,8 +45,8 @@ class ServerState:
     resolver: Any
     #: local repositories: their blobs, checked once; None on S3 (downloads redirect)
     blobs: VerifiedBlobs | None
-    #: S3 repositories: ``presign(uri, seconds)`` makes a GET URL; None locally
-    presign: Callable[[str, int], str] | None = None
+    #: S3 repositories: ``presign(uri, seconds, filename)`` makes a GET URL; None locally
+    presign: Callable[[str, int, str], str] | None = None
     #: who may write: ``(name, token)`` pairs, checked at start-up (empty: read-only)
     writers: tuple[tuple[str, str], ...] = ()
 

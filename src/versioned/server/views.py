@@ -35,6 +35,21 @@ def download_path(name: str, version: str) -> str:
     return f"/api/artifacts/{quote(name, safe='')}/versions/{quote(version, safe='')}/download"
 
 
+def download_name(name: str, version: str, suffix: str) -> str:
+    """The file name a download of ``name``/``version`` is saved as: ``NAME-vN`` (or
+    ``NAME-LATEST``) followed by the repository's ``suffix`` (``model-v6.zip``).
+
+    A name that already ends with the suffix keeps it once, after the version
+    (``webapp-build.zip`` → ``webapp-build-v3.zip``); a name that is nothing but the
+    suffix keeps it whole. Names are ``A-Z a-z 0-9 . _ -`` only, so the result needs no
+    quoting in a header.
+    """
+    label = version if version == "LATEST" else f"v{version}"
+    if suffix and name.endswith(suffix) and len(name) > len(suffix):
+        name = name[: -len(suffix)]
+    return f"{name}-{label}{suffix}"
+
+
 def split(target: Alias | AliasState) -> list[Share]:
     """The alias's shares: the primary version alone, or primary and secondary."""
     weight = target.secondary_version_weight or 0
