@@ -78,6 +78,45 @@ def test_every_time_shown_is_marked_utc(site: tuple[Live, Filled], path: str) ->
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text
 
 
+# --- error pages --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "back"),
+    [
+        ("/artifacts/nothing", 404, None),  # the artifact itself is missing: the overview
+        ("/artifacts/model/aliases/never", 404, "/artifacts/model"),
+        ("/artifacts/model/aliases/prod?before_revision=x", 400, "/artifacts/model"),
+        ("/artifacts/model/aliases/no-such!alias", 400, "/artifacts/model"),
+        ("/artifacts/bad!name/aliases/prod", 400, None),
+        ("/no/such/page", 404, None),
+        ("/?limit=0", 400, None),
+    ],
+)
+def test_error_pages_keep_the_header_and_a_way_back(
+    site: tuple[Live, Filled], path: str, status: int, back: str | None
+) -> None:
+    live, filled = site
+    html = page(live, path, status)
+    assert '<header class="top">' in html
+    assert unescape(re.search(r'<span class="repo"[^>]*>(.*?)</span>', html).group(1)) == (  # type: ignore[union-attr]
+        filled.repo.uri
+    )
+    links = re.findall(r"<main>.*?</main>", html, re.S)[0]
+    assert 'href="/"' in links
+    if back is None:
+        assert 'href="/artifacts/' not in links
+    else:
+        assert f'href="{back}"' in links
+
+
+def test_api_errors_stay_json(site: tuple[Live, Filled]) -> None:
+    live, _ = site
+    answer = live.client.get("/api/artifacts/model/versions/42", headers=HTML)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["kind"] == "ArtifactNotFoundError"
+
+
 # --- download names -----------------------------------------------------------------
 
 

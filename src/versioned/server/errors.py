@@ -103,7 +103,7 @@ def _answer(
     if _wants_html(request):
         from .pages import error_page
 
-        return error_page(status, kind, message, headers)
+        return error_page(request, status, kind, message, headers)
     return JSONResponse(body(status, kind, message, details), status, headers=headers)
 
 

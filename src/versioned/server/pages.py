@@ -18,7 +18,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from ..exc import AliasNotFoundError
+from ..arguments import check_name
+from ..exc import AliasNotFoundError, InvalidArgumentError
 from ..model import AliasState
 from ..notation import describe_state, describe_targets
 from . import catalog
@@ -158,7 +159,35 @@ def alias_page(request: Request) -> HTMLResponse:
 
 
 def error_page(
-    status: int, kind: str, message: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    kind: str,
+    message: str,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """An error as a page (for a browser; API clients get JSON)."""
-    return render("error.html", status, headers, status=status, kind=kind, message=message)
+    """An error as a page (for a browser; API clients get JSON): inside the layout, with
+    the header naming the repository, a link back to the artifacts and, when the URL
+    names an artifact below its own page (a version, an alias), a link to that artifact.
+    """
+    return render(
+        "error.html",
+        status,
+        headers,
+        status=status,
+        kind=kind,
+        message=message,
+        back_to=_artifact_named(request.scope.get("path", "")),
+        repo_uri=state_of(request).repo.uri,
+    )
+
+
+def _artifact_named(path: str) -> str | None:
+    """The artifact ``path`` (decoded) lies below, as in ``/artifacts/NAME/versions/5``;
+    None for any other path, the artifact's own page, or a name no artifact can have."""
+    parts = path.split("/")
+    if len(parts) < 4 or parts[1] != "artifacts" or not parts[3]:
+        return None
+    try:
+        return check_name(parts[2])
+    except InvalidArgumentError:
+        return None
