@@ -78,6 +78,72 @@ def test_every_time_shown_is_marked_utc(site: tuple[Live, Filled], path: str) ->
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text
 
 
+# --- a page per version -------------------------------------------------------------
+
+
+def test_a_version_has_a_page_linked_from_the_versions_table(site: tuple[Live, Filled]) -> None:
+    live, filled = site
+    assert 'href="/artifacts/model/versions/1"' in page(live, "/artifacts/model")
+    html = page(live, "/artifacts/model/versions/1")
+    text = text_of(html)
+    assert filled.v1.sha256 in text  # in full, not a prefix
+    assert "9 B" in text and "application/x-model" in text
+    assert re.search(r'<li class="alias"[^>]*data-alias="prod"', html)  # prod serves it
+    assert 'href="/artifacts/model/aliases/prod"' in html
+    assert 'href="/api/artifacts/model/versions/1/download"' in html
+    assert 'href="/artifacts/model"' in html  # back to the artifact
+    assert "deleted" not in text.lower()
+
+
+def test_a_version_page_shows_metadata_as_text(site: tuple[Live, Filled]) -> None:
+    live, _ = site
+    html = page(live, "/artifacts/model/versions/3")
+    assert "<script>" not in html
+    assert "<dt>git_sha</dt><dd>1a2b3c</dd>" in html
+    assert "No alias points at v3" in text_of(html)
+
+
+def test_latest_has_a_page_too(site: tuple[Live, Filled]) -> None:
+    live, filled = site
+    filled.repo.put_artifact("model", b"next")
+    text = text_of(page(live, "/artifacts/model/versions/LATEST"))
+    assert "LATEST" in text
+    assert filled.repo.get_artifact_version("model").sha256 in text
+
+
+def test_a_deleted_version_says_so_and_how_to_restore_it(site: tuple[Live, Filled]) -> None:
+    live, filled = site
+    filled.repo.delete_artifact_version("model", 3)
+    html = page(live, "/artifacts/model/versions/3")
+    assert "This version is deleted" in text_of(html)
+    assert "/download" not in html  # nothing to download
+    assert commands(html) == [
+        ["versioned", "--repo", filled.repo.uri, "restore", "model", "--version", "3"]
+    ]
+    # the versions table with deleted ones links to it too
+    assert 'href="/artifacts/model/versions/3"' in page(live, "/artifacts/model?deleted=1")
+
+
+def test_a_version_that_never_existed_is_a_404_page_back_to_its_artifact(
+    site: tuple[Live, Filled],
+) -> None:
+    live, _ = site
+    html = page(live, "/artifacts/model/versions/42", 404)
+    assert 'class="top"' in html
+    assert 'href="/artifacts/model"' in html
+    assert 'href="/"' in html
+
+
+def test_the_version_page_is_not_an_api_route(site: tuple[Live, Filled]) -> None:
+    live, _ = site
+    paths = live.client.get("/openapi.json").json()["paths"]
+    assert not [p for p in paths if not p.startswith("/api/") and p != "/healthz"]
+
+
+def test_the_version_page_marks_its_time_utc(site: tuple[Live, Filled]) -> None:
+    test_every_time_shown_is_marked_utc(site, "/artifacts/model/versions/1")
+
+
 # --- error pages --------------------------------------------------------------------
 
 

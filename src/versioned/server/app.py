@@ -3,7 +3,8 @@
 ``create_app(repo, ServerSettings(token=...))`` works with either backend's repository;
 run it with any ASGI server (``versioned serve`` uses uvicorn). Routes:
 
-- pages: ``/``, ``/artifacts/{name}``, ``/artifacts/{name}/aliases/{alias}``,
+- pages: ``/``, ``/artifacts/{name}``, ``/artifacts/{name}/versions/{version}``,
+  ``/artifacts/{name}/aliases/{alias}``,
   ``/static/…``;
 - JSON API under ``/api/artifacts`` (see :mod:`.api`, :mod:`.downloads`), described at
   ``/openapi.json``; ``/healthz``.
@@ -45,6 +46,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", pages.index, name="index"),
         Route("/artifacts/{name}", pages.artifact_page, name="artifact"),
+        Route("/artifacts/{name}/versions/{version}", pages.version_page, name="version"),
         Route("/artifacts/{name}/aliases/{alias}", pages.alias_page, name="alias"),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
         Route("/healthz", api.healthz),

@@ -73,6 +73,32 @@ def versions(repo: Any, name: str, include_deleted: bool) -> dict[str, Any]:
     }
 
 
+def version(repo: Any, name: str, version: str) -> dict[str, Any]:
+    """One version (LATEST too), live or soft-deleted (then ``is_deleted`` is true), with
+    the aliases pointing at it (as primary or secondary target).
+
+    Raises ArtifactNotFoundError for a version that never existed (or was purged),
+    InvalidArgumentError for a bad name or version.
+    """
+    try:
+        found: Artifact = repo.get_artifact_version(name, version)
+    except ArtifactNotFoundError:
+        # get_artifact_version checked the version: a number or LATEST ("007" is 7)
+        wanted = "LATEST" if version == "LATEST" else str(int(version))
+        listed = repo.list_artifact_versions(name, include_deleted=True)
+        deleted = next((v for v in listed if v.version == wanted), None)
+        if deleted is None:
+            raise
+        found = deleted
+    aliases: list[Alias] = repo.list_aliases(name)
+    pointing = [a for a in aliases if found.version in (a.version, a.secondary_version)]
+    return {
+        "name": name,
+        "version": artifact_json(found, [a.alias for a in pointing]),
+        "aliases": [alias_json(a) for a in pointing],
+    }
+
+
 def history(
     repo: Any, name: str, alias: str, limit: int, before_revision: int | None
 ) -> dict[str, Any]:

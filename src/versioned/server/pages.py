@@ -1,7 +1,8 @@
 """The HTML page: server-rendered, no JavaScript needed.
 
-Three views: the artifacts, a page at a time (``/``), one artifact's versions and aliases
-(``/artifacts/{name}``, soft-deleted versions with ``?deleted=1``), one alias with its
+Four views: the artifacts, a page at a time (``/``), one artifact's versions and aliases
+(``/artifacts/{name}``, soft-deleted versions with ``?deleted=1``), one version in full
+(``/artifacts/{name}/versions/{version}``), one alias with its
 split and history (``/artifacts/{name}/aliases/{alias}``). Templates escape everything
 they print (autoescape), so names, metadata and reasons always show as text; pages are
 sent with a Content-Security-Policy that allows no script at all.
@@ -23,9 +24,9 @@ from ..exc import AliasNotFoundError, InvalidArgumentError
 from ..model import AliasState
 from ..notation import describe_state, describe_targets
 from . import catalog
-from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, whole_number
+from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, path_version, whole_number
 from .state import state_of
-from .views import alias_json, download_path
+from .views import alias_json, download_name, download_path
 
 HERE = Path(__file__).parent
 STATIC_URL = "/static/style.css"
@@ -75,6 +76,11 @@ def _artifact_url(name: str) -> str:
     return f"/artifacts/{quote(name, safe='')}"
 
 
+def _version_url(pair: tuple[str, str]) -> str:
+    name, version = pair
+    return f"{_artifact_url(name)}/versions/{quote(version, safe='')}"
+
+
 def _alias_url(alias: dict[str, Any]) -> str:
     return f"{_artifact_url(alias['name'])}/aliases/{quote(alias['alias'], safe='')}"
 
@@ -101,6 +107,7 @@ _env.filters.update(
     state_label=_state_label,
     artifact_url=_artifact_url,
     alias_url=_alias_url,
+    version_url=_version_url,
     download_url=_download_url,
     shell=_shell,
 )
@@ -135,6 +142,23 @@ def artifact_page(request: Request) -> HTMLResponse:
     include_deleted = flag(request, "deleted")
     found = catalog.versions(repo, name, include_deleted)
     return render("artifact.html", include_deleted=include_deleted, repo_uri=repo.uri, **found)
+
+
+def version_page(request: Request) -> HTMLResponse:
+    """``GET /artifacts/{name}/versions/{version}``: one version (LATEST too) in full, the
+    aliases pointing at it and its download; a soft-deleted one says so and shows the
+    command that restores it. Raises ArtifactNotFoundError (404) for a version that never
+    existed."""
+    repo = state_of(request).repo
+    name = request.path_params["name"]
+    found = catalog.version(repo, name, path_version(request))
+    shown = found["version"]
+    return render(
+        "version.html",
+        file_name=download_name(name, shown["version"], repo.suffix),
+        repo_uri=repo.uri,
+        **found,
+    )
 
 
 def alias_page(request: Request) -> HTMLResponse:
