@@ -193,3 +193,117 @@ def test_a_missing_browser_fails_in_ci_and_skips_elsewhere(
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="chromium-driver"):
         _require_browser()
+
+
+#: the pages whose layout is checked at a phone's width and a desktop's
+LAID_OUT = (
+    "",
+    "artifacts/model",
+    "artifacts/model?deleted=1",
+    "artifacts/model/aliases/prod",
+    "artifacts/model/versions/3",
+    "artifacts/model/versions/1",
+)
+PHONE = (375, 812)
+DESKTOP = (1280, 800)
+
+#: for each table cell (or ``selector``'s elements): its lines of text, height, and the
+#: text itself; lines are told apart by where their text sits (elements add none)
+_MEASURE = """
+const gap = 6;
+function lines(el) {
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const tops = [];
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+        if (!node.textContent.trim()) continue;
+        const range = document.createRange();
+        range.selectNodeContents(node);
+        for (const rect of range.getClientRects()) {
+            if (rect.width > 0 && rect.height > 0) tops.push(rect.top);
+        }
+    }
+    tops.sort((a, b) => a - b);
+    let count = 0, last = -Infinity;
+    for (const top of tops) { if (top - last > gap) { count += 1; last = top; } }
+    return count;
+}
+return [...document.querySelectorAll(arguments[0])].map(
+    el => [lines(el), el.getBoundingClientRect().height, el.innerText]);
+"""
+
+
+def measured(driver: Any, selector: str) -> list[tuple[int, float, str]]:
+    """(lines of text, height in px, text) of each element ``selector`` matches."""
+    found = driver.execute_script(_MEASURE, selector)
+    return [(int(n), float(h), str(t)) for n, h, t in found]
+
+
+def check_layout(driver: Any, url: str, row_limit: float) -> None:
+    """No cell of more than 3 lines of text, no row taller than ``row_limit`` px, the
+    page no wider than the window."""
+    driver.get(url)
+    overflow = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, url
+    for lines, _, text in measured(driver, "main td"):
+        assert lines <= 3, (url, lines, text)
+    for _, height, text in measured(driver, "main tbody tr"):
+        assert height <= row_limit, (url, height, text)
+    for lines, _, text in measured(driver, ".sha, .metadata dd, time"):
+        assert lines <= 3, (url, lines, text)
+
+
+@pytest.mark.parametrize(
+    ("size", "row_limit"), [(PHONE, 400), (DESKTOP, 160)], ids=["phone", "desktop"]
+)
+def test_no_cell_is_a_column_of_single_characters(
+    browser: Any,
+    site: tuple[ServeProcess, Filled],
+    tmp_path: Path,
+    size: tuple[int, int],
+    row_limit: float,
+) -> None:
+    served, filled = site
+    filled.repo.delete_artifact_version("data", 1)
+    browser.set_window_size(*size)
+    try:
+        for path in LAID_OUT:
+            check_layout(browser, served.url + path, row_limit)
+        browser.get(served.url + "artifacts/model")
+        # the 6-character git SHA of v3's metadata stays on one line
+        sha = [m for m in measured(browser, ".metadata dd") if m[2] == "1a2b3c"]
+        assert sha and sha[0][0] == 1, sha
+        shoot(browser, tmp_path, f"versions-{size[0]}")
+    finally:
+        browser.set_window_size(1280, 900)
+
+
+def test_the_version_page_in_a_browser(
+    browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
+) -> None:
+    served, filled = site
+    browser.get(served.url + "artifacts/model")
+    browser.find_element("css selector", 'tr.version[data-version="1"] a.version-link').click()
+    assert browser.current_url == served.url + "artifacts/model/versions/1"
+    main = browser.find_element("css selector", "main").text
+    assert filled.v1.sha256 in main
+    assert "prod" in main and "1 (80%) + 2 (20%)" in main
+    assert "UTC" in main
+    link = browser.find_element("css selector", "a.download")
+    assert link.text == "Download model-v1"
+    answer = httpx.get(link.get_attribute("href"), timeout=30)
+    assert answer.content == b"model one"
+    assert answer.headers["content-disposition"] == 'attachment; filename="model-v1"'
+    shoot(browser, tmp_path, "version")
+
+
+def test_an_error_page_keeps_the_header_and_a_way_back(
+    browser: Any, site: tuple[ServeProcess, Filled]
+) -> None:
+    served, filled = site
+    browser.get(served.url + "artifacts/model/versions/42")
+    assert browser.find_element("css selector", "header.top .repo").text == filled.repo.uri
+    browser.find_element("link text", "Back to model").click()
+    assert browser.current_url == served.url + "artifacts/model"
+    assert browser.find_elements("css selector", "tr.version")
