@@ -187,13 +187,19 @@ class Engine(AliasOperations, ExpiryOperations):
         keep_targets = args.check_non_negative_int(keep_rollback_targets, "keep_rollback_targets")
         purge_time = utc_now()
         expire = seconds_before(purge_time, max_age)
+        # The one listing of the versions comes before reading the aliases (in
+        # rollback_targets), and the deletes are conditioned on what it read: an alias
+        # change after it is refused or seen (Backend.soft_delete_many).
         published = [r for r in self.list_versions(name) if r.version is not None]
+        old_enough = [r for r in published[keep:] if r.update_at < expire]
+        if not old_enough:
+            return purge_time, []  # nothing to weigh against the aliases: one listing
         kept = self.rollback_targets(name, keep_targets)
-        candidates = [r for r in published[keep:] if r.update_at < expire and r.version not in kept]
-        if dry_run:
+        candidates = [r for r in old_enough if r.version not in kept]
+        if dry_run or not candidates:
             return purge_time, candidates
         expired = {r.version: r for r in candidates}
-        done = self.backend.soft_delete_many(name, list(expired))
+        done = self.backend.soft_delete_many(name, candidates)
         if done and keep_targets:
             # An alias that moved meanwhile can make a version just deleted a rollback
             # target (the delete refuses only current targets): undo those deletes.
