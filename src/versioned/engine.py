@@ -103,6 +103,9 @@ class Engine(AliasOperations, ExpiryOperations):
             payload.close()
 
     def _write_latest(self, name: str, payload: Payload) -> VersionRecord:
+        at_once = self.backend.touch_latest_at_once(name, payload.sha256, utc_now())
+        if at_once is not None:
+            return at_once
         write = self.backend.begin_latest_write(name)
         committed = False
         try:

@@ -316,6 +316,16 @@ class Backend(ABC):
     def begin_latest_write(self, name: str) -> LatestWrite:
         """Start a put of LATEST: serialise against other puts and read the current LATEST."""
 
+    def touch_latest_at_once(self, name: str, sha256: str, now: datetime) -> VersionRecord | None:
+        """An identical put in one step, before (and instead of) ``begin_latest_write``:
+        set LATEST's time if the store can tell from its own records, in one atomic step,
+        that LATEST holds ``sha256`` and no write of LATEST is under way.
+
+        Returns None when that is not proven, or not worth a request (the caller then
+        takes the usual path, which must still work); this default always does.
+        """
+        return None
+
     @abstractmethod
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
         """End a put whose content equals LATEST's: revive it and set its time.

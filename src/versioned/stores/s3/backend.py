@@ -212,6 +212,9 @@ class S3DynamoBackend(Backend):
     def begin_latest_write(self, name: str) -> LatestWrite:
         return self.writer.begin(name)
 
+    def touch_latest_at_once(self, name: str, sha256: str, now: datetime) -> VersionRecord | None:
+        return self.writer.touch_at_once(name, sha256, now)
+
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
         return self.writer.touch(write, sha256, now)
 
