@@ -26,6 +26,7 @@ import platform
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -206,7 +207,9 @@ def one_after_another(sends: list[Callable[[], object]]) -> Callable[[], None]:
     return send_all
 
 
-def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
+def bench_s3(
+    runs: int, size: int, scratch: Path, legacy_python: str | None = None
+) -> dict[str, Any]:
     """The S3 + DynamoDB figures; the moto server must be running."""
     import boto3
 
@@ -288,6 +291,7 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
             "ratio_to_same_requests": figures["median_ms"] / same_requests,
         }
 
+    anchors = _identical_put_anchors(repo, raw_by_kind["HeadObject"], runs, legacy_python)
     source = scratch / "big.bin"
     make_file(source, size)
     down = scratch / "down.bin"
@@ -317,7 +321,53 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
     repo.publish_artifact_version("big")
     transfers["versioned publish (server-side copy) s"] = time.perf_counter() - start
     raw_get_item = statistics.median(raw_samples)
-    return {"raw_get_item_ms": raw_get_item, "operations": rows, "transfers": transfers}
+    return {
+        "raw_get_item_ms": raw_get_item,
+        "operations": rows,
+        "transfers": transfers,
+        "identical_put": anchors,
+    }
+
+
+def _identical_put_anchors(
+    repo: Any, head_object: Callable[[], object], runs: int, legacy_python: str | None
+) -> dict[str, Any]:
+    """Our identical put by turns with what versioned 1.0.1 sends for one (a HeadObject),
+    and, with ``legacy_python``, with 1.0.1 itself on the same server (a worker process,
+    ``tools/bench_legacy.py``, that answers the time of each of its puts)."""
+    repo.put_artifact("same", b"the same content, put again and again")
+
+    def ours() -> None:
+        repo.put_artifact("same", b"the same content, put again and again")
+
+    mine, head = paired_timings(ours, [head_object], runs)
+    figures: dict[str, Any] = {"ours": mine, "raw HeadObject": head}
+    if legacy_python is None:
+        return figures
+    worker = subprocess.Popen(
+        [legacy_python, str(Path(__file__).with_name("bench_legacy.py")), "bench-bucket", "bench",
+         "legacy-same"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert worker.stdin is not None and worker.stdout is not None
+    if worker.stdout.readline().strip() != "ready":
+        raise RuntimeError("the versioned 1.0.1 worker did not start")
+    ours_ms: list[float] = []
+    legacy_ms: list[float] = []
+    for _ in range(runs + 1):  # the first of each is a warm-up
+        start = time.perf_counter()
+        ours()
+        ours_ms.append((time.perf_counter() - start) * 1000)
+        worker.stdin.write("\n")
+        worker.stdin.flush()
+        legacy_ms.append(float(worker.stdout.readline()))
+    worker.stdin.close()
+    worker.wait()
+    figures["ours, by turns with 1.0.1"] = {"median_ms": statistics.median(ours_ms[1:])}
+    figures["versioned 1.0.1"] = {"median_ms": statistics.median(legacy_ms[1:])}
+    return figures
 
 
 def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
@@ -464,6 +514,19 @@ def show_operations(figures: dict[str, Any]) -> None:
             f"{row['ratio_to_same_requests']:5.2f}  ({' + '.join(row['request_kinds'])})"
         )
     print(f"target: each ratio <= {TARGET}")
+    same = s3["identical_put"]
+    print(
+        f"identical put {same['ours']['median_ms']:.2f} ms; what 1.0.1 sends for one (a raw "
+        f"HeadObject) {same['raw HeadObject']['median_ms']:.2f} ms: "
+        f"{same['ours']['median_ms'] / same['raw HeadObject']['median_ms']:.2f}x"
+    )
+    if "versioned 1.0.1" in same:
+        mine, legacy = same["ours, by turns with 1.0.1"], same["versioned 1.0.1"]
+        print(
+            f"identical put by turns with versioned 1.0.1 on the same server: "
+            f"{mine['median_ms']:.2f} ms vs {legacy['median_ms']:.2f} ms "
+            f"({mine['median_ms'] / legacy['median_ms']:.2f}x; target <= 1)"
+        )
     print(f"\nlarge file ({figures['size_mib']} MiB) on moto")
     for name, value in s3["transfers"].items():
         print(f"  {name:45} {value:9.1f}")
@@ -504,6 +567,11 @@ def main() -> None:
     parser.add_argument("--resolver-only", action="store_true", help="only the simulation")
     parser.add_argument("--server-only", action="store_true", help="only the serve load test")
     parser.add_argument("--local-only", action="store_true", help="only the local backend")
+    parser.add_argument(
+        "--legacy-python",
+        metavar="PATH",
+        help="a Python with versioned==1.0.1: its identical put, timed by turns with ours",
+    )
     options = parser.parse_args()
     runs = 20 if options.quick else 100
     size = (256 if options.quick else 1024) * MIB
@@ -537,7 +605,7 @@ def main() -> None:
         scratch = Path(folder)
         with moto_server():
             if not options.retention_only:
-                figures["s3"] = bench_s3(runs, size, scratch)
+                figures["s3"] = bench_s3(runs, size, scratch, options.legacy_python)
             retention["s3"] = bench_retention_s3(options.retention_s3)
         if not options.retention_only:
             figures["local"] = bench_local(runs, size, scratch)
