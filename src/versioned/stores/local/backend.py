@@ -140,7 +140,8 @@ class LocalBackend(Backend):
             cursor.row_factory = None
             rows = cursor.execute(
                 "SELECT version, sha256, update_at, is_deleted, size, content_type, metadata, "
-                f"deleted_at FROM versions WHERE name = ? AND {_NAMES_BYTES}",
+                f"deleted_at FROM versions WHERE name = ? AND {_NAMES_BYTES} "
+                "ORDER BY version DESC",  # the key's order: the engine's sort has no work
                 (name,),
             ).fetchall()
         parse, loads, latest, make = from_storage, json.loads, _LATEST, assemble
