@@ -500,6 +500,12 @@ def show(figures: dict[str, Any]) -> None:
 
 def show_operations(figures: dict[str, Any]) -> None:
     """Print the per-operation and transfer tables of both backends."""
+    show_s3(figures)
+    show_local(figures)
+
+
+def show_s3(figures: dict[str, Any]) -> None:
+    """Print the S3 + DynamoDB operations, the identical put's anchors and transfers."""
     s3 = figures["s3"]
     print(f"\nS3 + DynamoDB on moto (raw boto3 GetItem round trip {s3['raw_get_item_ms']:.2f} ms)")
     print(
@@ -530,7 +536,6 @@ def show_operations(figures: dict[str, Any]) -> None:
     print(f"\nlarge file ({figures['size_mib']} MiB) on moto")
     for name, value in s3["transfers"].items():
         print(f"  {name:45} {value:9.1f}")
-    show_local(figures)
 
 
 def show_local(figures: dict[str, Any]) -> None:
@@ -567,6 +572,7 @@ def main() -> None:
     parser.add_argument("--resolver-only", action="store_true", help="only the simulation")
     parser.add_argument("--server-only", action="store_true", help="only the serve load test")
     parser.add_argument("--local-only", action="store_true", help="only the local backend")
+    parser.add_argument("--s3-only", action="store_true", help="only S3 + DynamoDB (moto)")
     parser.add_argument(
         "--legacy-python",
         metavar="PATH",
@@ -597,6 +603,17 @@ def main() -> None:
             }
         show_local(figures)
         show_retention("the local backend", figures["retention"]["local"], "raw sqlite3 UPDATE x N")
+        if options.json:
+            options.json.write_text(json.dumps(figures, indent=2))
+        return
+    if options.s3_only:
+        with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder, moto_server():
+            figures["s3"] = bench_s3(runs, size, Path(folder), options.legacy_python)
+            figures["retention"] = {"s3": bench_retention_s3(options.retention_s3)}
+        show_s3(figures)
+        show_retention(
+            "S3 + DynamoDB (moto)", figures["retention"]["s3"], "raw boto3 UpdateItem x N"
+        )
         if options.json:
             options.json.write_text(json.dumps(figures, indent=2))
         return
