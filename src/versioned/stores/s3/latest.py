@@ -98,9 +98,10 @@ class LatestWriter:
                 expect=(CONDITION_FAILED,),
                 Key=item_key(name, LATEST),
                 UpdateExpression="SET update_at = :now",
+                # no purging clause: a purge sets is_deleted and lease_until with its fence
                 ConditionExpression=(
                     "sha256 = :s AND is_deleted = :false AND attribute_exists(object_etag) "
-                    "AND attribute_not_exists(lease_until) AND attribute_not_exists(purging)"
+                    "AND attribute_not_exists(lease_until)"
                 ),
                 ExpressionAttributeValues={
                     ":now": {"S": to_storage(now)},
