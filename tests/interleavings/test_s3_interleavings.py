@@ -15,7 +15,6 @@ Set ``EXPLORER_REPORT=path`` to get every failing interleaving as a JSON line th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -76,8 +75,10 @@ OPS: dict[str, Op] = {
 def _put_seen(repo: Repository, name: str, content: bytes) -> object:
     """An identical put by a repository object that last saw LATEST name ``content``
     (as after its own put), so it tries ``touch_at_once`` before the usual path."""
+    from tests.helpers import sha256_hex  # here: the imports above are others' to change
+
     writer = repo._engine.backend.writer  # type: ignore[attr-defined]
-    writer._seen[name] = hashlib.sha256(content).hexdigest()
+    writer._seen[name] = sha256_hex(content)
     return repo.put_artifact(name, content)
 
 
