@@ -26,10 +26,12 @@ import platform
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +207,9 @@ def one_after_another(sends: list[Callable[[], object]]) -> Callable[[], None]:
     return send_all
 
 
-def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
+def bench_s3(
+    runs: int, size: int, scratch: Path, legacy_python: str | None = None
+) -> dict[str, Any]:
     """The S3 + DynamoDB figures; the moto server must be running."""
     import boto3
 
@@ -287,6 +291,7 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
             "ratio_to_same_requests": figures["median_ms"] / same_requests,
         }
 
+    anchors = _identical_put_anchors(repo, raw_by_kind["HeadObject"], runs, legacy_python)
     source = scratch / "big.bin"
     make_file(source, size)
     down = scratch / "down.bin"
@@ -316,7 +321,53 @@ def bench_s3(runs: int, size: int, scratch: Path) -> dict[str, Any]:
     repo.publish_artifact_version("big")
     transfers["versioned publish (server-side copy) s"] = time.perf_counter() - start
     raw_get_item = statistics.median(raw_samples)
-    return {"raw_get_item_ms": raw_get_item, "operations": rows, "transfers": transfers}
+    return {
+        "raw_get_item_ms": raw_get_item,
+        "operations": rows,
+        "transfers": transfers,
+        "identical_put": anchors,
+    }
+
+
+def _identical_put_anchors(
+    repo: Any, head_object: Callable[[], object], runs: int, legacy_python: str | None
+) -> dict[str, Any]:
+    """Our identical put by turns with what versioned 1.0.1 sends for one (a HeadObject),
+    and, with ``legacy_python``, with 1.0.1 itself on the same server (a worker process,
+    ``tools/bench_legacy.py``, that answers the time of each of its puts)."""
+    repo.put_artifact("same", b"the same content, put again and again")
+
+    def ours() -> None:
+        repo.put_artifact("same", b"the same content, put again and again")
+
+    mine, head = paired_timings(ours, [head_object], runs)
+    figures: dict[str, Any] = {"ours": mine, "raw HeadObject": head}
+    if legacy_python is None:
+        return figures
+    worker = subprocess.Popen(
+        [legacy_python, str(Path(__file__).with_name("bench_legacy.py")), "bench-bucket", "bench",
+         "legacy-same"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert worker.stdin is not None and worker.stdout is not None
+    if worker.stdout.readline().strip() != "ready":
+        raise RuntimeError("the versioned 1.0.1 worker did not start")
+    ours_ms: list[float] = []
+    legacy_ms: list[float] = []
+    for _ in range(runs + 1):  # the first of each is a warm-up
+        start = time.perf_counter()
+        ours()
+        ours_ms.append((time.perf_counter() - start) * 1000)
+        worker.stdin.write("\n")
+        worker.stdin.flush()
+        legacy_ms.append(float(worker.stdout.readline()))
+    worker.stdin.close()
+    worker.wait()
+    figures["ours, by turns with 1.0.1"] = {"median_ms": statistics.median(ours_ms[1:])}
+    figures["versioned 1.0.1"] = {"median_ms": statistics.median(legacy_ms[1:])}
+    return figures
 
 
 def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
@@ -343,6 +394,7 @@ def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
         "put_alias": timings(lambda: repo.put_alias("app", "prod", 1), runs),
         "publish_artifact_version": timings(lambda: repo.publish_artifact_version("app"), runs),
     }
+    rows.update(_long_listing(scratch, runs))
     source = scratch / "big.bin"
     if not source.exists():
         make_file(source, size)
@@ -350,15 +402,88 @@ def bench_local(runs: int, size: int, scratch: Path) -> dict[str, Any]:
     block = os.urandom(64 * MIB)
     transfers = {
         "shutil.copyfile MB/s": throughput(lambda: shutil.copyfile(source, copy), size),
-        "versioned put_artifact(path) MB/s": throughput(
-            lambda: repo.put_artifact("big", source), size
-        ),
-        "versioned download MB/s": throughput(
-            lambda: repo.get_artifact_version("big").download(copy), size
-        ),
         "hashlib sha256 MB/s (one core)": throughput(lambda: hashlib.sha256(block), 64 * MIB),
     }
-    return {"operations": rows, "transfers": transfers}
+    return {"operations": rows, "transfers": transfers, "one_pass": _one_pass(repo, source, size)}
+
+
+def _long_listing(scratch: Path, runs: int, count: int = 10_000) -> dict[str, dict[str, float]]:
+    """list_artifact_versions of ``count`` versions, by turns with a raw sqlite3 SELECT of
+    the same rows from the same database (every column, fetched as tuples)."""
+    from versioned.local_backend import Repository
+
+    repo = Repository(scratch / "long-history")
+    repo.put_artifact("long", b"one version")
+    repo.publish_artifact_version("long")
+    raw = sqlite3.connect(repo._backend.db_path, isolation_level=None)
+    row = raw.execute("SELECT * FROM versions WHERE name = 'long' AND version = 1").fetchone()
+    columns = ", ".join("?" * len(row))
+    # copies of version 1 numbered 2..count: what as many publishes would leave
+    raw.execute("BEGIN")
+    raw.executemany(
+        f"INSERT INTO versions VALUES ({columns})",
+        [(row[0], number, *row[2:]) for number in range(2, count + 1)],
+    )
+    raw.execute("COMMIT")
+    ours, baseline = paired_timings(
+        lambda: repo.list_artifact_versions("long"),
+        [lambda: raw.execute("SELECT * FROM versions WHERE name = ?", ("long",)).fetchall()],
+        max(runs // 5, 5),
+    )
+    raw.close()
+    return {
+        f"list_artifact_versions, {count:,} versions": ours,
+        f"raw sqlite3 SELECT of the same {count:,} rows": baseline,
+    }
+
+
+def one_pass_copy(source: Path, target: Path, durable: bool) -> str:
+    """The one-pass bound: read ``source``, SHA-256 it and write it to ``target`` in one
+    sequential pass of 1 MiB pieces in plain Python (fsynced at the end if ``durable``,
+    as a put is; a download is not). Returns the hex digest."""
+    digest = hashlib.sha256()
+    with source.open("rb") as reader, target.open("wb") as writer:
+        while piece := reader.read(MIB):
+            digest.update(piece)
+            writer.write(piece)
+        if durable:
+            writer.flush()
+            os.fsync(writer.fileno())
+    return digest.hexdigest()
+
+
+def _one_pass(repo: Any, source: Path, size: int, rounds: int = 3) -> dict[str, Any]:
+    """The local large put and verified download, each by turns with its one-pass bound
+    (median MB/s of ``rounds``). The put stores new bytes every round (the artifact is
+    purged first, so dedup cannot skip the work)."""
+    scratch = source.parent
+    bound_copy, down = scratch / "bound.bin", scratch / "down.bin"
+    samples: dict[str, list[float]] = {
+        "put_artifact(path)": [],
+        "one pass, fsynced (put's bound)": [],
+        "download, verified": [],
+        "one pass (download's bound)": [],
+    }
+
+    def put() -> None:
+        repo.purge_artifact("big")
+        start = time.perf_counter()
+        repo.put_artifact("big", source)
+        samples["put_artifact(path)"].append(size / 1e6 / (time.perf_counter() - start))
+
+    for _ in range(rounds):
+        put()
+        samples["one pass, fsynced (put's bound)"].append(
+            throughput(lambda: one_pass_copy(source, bound_copy, True), size)
+        )
+        download = partial(repo.get_artifact_version("big").download, down)
+        samples["download, verified"].append(throughput(download, size))
+        samples["one pass (download's bound)"].append(
+            throughput(lambda: one_pass_copy(source, bound_copy, False), size)
+        )
+        bound_copy.unlink()
+        down.unlink()
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def show(figures: dict[str, Any]) -> None:
@@ -375,6 +500,12 @@ def show(figures: dict[str, Any]) -> None:
 
 def show_operations(figures: dict[str, Any]) -> None:
     """Print the per-operation and transfer tables of both backends."""
+    show_s3(figures)
+    show_local(figures)
+
+
+def show_s3(figures: dict[str, Any]) -> None:
+    """Print the S3 + DynamoDB operations, the identical put's anchors and transfers."""
     s3 = figures["s3"]
     print(f"\nS3 + DynamoDB on moto (raw boto3 GetItem round trip {s3['raw_get_item_ms']:.2f} ms)")
     print(
@@ -389,13 +520,43 @@ def show_operations(figures: dict[str, Any]) -> None:
             f"{row['ratio_to_same_requests']:5.2f}  ({' + '.join(row['request_kinds'])})"
         )
     print(f"target: each ratio <= {TARGET}")
+    same = s3["identical_put"]
+    print(
+        f"identical put {same['ours']['median_ms']:.2f} ms; what 1.0.1 sends for one (a raw "
+        f"HeadObject) {same['raw HeadObject']['median_ms']:.2f} ms: "
+        f"{same['ours']['median_ms'] / same['raw HeadObject']['median_ms']:.2f}x"
+    )
+    if "versioned 1.0.1" in same:
+        mine, legacy = same["ours, by turns with 1.0.1"], same["versioned 1.0.1"]
+        print(
+            f"identical put by turns with versioned 1.0.1 on the same server: "
+            f"{mine['median_ms']:.2f} ms vs {legacy['median_ms']:.2f} ms "
+            f"({mine['median_ms'] / legacy['median_ms']:.2f}x; target <= 1)"
+        )
     print(f"\nlarge file ({figures['size_mib']} MiB) on moto")
     for name, value in s3["transfers"].items():
         print(f"  {name:45} {value:9.1f}")
+
+
+def show_local(figures: dict[str, Any]) -> None:
+    """Print the local backend's operations, long listing and large-file figures."""
     local = figures["local"]
     print("\nlocal backend (ms)")
     for name, row in local["operations"].items():
-        print(f"  {name:30} median {row['median_ms']:.4f}  p90 {row['p90_ms']:.4f}")
+        print(f"  {name:45} median {row['median_ms']:8.3f}  p90 {row['p90_ms']:8.3f}")
+    listed = [row for name, row in local["operations"].items() if "10,000" in name]
+    if len(listed) == 2:
+        ratio = listed[0]["median_ms"] / listed[1]["median_ms"]
+        print(f"  listing 10,000 versions: {ratio:.2f}x the raw SELECT (target <= 3)")
+    print(f"\nlocal large file ({figures['size_mib']} MiB), MB/s (median of turns)")
+    one_pass = local["one_pass"]
+    for name, value in one_pass.items():
+        print(f"  {name:45} {value:9.1f}")
+    for ours, bound in (
+        ("put_artifact(path)", "one pass, fsynced (put's bound)"),
+        ("download, verified", "one pass (download's bound)"),
+    ):
+        print(f"  {ours}: {one_pass[ours] / one_pass[bound]:.2f}x its bound (target >= 0.6)")
     for name, value in local["transfers"].items():
         print(f"  {name:45} {value:9.1f}")
 
@@ -410,6 +571,13 @@ def main() -> None:
     parser.add_argument("--retention-only", action="store_true", help="only the retention part")
     parser.add_argument("--resolver-only", action="store_true", help="only the simulation")
     parser.add_argument("--server-only", action="store_true", help="only the serve load test")
+    parser.add_argument("--local-only", action="store_true", help="only the local backend")
+    parser.add_argument("--s3-only", action="store_true", help="only S3 + DynamoDB (moto)")
+    parser.add_argument(
+        "--legacy-python",
+        metavar="PATH",
+        help="a Python with versioned==1.0.1: its identical put, timed by turns with ours",
+    )
     options = parser.parse_args()
     runs = 20 if options.quick else 100
     size = (256 if options.quick else 1024) * MIB
@@ -427,12 +595,34 @@ def main() -> None:
         if options.json:
             options.json.write_text(json.dumps(figures, indent=2))
         return
+    if options.local_only:
+        with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder:
+            figures["local"] = bench_local(runs, size, Path(folder))
+            figures["retention"] = {
+                "local": bench_retention_local(options.retention_local, Path(folder))
+            }
+        show_local(figures)
+        show_retention("the local backend", figures["retention"]["local"], "raw sqlite3 UPDATE x N")
+        if options.json:
+            options.json.write_text(json.dumps(figures, indent=2))
+        return
+    if options.s3_only:
+        with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder, moto_server():
+            figures["s3"] = bench_s3(runs, size, Path(folder), options.legacy_python)
+            figures["retention"] = {"s3": bench_retention_s3(options.retention_s3)}
+        show_s3(figures)
+        show_retention(
+            "S3 + DynamoDB (moto)", figures["retention"]["s3"], "raw boto3 UpdateItem x N"
+        )
+        if options.json:
+            options.json.write_text(json.dumps(figures, indent=2))
+        return
     retention: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder:
         scratch = Path(folder)
         with moto_server():
             if not options.retention_only:
-                figures["s3"] = bench_s3(runs, size, scratch)
+                figures["s3"] = bench_s3(runs, size, scratch, options.legacy_python)
             retention["s3"] = bench_retention_s3(options.retention_s3)
         if not options.retention_only:
             figures["local"] = bench_local(runs, size, scratch)

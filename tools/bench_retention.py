@@ -106,8 +106,52 @@ def bench_retention_s3(
     get_item = _seconds(lambda: [dynamodb.get_item(TableName=table, Key=k) for k in keys])
     # for scale: what one plain read costs on this server and this (maybe busy) machine
     return _figures(
-        count, purges, baselines, requests=max(requests), raw_get_item_ms=get_item * 1000 / count
+        count,
+        purges,
+        baselines,
+        requests=max(requests),
+        raw_get_item_ms=get_item * 1000 / count,
+        **_noop_s3(repo, dynamodb, table, sent, rounds),
     )
+
+
+def _noop_s3(repo: Any, dynamodb: Any, table: str, sent: list[str], rounds: int) -> dict[str, Any]:
+    """A retention run that deletes nothing (every version is kept), by turns with its
+    anchor: one raw listing of the same partition (a Query, every page), which is the
+    least any retention must read."""
+    versions = len(repo.list_artifact_versions(NAME, include_deleted=True))
+
+    def noop() -> None:
+        _, deleted = repo.purge_artifact_versions(NAME, keep_last_n=versions + 1)
+        if deleted:
+            raise RuntimeError("the no-op retention run deleted versions")
+
+    def raw_list() -> None:
+        start: dict[str, Any] | None = None
+        while True:
+            page = dynamodb.query(
+                TableName=table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": NAME}},
+                ConsistentRead=True,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    runs: list[float] = []
+    lists: list[float] = []
+    for _ in range(rounds):
+        sent.clear()
+        runs.append(_seconds(noop))
+        lists.append(_seconds(raw_list))
+    return {
+        "noop_items": versions,
+        "noop_seconds": statistics.median(runs),
+        "noop_requests": len(sent),
+        "raw_list_seconds": statistics.median(lists),
+    }
 
 
 def bench_retention_local(count: int, scratch: Path, rounds: int = 3) -> dict[str, Any]:
@@ -166,6 +210,13 @@ def show_retention(title: str, row: dict[str, Any], baseline: str) -> None:
         f"  {baseline:27} {row['baseline_seconds']:8.3f} s  "
         f"{row['baseline_ms_per_version']:7.2f} ms/version"
     )
+    if "noop_seconds" in row:
+        print(
+            f"  a run deleting nothing ({row['noop_items']} versions listed, "
+            f"{row['noop_requests']} requests): {row['noop_seconds']:.3f} s, "
+            f"{row['noop_seconds'] / row['raw_list_seconds']:.2f}x one raw listing of the "
+            f"partition ({row['raw_list_seconds']:.3f} s, every page of a Query)"
+        )
     if "raw_get_item_ms" in row:
         print(f"  (one raw GetItem on the same server: {row['raw_get_item_ms']:.2f} ms)")
     if "one_transaction_seconds" in row:

@@ -175,6 +175,88 @@ def bench_backend(uri: str, requests: int, connections: int, scratch: Path) -> d
     return results
 
 
+def _wrk(url: str, seconds: int) -> float:
+    """Requests/s that ``wrk`` (2 threads, 4 connections) gets from ``url``."""
+    out = subprocess.run(
+        ["wrk", "-t2", "-c4", f"-d{seconds}s", url], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if found is None or "Non-2xx" in out:
+        raise RuntimeError(f"wrk failed on {url}: {out}")
+    return float(found.group(1))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def bench_full_download(scratch: Path, rounds: int = 3, seconds: int = 5) -> dict[str, Any]:
+    """A 1 MiB local version downloaded over 4 connections (``wrk``), by turns with its
+    anchors serving the same bytes from a file: nginx (Debian's, one worker, sendfile)
+    and Python's ``http.server``. Skipped (None) without ``wrk`` and ``nginx`` on PATH."""
+    import shutil
+    import urllib.request
+
+    if not (shutil.which("wrk") and shutil.which("nginx")):
+        return {"skipped": "needs wrk and nginx (apt-get install wrk nginx)"}
+    from versioned import open_repository
+
+    content = os.urandom(1024 * 1024)
+    repo: Any = open_repository((scratch / "download-repo").as_uri(), create=True)
+    repo.put_artifact("model", content)
+    repo.publish_artifact_version("model")
+    www = scratch / "www"
+    www.mkdir()
+    (www / "one.bin").write_bytes(content)
+    nginx_port, http_port = _free_port(), _free_port()
+    conf = scratch / "nginx.conf"
+    conf.write_text(
+        f"user root; worker_processes 1; daemon off; pid {scratch}/nginx.pid; "
+        f"error_log {scratch}/nginx.err; events {{ worker_connections 64; }} "
+        f"http {{ access_log {scratch}/nginx.access; sendfile on; "
+        f"server {{ listen 127.0.0.1:{nginx_port}; root {www}; }} }}"
+    )
+    anchors = {
+        "nginx (1 worker, sendfile)": subprocess.Popen(
+            ["nginx", "-c", str(conf), "-p", str(scratch)], stderr=subprocess.DEVNULL
+        ),
+        "python -m http.server": subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1"],
+            cwd=www,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    }
+    urls = {
+        "nginx (1 worker, sendfile)": f"http://127.0.0.1:{nginx_port}/one.bin",
+        "python -m http.server": f"http://127.0.0.1:{http_port}/one.bin",
+    }
+    samples: dict[str, list[float]] = {"versioned serve": [], **{name: [] for name in urls}}
+    try:
+        time.sleep(1.0)
+        for url in urls.values():
+            if urllib.request.urlopen(url, timeout=TIMEOUT).read() != content:
+                raise RuntimeError(f"{url} does not serve the content")
+        path = "/api/artifacts/model/versions/1/download"
+        with served((scratch / "download-repo").as_uri(), scratch / "serve-download.log") as port:
+            ours = f"http://127.0.0.1:{port}{path}"
+            if urllib.request.urlopen(ours, timeout=TIMEOUT).read() != content:
+                raise RuntimeError("versioned serve does not serve the content")
+            for _ in range(rounds):
+                samples["versioned serve"].append(_wrk(ours, seconds))
+                for name, url in urls.items():
+                    samples[name].append(_wrk(url, seconds))
+    finally:
+        for process in anchors.values():
+            process.terminate()
+            process.wait()
+    return {name: sorted(values)[len(values) // 2] for name, values in samples.items()}
+
+
 def bench_server(requests: int = 2000, connections: int = 4) -> dict[str, Any]:
     """Both backends; the figures by backend and scenario."""
     figures: dict[str, Any] = {"requests": requests, "connections": connections}
@@ -183,6 +265,7 @@ def bench_server(requests: int = 2000, connections: int = 4) -> dict[str, Any]:
         figures["local"] = bench_backend(
             (scratch / "repo").as_uri(), requests, connections, scratch
         )
+        figures["1 MiB download"] = bench_full_download(scratch)
         with moto_server():
             uri = f"s3://bench-serve-{os.getpid()}/artifacts?table=bench-serve&region=us-east-1"
             figures["s3 (moto)"] = bench_backend(uri, requests, connections, scratch)
@@ -202,6 +285,15 @@ def show_server(figures: dict[str, Any]) -> None:
                 f"  {backend:12} {scenario:24} {row['requests_per_s']:8.0f} "
                 f"{row['p50_ms']:8.3f} {row['p99_ms']:8.3f}"
             )
+    full = figures.get("1 MiB download", {})
+    if "skipped" in full:
+        print(f"  1 MiB download beside nginx: skipped ({full['skipped']})")
+    elif full:
+        print("  1 MiB local version downloaded over 4 connections (wrk), requests/s:")
+        for name, rate in full.items():
+            print(f"    {name:28} {rate:8.0f}")
+        nginx = full["nginx (1 worker, sendfile)"]
+        print(f"    versioned serve / nginx: {full['versioned serve'] / nginx:.2f} (target >= 0.5)")
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from .engine import Engine
 from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver
 from .stores import base
-from .stores.base import AliasRecord, Backend, VersionRecord
+from .stores.base import AliasRecord, Backend, VersionRecord, assemble
 
 ArtifactT = TypeVar("ArtifactT", bound=Artifact)
 AliasT = TypeVar("AliasT", bound=Alias)
@@ -45,18 +45,51 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         yield
 
     def _artifact(self, record: VersionRecord) -> ArtifactT:
-        return self.artifact_class(
-            name=record.name,
-            version=args.version_to_str(record.version),
-            update_at=record.update_at,
-            uri=self._backend.version_uri(record.name, record.version, record.sha256),
-            sha256=record.sha256,
-            size=record.size,
-            content_type=record.content_type,
-            metadata=dict(record.metadata) if record.metadata is not None else None,
-            is_deleted=record.is_deleted,
-            _reader=self,
+        return self._artifacts([record])[0]
+
+    def _artifacts(self, records: list[VersionRecord]) -> list[ArtifactT]:
+        """The public value object of each record, made in a loop with its lookups
+        hoisted and without the frozen dataclass's ``__init__`` (``assemble``): a long
+        history is listed in one call, and that ``__init__`` was a third of the time of
+        listing 10,000 local versions. ``records`` is used up (left empty)."""
+        make, cls, uri, to_str, latest = (
+            assemble,
+            self.artifact_class,
+            self._backend.version_uri,
+            str,
+            args.LATEST,
         )
+        made = []
+        # Consumed from the end, so each record is freed as soon as its Artifact is made:
+        # CPython's collector counts live new objects, and keeping all 10,000 records to
+        # the end made it run far more often during a long listing.
+        records.reverse()
+        while records:
+            record = records.pop()
+            name, version, sha256, metadata = (
+                record.name,
+                record.version,
+                record.sha256,
+                record.metadata,
+            )
+            made.append(
+                make(
+                    cls,
+                    {
+                        "name": name,
+                        "version": latest if version is None else to_str(version),
+                        "update_at": record.update_at,
+                        "uri": uri(name, version, sha256),
+                        "sha256": sha256,
+                        "size": record.size,
+                        "content_type": record.content_type,
+                        "metadata": dict(metadata) if metadata is not None else None,
+                        "is_deleted": record.is_deleted,
+                        "_reader": self,
+                    },
+                )
+            )
+        return made
 
     def _alias(self, record: AliasRecord) -> AliasT:
         secondary = record.secondary_version
@@ -170,7 +203,7 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         does not exist has none."""
         with self._using(bsm):
             records = self._engine.list_versions(name, include_deleted)
-            return [self._artifact(r) for r in records]
+            return self._artifacts(records)
 
     def publish_artifact_version(self, name: str, bsm: Any = None) -> ArtifactT:
         """Freeze LATEST as the next version number and return it.

@@ -73,7 +73,12 @@ def next_version_number(numbers: list[int]) -> int:
 
 def sort_versions(records: list[VersionRecord]) -> list[VersionRecord]:
     """LATEST first, then published versions by number, newest first."""
-    return sorted(records, key=lambda r: (r.version is not None, -(r.version or 0)))
+    # a number for a key, not a tuple: a listing of 10,000 versions made 10,000 tuples
+    return sorted(records, key=lambda r: _FIRST if r.version is None else -r.version)
+
+
+#: The sort key of LATEST: before every published number.
+_FIRST = float("-inf")
 
 
 def describe_targets(targets: Targets) -> str:

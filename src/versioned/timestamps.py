@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 STORAGE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
+#: ``len("2026-11-25T03:22:06.000000+0000")``
+_STORED_LENGTH = 31
 
 
 def utc_now() -> datetime:
@@ -19,6 +21,15 @@ def to_storage(moment: datetime) -> str:
 
 def from_storage(text: str) -> datetime:
     """Parse a stored timestamp; also accepts ISO 8601 forms with ``+00:00`` or ``Z``."""
+    if len(text) == _STORED_LENGTH and text[10] == "T" and text[19] == "." and text[26:] == "+0000":
+        # The form every writer stores, parsed about 10x faster than strptime (listings
+        # parse one per row). fromisoformat takes exactly this shape of its first 26
+        # characters and nothing looser, so it accepts what strptime would; anything
+        # else (an odd stored form) takes the general path below.
+        try:
+            return datetime.fromisoformat(text[:26] + "+00:00")
+        except ValueError:
+            pass
     try:
         return datetime.strptime(text, STORAGE_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:

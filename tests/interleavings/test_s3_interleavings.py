@@ -46,6 +46,8 @@ Op = Callable[[Repository, str], object]
 OPS: dict[str, Op] = {
     "put_new": lambda repo, name: repo.put_artifact(name, os.urandom(256)),
     "put_same": lambda repo, name: repo.put_artifact(name, C4),
+    # by a repository object that saw LATEST name C4: its one-update path first
+    "put_same_warm": lambda repo, name: _put_seen(repo, name, C4),
     "publish": lambda repo, name: repo.publish_artifact_version(name),
     "put_alias": lambda repo, name: repo.put_alias(name, "beta", 2),
     "delete": lambda repo, name: repo.delete_artifact_version(name, 2),
@@ -68,6 +70,16 @@ OPS: dict[str, Op] = {
         name, "prod", expected_revision=2, reason="back, if still at 2"
     ),
 }
+
+
+def _put_seen(repo: Repository, name: str, content: bytes) -> object:
+    """An identical put by a repository object that last saw LATEST name ``content``
+    (as after its own put), so it tries ``touch_at_once`` before the usual path."""
+    from tests.helpers import sha256_hex  # here: the imports above are others' to change
+
+    writer = repo._engine.backend.writer  # type: ignore[attr-defined]
+    writer._seen[name] = sha256_hex(content)
+    return repo.put_artifact(name, content)
 
 
 def _nothing_left_is_fine(rollback: Callable[[], object]) -> object:

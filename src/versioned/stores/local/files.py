@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
+from urllib.parse import quote_from_bytes
 
 from .steps import _step
 
@@ -46,6 +47,8 @@ class BlobTree:
         self.blob_dir = root / "blobs"
         self.tmp_dir = root / "tmp"
         self.suffix = ""
+        #: ``file://…/blobs/`` and the quoted suffix, for :meth:`uri`; made on first use
+        self._uri_parts: tuple[str, str, str] | None = None
 
     def name(self, sha256: str) -> str:
         """The file name of the blob with this hash."""
@@ -54,6 +57,17 @@ class BlobTree:
     def path(self, sha256: str) -> Path:
         """Where the blob with this hash lives (for URIs; never opened by path)."""
         return self.blob_dir / sha256[:2] / self.name(sha256)
+
+    def uri(self, sha256: str) -> str:
+        """``path(sha256).as_uri()``, without building a Path: a listing makes one per
+        row, and pathlib's parsing cost more than the SQLite read of the row."""
+        parts = self._uri_parts
+        if parts is None or parts[0] != self.suffix:
+            # quoting is per byte with "/" kept, so quoting the parts apart is the same
+            # as quoting the whole path (a hash is hex: nothing in it needs quoting)
+            quoted = quote_from_bytes(os.fsencode(self.suffix))
+            parts = self._uri_parts = (self.suffix, self.blob_dir.as_uri() + "/", quoted)
+        return f"{parts[1]}{sha256[:2]}/{sha256}{parts[2]}"
 
     @contextlib.contextmanager
     def folder(self, sha256: str, create: bool = False) -> Iterator[int]:

@@ -212,6 +212,9 @@ class S3DynamoBackend(Backend):
     def begin_latest_write(self, name: str) -> LatestWrite:
         return self.writer.begin(name)
 
+    def touch_latest_at_once(self, name: str, sha256: str, now: datetime) -> VersionRecord | None:
+        return self.writer.touch_at_once(name, sha256, now)
+
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
         return self.writer.touch(write, sha256, now)
 
@@ -268,22 +271,22 @@ class S3DynamoBackend(Backend):
             raise ConcurrentWriteError(f"{name!r} changed during the delete") from refused
         return True
 
-    def soft_delete_many(self, name: str, versions: list[int | None]) -> list[int | None]:
-        """Retention: one listing of items and aliases, then the deletes in parallel.
+    def soft_delete_many(self, name: str, records: list[VersionRecord]) -> list[int | None]:
+        """Retention: the deletes in parallel, each conditioned on the ``alias_guard`` the
+        caller's listing read (no second listing: see ``Backend.soft_delete_many``).
 
         A delete refused because the version changed since the listing (a ``put_alias``
         bumped its guard, say) is retried the careful way, one request at a time.
         """
-        items = {i["sk"]["S"]: i for i in self.place.query_all(name)}
-        aliased = {t for a in self.list_aliases(name) for t in a.targets()}
+        listed = {r.version: r for r in records}
+        versions = list(listed)
 
         def delete(version: int | None) -> bool:
-            item = items.get(version_to_key(version))
-            record = None if item is None else decode_version(item)
-            if item is None or record is None or record.is_deleted or version in aliased:
+            record = listed[version]
+            if record.is_deleted:
                 return False
             try:
-                return self._mark_deleted(name, version, item.get("alias_guard", {}).get("N"))
+                return self._mark_deleted(name, version, record.guard)
             except ConcurrentWriteError:
                 pass
             for _ in range(5):

@@ -122,6 +122,7 @@ def decode_version(item: dict[str, Any]) -> VersionRecord | None:
         content_type=text(item, "content_type"),
         metadata=None if metadata is None else {k: v["S"] for k, v in metadata.items()},
         deleted_at=None if "deleted_at" not in item else from_storage(item["deleted_at"]["S"]),
+        guard=item.get("alias_guard", {}).get("N"),
     )
 
 

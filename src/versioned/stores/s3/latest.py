@@ -23,11 +23,21 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ...arguments import LATEST
 from ...exc import BackendError, ConcurrentWriteError
 from ...timestamps import to_storage, utc_now
 from ..base import BLOCK_SIZE, LatestWrite, Payload, VersionRecord
 from .calls import Refused
-from .items import FALSE, decode_version, described, described_values, text, undescribed
+from .items import (
+    CONDITION_FAILED,
+    FALSE,
+    decode_version,
+    described,
+    described_values,
+    item_key,
+    text,
+    undescribed,
+)
 from .lease import LatestLease, S3LatestWrite
 from .place import MISSING_OBJECT, PRECONDITION_FAILED, S3Place
 from .transfer import b64, upload_parts
@@ -47,10 +57,14 @@ class LatestWriter:
     def __init__(self, place: S3Place, lease: LatestLease) -> None:
         self.place = place
         self.lease = lease
+        #: Per artifact, the sha256 LATEST's item named when this object last saw it
+        #: (its own put, or the item its lease returned): only an identical put of that
+        #: content tries :meth:`touch_at_once`, so other puts never pay for a refusal.
+        self._seen: dict[str, str] = {}
 
     def begin(self, name: str) -> S3LatestWrite:
         """Take the lease and work out what LATEST holds and what our write must expect."""
-        write = self.lease.take(name, "put")
+        write = self.lease.take(name, "put", known=name in self._seen)
         old = write.old
         if old is None:
             write.expect_etag, write.expect_known = None, True
@@ -60,7 +74,45 @@ class LatestWriter:
         # the object is looked up before the first write
         if old is not None and "lease_until" not in old and text(old, "sha256"):
             write.current = decode_version(old)
+            self._seen[name] = str(text(old, "sha256"))
         return write
+
+    def touch_at_once(self, name: str, sha256: str, now: datetime) -> VersionRecord | None:
+        """An identical put in one conditional update of LATEST's item, or None.
+
+        It only sets the time, and only while the item names ``sha256``, is live, holds
+        no lease (no put, gc or purge is between its two writes), is not fenced by a
+        purge, and records the ETag of its object (``object_etag``): a commit that saw
+        those bytes land, or an identical put that looked at the object, wrote it, and
+        whatever may have left the object holding other bytes without a lease on the
+        item removes it (a put that failed after its upload started; a read that found
+        other bytes there). It writes and deletes no byte, so the fencing rule is kept;
+        design.md ("Identical put") has the argument. Tried only when this object last
+        saw the item name ``sha256``.
+        """
+        if self._seen.get(name) != sha256:
+            return None
+        try:
+            self.place.ddb(
+                "update_item",
+                expect=(CONDITION_FAILED,),
+                Key=item_key(name, LATEST),
+                UpdateExpression="SET update_at = :now",
+                # no purging clause: a purge sets is_deleted and lease_until with its fence
+                ConditionExpression=(
+                    "sha256 = :s AND is_deleted = :false AND attribute_exists(object_etag) "
+                    "AND attribute_not_exists(lease_until)"
+                ),
+                ExpressionAttributeValues={
+                    ":now": {"S": to_storage(now)},
+                    ":s": {"S": sha256},
+                    ":false": FALSE,
+                },
+            )
+        except Refused:
+            self._seen.pop(name, None)
+            return None  # not proven: the usual path looks at the object
+        return VersionRecord(name, None, sha256, now, False)
 
     def touch(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
         """Commit an identical put if the object really holds ``sha256``; else None."""
@@ -77,6 +129,7 @@ class LatestWriter:
             "SET update_at = :now, is_deleted = :false, object_etag = :etag",
             {":now": {"S": to_storage(now)}, ":false": FALSE, ":etag": {"S": str(etag)}},
         )
+        self._seen[write.name] = sha256
         return VersionRecord(write.name, None, sha256, now, False)
 
     def upload(self, write: LatestWrite, payload: Payload) -> None:
@@ -186,6 +239,7 @@ class LatestWriter:
             if s3_write.landed_etag is None:
                 raise
             self._adopt_landed(s3_write, payload)
+        self._seen[write.name] = payload.sha256
         return payload.latest_record(write.name, now)
 
     def _commit(self, write: S3LatestWrite, payload: Payload, now: datetime) -> None:
@@ -212,7 +266,7 @@ class LatestWriter:
         again.landed_etag = landed
         head = self.place.head(self.place.key(write.name, None))
         if head is None or str(head.get("ETag")) != landed:
-            self.lease.drop(again)
+            self.lease.drop(again, unsure=True)
             raise ConcurrentWriteError(
                 f"the put of {write.name!r} lost its lease and its bytes were replaced"
             )
@@ -239,9 +293,12 @@ class LatestWriter:
                     return
                 except Exception:
                     pass
+        self._seen.pop(write.name, None)
         if write.created_item and not write.upload_started:
             self.lease.delete_placeholder(write)
-        self.lease.drop(write)
+        # once an upload started, the object may hold bytes the item does not name: the
+        # item stops recording an ETag, so identical puts look at the object again
+        self.lease.drop(write, unsure=write.upload_started)
 
     def adopt(self, name: str, sha256: str) -> bool:
         """Commit bytes a crashed put landed (see ``Backend.adopt_latest``)."""
@@ -254,7 +311,12 @@ class LatestWriter:
         head = self.place.head(self.place.key(name, None))
         declared = None if head is None else head.get("Metadata", {}).get("artifact_sha256")
         if "lease_until" not in old or head is None or declared != sha256:
-            self.lease.drop(hold)
+            # no crashed put to finish; but an object holding other bytes than the item
+            # names (a writer frozen past its lease, a 1.0.1 writer cut short) must make
+            # identical puts look at it again: the item stops recording an ETag
+            other = head is None or declared != text(old, "sha256")
+            self.lease.drop(hold, unsure=other)
+            self._seen.pop(name, None)
             return False
         reserved = {"artifact_name", "artifact_sha256"}
         payload = Payload(
