@@ -1,7 +1,9 @@
 """A fault-injecting HTTP proxy for S3 + DynamoDB (stdlib only).
 
-:class:`FaultProxy` listens on a free loopback port and forwards every request to the moto
-server, naming each one by its AWS operation (:func:`operation_of`). Armed with a
+:class:`FaultProxy` listens on a free loopback port and forwards every request to the
+server of its service (S3, DynamoDB or STS: :func:`service_of`, so one proxy fronts
+SeaweedFS, DynamoDB Local and moto together), naming each one by its AWS operation
+(:func:`operation_of`). Armed with a
 :class:`Fault`, it fails chosen requests in one of the ways a real service or network does:
 
 - ``500`` / ``503``: an internal error / SlowDown (S3 XML; DynamoDB JSON ``__type``);
@@ -38,7 +40,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -75,6 +79,18 @@ def is_lease_beat(operation: str, body: bytes) -> bool:
         return bool(json.loads(body).get("UpdateExpression") == HEARTBEAT_UPDATE)
     except ValueError:
         return False
+
+
+_SIGNED_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/")
+
+
+def service_of(headers: dict[str, str]) -> str:
+    """The AWS service a request is for: the one its SigV4 signature names (``s3``,
+    ``dynamodb``, ``sts``...); unsigned, ``dynamodb`` for a JSON target, else ``s3``."""
+    found = _SIGNED_SERVICE.search(headers.get("authorization", ""))
+    if found:
+        return found.group(1)
+    return "dynamodb" if "x-amz-target" in headers else "s3"
 
 
 def operation_of(method: str, path: str, headers: dict[str, str]) -> str:
@@ -156,12 +172,20 @@ class Hold:
 
 
 class FaultProxy:
-    """The proxy server; ``url`` is what ``AWS_ENDPOINT_URL`` should be set to."""
+    """The proxy server; ``url`` is where every endpoint variable should point
+    (:func:`tests.helpers.endpoint_variables`).
 
-    def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host = parts.hostname or "127.0.0.1"
-        self.upstream_port = parts.port or 80
+    ``upstream``: one server for everything, or a server per service name (``*``, when
+    given, serves the services not named; otherwise ``s3``'s does).
+    """
+
+    def __init__(self, upstream: str | Mapping[str, str]) -> None:
+        routes = {"*": upstream} if isinstance(upstream, str) else dict(upstream)
+        self._upstreams: dict[str, tuple[str, int]] = {}
+        for service, url in routes.items():
+            parts = urlsplit(url)
+            self._upstreams[service] = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._default = self._upstreams.get("*") or self._upstreams["s3"]
         self._lock = threading.Lock()
         self.log: list[tuple[str, str | None]] = []
         self._fault: Fault | None = None
@@ -354,7 +378,8 @@ class FaultProxy:
     def _forward(
         self, request: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+        host, port = self._upstreams.get(service_of(headers), self._default)
+        upstream = http.client.HTTPConnection(host, port, timeout=60)
         try:
             sent = {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}
             sent["content-length"] = str(len(body))

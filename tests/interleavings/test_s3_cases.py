@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 from tests.faults.proxy import DYNAMODB_WRITES, FaultProxy, Hold
-from tests.helpers import Repository, S3Backend
+from tests.helpers import Engines, Repository, S3Backend
 from tests.interleavings.s3_explorer import (
     Outcome,
     World,
@@ -36,8 +36,8 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    with hold_proxy(moto_endpoint) as held:
+def proxy(engines: Engines) -> Iterator[FaultProxy]:
+    with hold_proxy(engines) as held:
         yield held
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.faults.proxy import FaultProxy, Hold
-from tests.helpers import Repository, S3Backend, unique
+from tests.helpers import Engines, Repository, S3Backend, unique
 from tests.interleavings.s3_explorer import (
     Template,
     World,
@@ -105,8 +105,8 @@ QUICK = {
 
 
 @pytest.fixture(scope="module")
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    with hold_proxy(moto_endpoint) as held:
+def proxy(engines: Engines) -> Iterator[FaultProxy]:
+    with hold_proxy(engines) as held:
         yield held
 
 
