@@ -188,12 +188,13 @@ class S3RawStore(RawStore):
         return f"{self.prefix}/{name}/{sk}{self.suffix}"
 
     def items(self) -> list[dict[str, Any]]:
-        """Every item of the table (consistent scan)."""
+        """Every item of the table about artifacts (consistent scan; the record of what the
+        store enforces, partition ``__versioned#store``, names no bytes)."""
         found: list[dict[str, Any]] = []
         for page in self.dynamodb.get_paginator("scan").paginate(
             TableName=self.table, ConsistentRead=True
         ):
-            found.extend(page["Items"])
+            found.extend(i for i in page["Items"] if i["pk"]["S"] != "__versioned#store")
         return found
 
     def partition(self, pk: str) -> list[dict[str, Any]]:

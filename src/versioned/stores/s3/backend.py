@@ -38,6 +38,7 @@ from ..base import (
     Payload,
     VersionRecord,
 )
+from . import probe as store_probe
 from .aliases import S3Aliases
 from .calls import AwsClients, Refused, call
 from .claim import Publisher
@@ -54,6 +55,7 @@ from .items import (
 from .latest import LatestWriter
 from .lease import LatestLease
 from .place import MISSING_OBJECT, S3Place
+from .probe import STORE_PK, Capabilities
 from .purge import Purger
 from .transfer import MAX_SINGLE_COPY, WORKERS, RangedReader
 
@@ -74,11 +76,16 @@ class S3DynamoBackend(Backend):
         lease_seconds: float,
         copy_threshold: int = MAX_SINGLE_COPY,
         download_workers: int = WORKERS,
+        single_writer: bool = False,
     ) -> None:
         self.place = S3Place(clients, bucket, prefix.strip("/"), table, suffix, lease_seconds)
         self.lease = LatestLease(self.place)
         self.writer = LatestWriter(self.place, self.lease)
         self.publisher = Publisher(self.place, copy_threshold)
+        #: Write to a store that ignores conditional writes anyway (one writer, no race).
+        self.single_writer = single_writer
+        #: What the store enforces, once this object has read or probed it.
+        self.capabilities: Capabilities | None = None
         self.purger = Purger(self.place, self.lease)
         self.aliases = S3Aliases(self.place)
         #: Parallel ranged GETs per download (1: one streamed GET).
@@ -144,6 +151,34 @@ class S3DynamoBackend(Backend):
             waiter.wait(TableName=place.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         except (BotoCoreError, ClientError) as error:
             raise BackendError(f"table {place.table!r} did not become ready: {error}") from error
+        found = store_probe.probe(place)
+        if store_probe.recorded(place) != found:  # unchanged: bootstrap leaves it as it is
+            store_probe.record(place, found)
+        self._learned(found)
+        store_probe.refuse_unless_fenced(place, found, self.single_writer)
+
+    def _learned(self, found: Capabilities) -> Capabilities:
+        self.capabilities = found
+        self.publisher.copy_if_none_match = found.copy_if_none_match
+        return found
+
+    def _known_capabilities(self) -> Capabilities | None:
+        """What the store enforces: this object's answer, else the table's (one GetItem)."""
+        if self.capabilities is None:
+            found = store_probe.recorded(self.place)
+            if found is not None:
+                self._learned(found)
+        return self.capabilities
+
+    def _fenced(self) -> None:
+        """Before a byte write: know what the store enforces (probing a store never
+        probed) and refuse one that ignores what the fencing needs."""
+        found = self._known_capabilities()
+        if found is None:
+            found = store_probe.probe(self.place)
+            store_probe.record(self.place, found)
+            self._learned(found)
+        store_probe.refuse_unless_fenced(self.place, found, self.single_writer)
 
     # --- reads -----------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
@@ -172,7 +207,27 @@ class S3DynamoBackend(Backend):
             names += [p["Prefix"][len(prefix) + 1 : -1] for p in page.get("CommonPrefixes", [])]
             token = page.get("NextContinuationToken")
             if not token:
-                return sorted(names)
+                break
+        # no artifact name starts with "__" (the probe's folder does)
+        names = [n for n in names if not n.startswith("__")]
+        found = self._known_capabilities()
+        if found is not None and found.keeps_empty_prefixes:
+            names = self._holding_objects(names)
+        return sorted(names)
+
+    def _holding_objects(self, names: list[str]) -> list[str]:
+        """The names whose folder still holds an object (a store that keeps a folder after
+        its last object is deleted lists purged artifacts too): one small listing each."""
+
+        def holds(name: str) -> bool:
+            page = self.place.s3(
+                "list_objects_v2", Prefix=f"{self.place.prefix}/{name}/", MaxKeys=1
+            )
+            return bool(page.get("KeyCount", len(page.get("Contents", []))))
+
+        with ThreadPoolExecutor(max_workers=_RETENTION_PARALLEL) as pool:
+            run = [pool.submit(contextvars.copy_context().run, holds, n) for n in names]
+            return [n for n, future in zip(names, run, strict=True) if future.result()]
 
     def all_names(self) -> list[str]:
         names = set(self.list_names())
@@ -181,7 +236,11 @@ class S3DynamoBackend(Backend):
             page = self.place.ddb(
                 "scan", ProjectionExpression="pk", **page_start("ExclusiveStartKey", start)
             )
-            names.update(artifact_of_partition(item["pk"]["S"]) for item in page.get("Items", []))
+            names.update(
+                artifact_of_partition(item["pk"]["S"])
+                for item in page.get("Items", [])
+                if item["pk"]["S"] != STORE_PK
+            )
             start = page.get("LastEvaluatedKey")
             if not start:
                 return sorted(names)
@@ -208,6 +267,7 @@ class S3DynamoBackend(Backend):
 
     # --- LATEST ----------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
+        self._fenced()
         return self.writer.begin(name)
 
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
@@ -227,6 +287,7 @@ class S3DynamoBackend(Backend):
 
     # --- versions --------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
+        self._fenced()
         record = self.publisher.publish(name, now)
         self.aliases.remember(record)
         return record
@@ -339,6 +400,7 @@ class S3DynamoBackend(Backend):
 
     # --- hard deletes and cleanup ----------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
+        self._fenced()
         try:
             self.purger.purge_artifact(name)
         finally:
@@ -351,4 +413,5 @@ class S3DynamoBackend(Backend):
         )
 
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
+        self._fenced()
         return sorted(self.purger.remove_orphans(uris, older_than))

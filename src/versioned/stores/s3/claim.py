@@ -54,6 +54,11 @@ CLAIM_SECONDS = 3600.0
 _RECOPY_ATTEMPTS = 12
 
 
+def quoted(etag: str) -> str:
+    """An ETag as a condition names it, in double quotes (some stores answer it bare)."""
+    return f'"{etag.strip(chr(34))}"'
+
+
 class Publisher:
     """Publishes LATEST of one repository's artifacts as numbered versions."""
 
@@ -61,6 +66,9 @@ class Publisher:
         self.place = place
         #: Objects larger than this publish through a multipart copy (S3 allows 5 GiB).
         self.copy_threshold = copy_threshold
+        #: The store refuses a CopyObject whose destination condition fails (probed):
+        #: a copy then lands only on an empty key, or over our own earlier copy.
+        self.copy_if_none_match = False
 
     def publish(self, name: str, now: datetime) -> VersionRecord:
         """Freeze LATEST as the next number. Raises ArtifactNotFoundError, ConcurrentWriteError."""
@@ -74,7 +82,7 @@ class Publisher:
             raise ConcurrentWriteError(f"could not claim a free version number for {name!r}")
         copied_etag: str | None = None
         try:
-            sha256, copied_etag = self._copy(name, number, latest)
+            sha256, copied_etag = self._copy(name, number, token, latest, None)
             for attempt in range(_RECOPY_ATTEMPTS):
                 if sha256 == text(latest, "sha256"):
                     break
@@ -85,7 +93,7 @@ class Publisher:
                 if sha256 == text(latest, "sha256") and "lease_until" not in latest:
                     break
                 time.sleep(min(0.02 * 2**attempt, 0.5))
-                sha256, copied_etag = self._copy(name, number, latest)
+                sha256, copied_etag = self._copy(name, number, token, latest, copied_etag)
             else:
                 raise ConcurrentWriteError(
                     f"LATEST of {name!r} kept changing, or its object differs from its "
@@ -201,23 +209,43 @@ class Publisher:
         return True
 
     # --- 3. the copy -----------------------------------------------------------------------
-    def _copy(self, name: str, number: int, latest: dict[str, Any]) -> tuple[str, str]:
-        """Copy LATEST's object to the number's key; return (frozen sha256, copy's ETag)."""
+    def _copy(
+        self, name: str, number: int, token: str, latest: dict[str, Any], ours: str | None
+    ) -> tuple[str, str]:
+        """Copy LATEST's object to the number's key; return (frozen sha256, copy's ETag).
+
+        ``ours``: the ETag of our own earlier copy to this key, which this one replaces.
+        Where the store enforces it, the copy is conditional: ``If-None-Match: *`` for a
+        first copy, ``If-Match: ours`` for a later one. So a publisher frozen past its
+        claim, while the number was purged and published again, cannot land over the
+        new version: its copy is refused (ConcurrentWriteError).
+        """
         size = integer(latest, "object_size")
         if size is not None and size > self.copy_threshold:
             return self._copy_in_parts(name, number)
-        try:
-            copied = self.place.s3(
-                "copy_object",
-                expect=("NoSuchKey", "InvalidRequest"),
-                Key=self.place.key(name, number),
-                CopySource={"Bucket": self.place.bucket, "Key": self.place.key(name, None)},
-                MetadataDirective="COPY",
-                ChecksumAlgorithm="SHA256",
-            )
-        except Refused as refused:
-            if refused.code != "InvalidRequest":
-                raise not_found(name, None) from refused
+        key = self.place.key(name, number)
+        for cleared in (False, True):
+            try:
+                copied = self._copy_once(name, key, ours)
+                break
+            except Refused as refused:
+                if refused.code not in PRECONDITION_FAILED:
+                    raise
+                claim = self.place.get_item(name, version_to_key(number))
+                if ours is not None or cleared or claim is None or text(claim, "pending") != token:
+                    raise ConcurrentWriteError(
+                        f"version {number} of {name!r} was written by someone else "
+                        "during the publish"
+                    ) from refused
+                # A first copy found bytes at a key our claim still owns: left by a writer
+                # that lost this number (a purge ended its claim), or our own copy whose
+                # answer was lost. Either way ours to replace, only as they stand now.
+                stale = self.place.head(key)
+                if stale is not None:
+                    self.place.delete_if_unchanged(key, str(stale.get("ETag")))
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
+        if copied is None:
             # over 5 GiB, put by a tool that did not record the size: copy in parts
             return self._copy_in_parts(name, number)
         result = copied.get("CopyObjectResult", {})
@@ -231,6 +259,30 @@ class Publisher:
         if not declared:
             raise ConcurrentWriteError(f"could not tell which bytes of {name!r} were copied")
         return declared, etag
+
+    def _copy_once(self, name: str, key: str, ours: str | None) -> dict[str, Any] | None:
+        """One CopyObject of LATEST to ``key``, conditional as :meth:`_copy` says; None when
+        the object is too large for one copy. Raises Refused for a failed condition."""
+        condition: dict[str, str] = {}
+        if self.copy_if_none_match:
+            condition = {"IfMatch": quoted(ours)} if ours else {"IfNoneMatch": "*"}
+        try:
+            copied: dict[str, Any] = self.place.s3(
+                "copy_object",
+                expect=("NoSuchKey", "InvalidRequest", *PRECONDITION_FAILED),
+                Key=key,
+                CopySource={"Bucket": self.place.bucket, "Key": self.place.key(name, None)},
+                MetadataDirective="COPY",
+                ChecksumAlgorithm="SHA256",
+                **condition,
+            )
+        except Refused as refused:
+            if refused.code == "InvalidRequest":
+                return None
+            if refused.code == "NoSuchKey":
+                raise not_found(name, None) from refused
+            raise
+        return copied
 
     def _copy_in_parts(self, name: str, number: int) -> tuple[str, str]:
         """Copy LATEST with UploadPartCopy; return the frozen sha256 and the copy's ETag.
