@@ -344,3 +344,20 @@ def test_gc_with_no_grace_spares_a_publish_in_flight(world: World) -> None:
     found.check("after gc raced a publish")
     found.step("reading version 1", world.direct.get_artifact_version("app", 1).get_content)
     found.assert_none()
+
+
+# --- 8. the first read after a crashed put --------------------------------------------
+def test_the_first_read_after_a_crashed_put_answers(world: World) -> None:
+    """A put that died after its bytes landed leaves LATEST's record naming the old bytes
+    under an expired lease. The first reader finishes that put and answers, rather than
+    saying LATEST changed and leaving the answer to a second read."""
+    world.direct.put_artifact("app", X)
+    crashed = world.held_with(lease_seconds=1, retry_attempts=2)
+    crash = Hold(operation="PutObject", mode="lost", die=True)
+    outcome = interleave(
+        world, lambda repo: repo.put_artifact("app", Y), lambda _: None, crash, held_repo=crashed
+    )
+    _assert_raced(outcome, a_may_fail=True)
+    time.sleep(1.2)  # the dead writer's lease runs out
+    assert world.direct.get_artifact_version("app").get_content() == Y
+    assert world.direct.get_artifact_version("app").sha256 == _sha(Y)
