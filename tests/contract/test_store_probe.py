@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.exceptions
 import pytest
 from tools import real_servers
 
@@ -133,3 +134,23 @@ def test_the_first_write_of_a_process_probes_a_store_never_probed(
     repo.put_artifact("app", b"x")
     assert _recorded(s3_backend.table)["put_if_match"] is True
     assert repo.list_artifact_names() == ["app"]
+
+
+def test_a_multipart_complete_with_a_stale_if_match_is_refused(s3_backend: S3Backend) -> None:
+    """What a put's multipart upload relies on once another writer's bytes landed: its
+    Complete carries ``If-Match`` with the ETag its lease saw, and the engine refuses it
+    (moto completes it anyway). Nothing lands at the key."""
+    s3, bucket, key = s3_backend.s3, s3_backend.bucket, s3_backend.key("app", None)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"the other writer's")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"mine")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        s3.complete_multipart_upload(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+            IfMatch='"0123456789abcdef0123456789abcdef"',
+        )
+    assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"the other writer's"
