@@ -38,7 +38,6 @@ from ..base import (
     Payload,
     VersionRecord,
 )
-from . import probe as store_probe
 from .aliases import S3Aliases
 from .calls import AwsClients, Refused, call
 from .claim import Publisher
@@ -55,7 +54,7 @@ from .items import (
 from .latest import LatestWriter
 from .lease import LatestLease
 from .place import MISSING_OBJECT, S3Place
-from .probe import STORE_PK, Capabilities
+from .probe import STORE_PK, Capabilities, StoreCheck
 from .purge import Purger
 from .transfer import MAX_SINGLE_COPY, WORKERS, RangedReader
 
@@ -82,10 +81,8 @@ class S3DynamoBackend(Backend):
         self.lease = LatestLease(self.place)
         self.writer = LatestWriter(self.place, self.lease)
         self.publisher = Publisher(self.place, copy_threshold)
-        #: Write to a store that ignores conditional writes anyway (one writer, no race).
-        self.single_writer = single_writer
-        #: What the store enforces, once this object has read or probed it.
-        self.capabilities: Capabilities | None = None
+        #: What the store enforces, and the refusal of one that cannot fence.
+        self.store_check = StoreCheck(self.place, single_writer, self._learned)
         self.purger = Purger(self.place, self.lease)
         self.aliases = S3Aliases(self.place)
         #: Parallel ranged GETs per download (1: one streamed GET).
@@ -151,34 +148,10 @@ class S3DynamoBackend(Backend):
             waiter.wait(TableName=place.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         except (BotoCoreError, ClientError) as error:
             raise BackendError(f"table {place.table!r} did not become ready: {error}") from error
-        found = store_probe.probe(place)
-        if store_probe.recorded(place) != found:  # unchanged: bootstrap leaves it as it is
-            store_probe.record(place, found)
-        self._learned(found)
-        store_probe.refuse_unless_fenced(place, found, self.single_writer)
+        self.store_check.bootstrap()
 
-    def _learned(self, found: Capabilities) -> Capabilities:
-        self.capabilities = found
+    def _learned(self, found: Capabilities) -> None:
         self.publisher.copy_if_none_match = found.copy_if_none_match
-        return found
-
-    def _known_capabilities(self) -> Capabilities | None:
-        """What the store enforces: this object's answer, else the table's (one GetItem)."""
-        if self.capabilities is None:
-            found = store_probe.recorded(self.place)
-            if found is not None:
-                self._learned(found)
-        return self.capabilities
-
-    def _fenced(self) -> None:
-        """Before a byte write: know what the store enforces (probing a store never
-        probed) and refuse one that ignores what the fencing needs."""
-        found = self._known_capabilities()
-        if found is None:
-            found = store_probe.probe(self.place)
-            store_probe.record(self.place, found)
-            self._learned(found)
-        store_probe.refuse_unless_fenced(self.place, found, self.single_writer)
 
     # --- reads -----------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
@@ -210,7 +183,7 @@ class S3DynamoBackend(Backend):
                 break
         # no artifact name starts with "__" (the probe's folder does)
         names = [n for n in names if not n.startswith("__")]
-        found = self._known_capabilities()
+        found = self.store_check.known()
         if found is not None and found.keeps_empty_prefixes:
             names = self._holding_objects(names)
         return sorted(names)
@@ -267,7 +240,7 @@ class S3DynamoBackend(Backend):
 
     # --- LATEST ----------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
-        self._fenced()
+        self.store_check.before_write()
         return self.writer.begin(name)
 
     def touch_latest(self, write: LatestWrite, sha256: str, now: datetime) -> VersionRecord | None:
@@ -287,7 +260,7 @@ class S3DynamoBackend(Backend):
 
     # --- versions --------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
-        self._fenced()
+        self.store_check.before_write()
         record = self.publisher.publish(name, now)
         self.aliases.remember(record)
         return record
@@ -400,7 +373,7 @@ class S3DynamoBackend(Backend):
 
     # --- hard deletes and cleanup ----------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
-        self._fenced()
+        self.store_check.before_write()
         try:
             self.purger.purge_artifact(name)
         finally:
@@ -413,5 +386,5 @@ class S3DynamoBackend(Backend):
         )
 
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
-        self._fenced()
+        self.store_check.before_write()
         return sorted(self.purger.remove_orphans(uris, older_than))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,3 +157,49 @@ def refuse_unless_fenced(place: S3Place, found: Capabilities, single_writer: boo
             "conditional writes, or open the repository with single_writer=True "
             "(VERSIONED_SINGLE_WRITER=1) if only one process ever writes to it"
         )
+
+
+class StoreCheck:
+    """What one repository object knows of its store, and the refusal of a store that
+    cannot fence (read from the table once, probed when the table has no answer)."""
+
+    def __init__(
+        self, place: S3Place, single_writer: bool, learned: Callable[[Capabilities], None]
+    ) -> None:
+        self.place = place
+        #: Write to a store that ignores conditional writes anyway (one writer, no race).
+        self.single_writer = single_writer
+        #: What the store enforces, once read or probed.
+        self.capabilities: Capabilities | None = None
+        self._learned = learned
+
+    def _keep(self, found: Capabilities) -> Capabilities:
+        self.capabilities = found
+        self._learned(found)
+        return found
+
+    def bootstrap(self) -> None:
+        """Probe the store, record the answer (only if it changed), refuse an unsafe one."""
+        found = probe(self.place)
+        if recorded(self.place) != found:  # unchanged: bootstrap leaves the table as it is
+            record(self.place, found)
+        refuse_unless_fenced(self.place, self._keep(found), self.single_writer)
+
+    def known(self) -> Capabilities | None:
+        """What the store enforces: this object's answer, else the table's (one GetItem
+        the first time), else None (never probed)."""
+        if self.capabilities is None:
+            found = recorded(self.place)
+            if found is not None:
+                self._keep(found)
+        return self.capabilities
+
+    def before_write(self) -> None:
+        """Before a byte write: know what the store enforces (probing a store never
+        probed, and recording it) and refuse one that ignores what the fencing needs."""
+        found = self.known()
+        if found is None:
+            found = probe(self.place)
+            record(self.place, found)
+            self._keep(found)
+        refuse_unless_fenced(self.place, found, self.single_writer)
