@@ -26,6 +26,12 @@ from versioned.stores.s3.place import S3Place
 pytestmark = pytest.mark.skipif(STACK == "moto", reason="moto ignores ClientRequestToken")
 
 
+def _mine(raw: S3RawStore, table: str) -> list[str]:
+    """The sort keys of this test's items."""
+    found = raw.dynamodb.scan(TableName=table)["Items"]
+    return sorted(i["sk"]["S"] for i in found if i["pk"]["S"] == "token-test")
+
+
 def _place(repo: Repository) -> S3Place:
     place: S3Place = repo._store.place
     return place
@@ -55,7 +61,7 @@ def test_a_transaction_whose_answer_was_lost_is_applied_once(
     assert fault_proxy.injected() == [("TransactWriteItems", "lost")]
     assert fault_proxy.operations() == ["TransactWriteItems", "TransactWriteItems"]
     fault_proxy.arm(None)
-    assert [i["sk"]["S"] for i in raw.dynamodb.scan(TableName=place.table)["Items"]] == ["one"]
+    assert _mine(raw, place.table) == ["one"]
 
 
 def test_a_transaction_sent_again_after_botocore_gave_up_is_applied_once(
@@ -69,7 +75,7 @@ def test_a_transaction_sent_again_after_botocore_gave_up_is_applied_once(
         place.transact(actions)  # applied, but its answer never came
     fault_proxy.arm(None)
     place.transact(actions)  # the same transaction again: answered as applied, not cancelled
-    assert [i["sk"]["S"] for i in raw.dynamodb.scan(TableName=place.table)["Items"]] == ["one"]
+    assert _mine(raw, place.table) == ["one"]
 
 
 def test_each_transaction_gets_its_own_token(
@@ -80,8 +86,7 @@ def test_each_transaction_gets_its_own_token(
     place = _place(repo)
     place.transact(_new_item(place.table, "one"))
     place.transact(_new_item(place.table, "two"))
-    items = raw.dynamodb.scan(TableName=place.table)["Items"]
-    assert sorted(i["sk"]["S"] for i in items) == ["one", "two"]
+    assert _mine(raw, place.table) == ["one", "two"]
 
 
 def test_an_alias_change_whose_answer_was_lost_lands_once(
