@@ -28,7 +28,6 @@ What is checked:
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import time
 from collections.abc import Collection
@@ -293,11 +292,12 @@ class S3RawStore(RawStore):
 def raw_store_for(repo: Any, endpoint_url: str | None = None) -> RawStore:
     """A raw view of ``repo``'s storage (either backend's ``Repository``).
 
-    For S3, plain clients are made on ``endpoint_url`` (default: ``AWS_ENDPOINT_URL``),
-    so the checker can bypass a fault-injecting proxy the repository goes through.
+    For S3, plain clients are made on ``endpoint_url`` (default: each service's endpoint
+    from the environment, as botocore reads it), so the checker can bypass a
+    fault-injecting proxy the repository goes through.
     """
     if hasattr(repo, "s3_bucket"):
-        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint_url
         return S3RawStore(
             s3=boto3.client("s3", region_name=repo.aws_region, endpoint_url=endpoint),
             dynamodb=boto3.client("dynamodb", region_name=repo.aws_region, endpoint_url=endpoint),
