@@ -11,6 +11,9 @@
 3. The copy asks S3 for the SHA-256 of what it copied, which proves which bytes were
    frozen. They must be the bytes LATEST's item names; if LATEST changed meanwhile, its
    item must name the copied bytes now, or the publish undoes its copy and retries.
+   Where the store enforces it, the copy is conditional on its destination
+   (``If-None-Match: *``, or ``If-Match`` on our own earlier copy), so a publisher
+   frozen past its claim cannot land over a number purged and published again.
 4. The commit turns the claim into the version, on the condition that the claim is still
    ours and no purge began. A crash anywhere leaves a hidden claim (a gap in the numbers)
    whose object, if any, gc removes once the claim has expired.
