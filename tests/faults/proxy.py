@@ -10,7 +10,9 @@ SeaweedFS, DynamoDB Local and moto together), naming each one by its AWS operati
 - ``throttle``: DynamoDB 400 ``ThrottlingException``, S3 503 ``SlowDown``;
 - ``throughput``: DynamoDB 400 ``ProvisionedThroughputExceededException`` (S3: SlowDown);
 - ``drop``: the connection is closed before the request is forwarded (never applied);
-- ``lost``: the request is forwarded and applied, then the connection is closed unanswered.
+- ``lost``: the request is forwarded and applied, then the connection is closed unanswered;
+- ``conflict``: S3's 409 ``ConditionalRequestConflict`` (two conditional writes to one key
+  at once), which AWS says to retry (DynamoDB: 400 ``TransactionConflictException``).
 
 A fault hits the ``at``-th request (1-based) seen after arming; ``persistent`` faults then
 keep failing every later request of that same operation, ``transient`` ones fail only that
@@ -49,7 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from versioned.stores.s3.lease import HEARTBEAT_UPDATE
 
-FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost")
+FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost", "conflict")
 HOLD_MODES = ("before", "lost", "freeze")
 #: A held request is let go after this long even if the test never releases it.
 MAX_HOLD_SECONDS = 120.0
@@ -59,12 +61,14 @@ _DYNAMODB_ERRORS = {
     "503": (503, "com.amazonaws.dynamodb.v20120810#ServiceUnavailable"),
     "throttle": (400, "com.amazon.coral.availability#ThrottlingException"),
     "throughput": (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
+    "conflict": (400, "com.amazonaws.dynamodb.v20120810#TransactionConflictException"),
 }
 _S3_ERRORS = {
     "500": (500, "InternalError"),
     "503": (503, "SlowDown"),
     "throttle": (503, "SlowDown"),
     "throughput": (503, "SlowDown"),
+    "conflict": (409, "ConditionalRequestConflict"),
 }
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 #: How the log marks a lease beat (see the module docstring).
