@@ -225,7 +225,7 @@ class Publisher:
         """
         size = integer(latest, "object_size")
         if size is not None and size > self.copy_threshold:
-            return self._copy_in_parts(name, number)
+            return self._copy_in_parts(name, number, token)
         key = self.place.key(name, number)
         for cleared in (False, True):
             try:
@@ -234,23 +234,17 @@ class Publisher:
             except Refused as refused:
                 if refused.code not in PRECONDITION_FAILED:
                     raise
-                claim = self.place.get_item(name, version_to_key(number))
-                if ours is not None or cleared or claim is None or text(claim, "pending") != token:
+                # A first copy found bytes at the key: ours to clear if our claim holds
+                if ours is not None or cleared or not self._clear_stale(name, number, token):
                     raise ConcurrentWriteError(
                         f"version {number} of {name!r} was written by someone else "
                         "during the publish"
                     ) from refused
-                # A first copy found bytes at a key our claim still owns: left by a writer
-                # that lost this number (a purge ended its claim), or our own copy whose
-                # answer was lost. Either way ours to replace, only as they stand now.
-                stale = self.place.head(key)
-                if stale is not None:
-                    self.place.delete_if_unchanged(key, str(stale.get("ETag")))
         else:  # pragma: no cover - the loop always breaks or raises
             raise AssertionError("unreachable")
         if copied is None:
             # over 5 GiB, put by a tool that did not record the size: copy in parts
-            return self._copy_in_parts(name, number)
+            return self._copy_in_parts(name, number, token)
         result = copied.get("CopyObjectResult", {})
         etag = str(result.get("ETag"))
         encoded = result.get("ChecksumSHA256")
@@ -268,6 +262,21 @@ class Publisher:
         if not declared:
             raise ConcurrentWriteError(f"could not tell which bytes of {name!r} were copied")
         return declared, etag
+
+    def _clear_stale(self, name: str, number: int, token: str) -> bool:
+        """Remove bytes found at the number's key before our first copy, if our claim still
+        holds (False if not). They were left by a writer that lost this number (a purge
+        ended its claim) or are our own copy whose answer was lost: ours to replace, and
+        only as they stand now (``If-Match``), so a newer writer's bytes are kept."""
+        key = self.place.key(name, number)
+        stale = self.place.head(key)
+        if stale is None:
+            return True  # nothing to clear (the key is looked at first: usually empty)
+        claim = self.place.get_item(name, version_to_key(number))
+        if claim is None or text(claim, "pending") != token:
+            return False
+        self.place.delete_if_unchanged(key, str(stale.get("ETag")))
+        return True
 
     def _copy_once(self, name: str, key: str, ours: str | None) -> dict[str, Any] | None:
         """One CopyObject of LATEST to ``key``, conditional as :meth:`_copy` says; None when
@@ -293,7 +302,7 @@ class Publisher:
             raise
         return copied
 
-    def _copy_in_parts(self, name: str, number: int) -> tuple[str, str]:
+    def _copy_in_parts(self, name: str, number: int, token: str) -> tuple[str, str]:
         """Copy LATEST with UploadPartCopy; return the frozen sha256 and the copy's ETag.
 
         No checksum of a whole multipart copy exists, so what is frozen is proven
@@ -315,9 +324,8 @@ class Publisher:
                 expected="",
                 actual="",
             )
-        stale = self.place.head(target)
-        if stale is not None:  # left by a publish of a purged incarnation: the key is ours now
-            self.place.delete_if_unchanged(target, str(stale.get("ETag")))
+        if not self._clear_stale(name, number, token):
+            raise ConcurrentWriteError(f"the claim on version {number} of {name!r} was taken over")
         try:
             completed = multipart_copy(
                 self.place.clients.s3,
