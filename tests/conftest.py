@@ -5,9 +5,9 @@ DynamoDB (``tools/real_servers.py``), started once per test session (once per xd
 worker) on free loopback ports and reached through botocore's per-service variables
 ``AWS_ENDPOINT_URL_S3`` and ``AWS_ENDPOINT_URL_DYNAMODB``, the way a real service is
 reached: no in-process patching. moto's server runs beside them behind
-``AWS_ENDPOINT_URL``: it answers STS (who made an alias change), and it serves S3 and
-DynamoDB for the few tests that need something only moto has (the ``on_moto`` fixture).
-``VERSIONED_TEST_STACK=moto`` runs the whole session on moto instead. Child processes
+``AWS_ENDPOINT_URL``: it answers STS (who made an alias change), and tests of moto's own
+launcher use it. ``VERSIONED_TEST_STACK=moto`` runs the whole session on moto instead.
+Child processes
 inherit the variables.
 
 Tests marked ``aws`` (``tests/aws``) never see the server: they get the environment the
@@ -126,14 +126,6 @@ def engines(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         _apply_environment(dict.fromkeys(variables))
         s3.stop()
         dynamodb.stop()
-
-
-@pytest.fixture
-def on_moto(engines: Engines, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Engines:
-    """S3 and DynamoDB on moto for this test (for what only moto has)."""
-    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"):
-        monkeypatch.delenv(name, raising=False)
-    return Engines(s3=moto_endpoint, dynamodb=moto_endpoint, sts=moto_endpoint)
 
 
 @pytest.fixture(autouse=True)
