@@ -7,8 +7,7 @@ worker) on free loopback ports and reached through botocore's per-service variab
 reached: no in-process patching. moto's server runs beside them behind
 ``AWS_ENDPOINT_URL``: it answers STS (who made an alias change), and tests of moto's own
 launcher use it. ``VERSIONED_TEST_STACK=moto`` runs the whole session on moto instead.
-Child processes
-inherit the variables.
+Child processes inherit the variables.
 
 Tests marked ``aws`` (``tests/aws``) never see the server: they get the environment the
 session started with, and only run with ``VERSIONED_TEST_AWS=1``.
