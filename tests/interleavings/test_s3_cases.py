@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 from tests.faults.proxy import DYNAMODB_WRITES, FaultProxy, Hold
-from tests.helpers import REGION, Engines, Repository, S3Backend
+from tests.helpers import REGION, STACK, Engines, Repository, S3Backend
 from tests.interleavings.s3_explorer import (
     Outcome,
     World,
@@ -364,6 +364,7 @@ def test_the_first_read_after_a_crashed_put_answers(world: World) -> None:
 
 
 # --- 9. a publisher frozen past its claim, across a purge and a republish ----------------
+@pytest.mark.skipif(STACK == "moto", reason="moto ignores CopyObject's destination conditions")
 def test_a_publisher_frozen_past_its_claim_cannot_land_a_stale_copy(world: World) -> None:
     """A's publish claimed number 1 and froze before its copy; meanwhile the artifact was
     purged, put and published again (number 1 once more), then LATEST moved on. A's late
