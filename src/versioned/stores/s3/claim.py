@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from ...arguments import LATEST, version_to_key
-from ...exc import BackendError, ConcurrentWriteError, IntegrityError
+from ...exc import ConcurrentWriteError
 from ...rules import next_version_number, not_found
 from ...timestamps import to_storage, utc_now
 from ..base import VersionRecord
@@ -47,8 +47,8 @@ from .items import (
     number_of,
     text,
 )
+from .part_copy import copy_in_parts
 from .place import PRECONDITION_FAILED, S3Place
-from .transfer import multipart_copy
 
 #: How long a publish's claim on a number protects its copy from gc (renewal is not
 #: needed: a single copy takes seconds; a multipart copy of a huge object renews it).
@@ -225,7 +225,9 @@ class Publisher:
         """
         size = integer(latest, "object_size")
         if size is not None and size > self.copy_threshold:
-            return self._copy_in_parts(name, number, token)
+            return copy_in_parts(
+                self.place, name, number, lambda: self._clear_stale(name, number, token)
+            )
         key = self.place.key(name, number)
         for cleared in (False, True):
             try:
@@ -244,7 +246,9 @@ class Publisher:
             raise AssertionError("unreachable")
         if copied is None:
             # over 5 GiB, put by a tool that did not record the size: copy in parts
-            return self._copy_in_parts(name, number, token)
+            return copy_in_parts(
+                self.place, name, number, lambda: self._clear_stale(name, number, token)
+            )
         result = copied.get("CopyObjectResult", {})
         etag = str(result.get("ETag"))
         encoded = result.get("ChecksumSHA256")
@@ -301,60 +305,6 @@ class Publisher:
                 raise not_found(name, None) from refused
             raise
         return copied
-
-    def _copy_in_parts(self, name: str, number: int, token: str) -> tuple[str, str]:
-        """Copy LATEST with UploadPartCopy; return the frozen sha256 and the copy's ETag.
-
-        No checksum of a whole multipart copy exists, so what is frozen is proven
-        differently: one HeadObject names the source's ETag and ``artifact_sha256``; every
-        part is copied only if the source still has that ETag (S3 enforces it; moto does
-        not), the Complete only if nothing is at the key (``If-None-Match: *``), and the
-        copy must come out with every part, the same size and the same metadata.
-        """
-        source, target = self.place.key(name, None), self.place.key(name, number)
-        head = self.place.head(source)
-        if head is None:
-            raise not_found(name, None)
-        declared = str(head.get("Metadata", {}).get("artifact_sha256", ""))
-        if not declared:
-            raise IntegrityError(
-                f"artifact {name!r}: LATEST's object does not say its sha256",
-                name=name,
-                version=LATEST,
-                expected="",
-                actual="",
-            )
-        if not self._clear_stale(name, number, token):
-            raise ConcurrentWriteError(f"the claim on version {number} of {name!r} was taken over")
-        try:
-            completed = multipart_copy(
-                self.place.clients.s3,
-                self.place.bucket,
-                source,
-                target,
-                head,
-                complete_condition={"IfNoneMatch": "*"},
-                refusals=PRECONDITION_FAILED,
-            )
-        except Refused as refused:
-            raise ConcurrentWriteError(
-                f"version {number} of {name!r} was written by someone else during the copy"
-            ) from refused
-        except BackendError as error:
-            if "PreconditionFailed" in str(error):
-                raise ConcurrentWriteError(f"LATEST of {name!r} changed during the copy") from error
-            raise
-        copy = self.place.head(target) or {}
-        same_size = copy.get("ContentLength") == head.get("ContentLength")
-        if not same_size or copy.get("Metadata", {}).get("artifact_sha256") != declared:
-            raise IntegrityError(
-                f"artifact {name!r}: the multipart copy to version {number} differs from LATEST",
-                name=name,
-                version=str(number),
-                expected=declared,
-                actual=str(copy.get("Metadata", {}).get("artifact_sha256")),
-            )
-        return declared, str(completed.get("ETag"))
 
     def _latest_now(self, name: str) -> dict[str, Any]:
         """LATEST's item now. Raises ArtifactNotFoundError if it was deleted meanwhile."""
