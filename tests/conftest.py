@@ -1,8 +1,13 @@
 """Fixtures shared by the whole suite.
 
-S3 + DynamoDB are exercised through moto's standalone server, started once per test session
-(once per xdist worker) on a free loopback port and reached through ``AWS_ENDPOINT_URL``, the
-way a real service is reached: no in-process patching. Child processes inherit the variables.
+S3 + DynamoDB are exercised on real engines: SeaweedFS for S3 and DynamoDB Local for
+DynamoDB (``tools/real_servers.py``), started once per test session (once per xdist
+worker) on free loopback ports and reached through botocore's per-service variables
+``AWS_ENDPOINT_URL_S3`` and ``AWS_ENDPOINT_URL_DYNAMODB``, the way a real service is
+reached: no in-process patching. moto's server runs beside them behind
+``AWS_ENDPOINT_URL``: it answers STS (who made an alias change), and tests of moto's own
+launcher use it. ``VERSIONED_TEST_STACK=moto`` runs the whole session on moto instead.
+Child processes inherit the variables.
 
 Tests marked ``aws`` (``tests/aws``) never see the server: they get the environment the
 session started with, and only run with ``VERSIONED_TEST_AWS=1``.
@@ -19,11 +24,13 @@ from typing import Any
 
 import boto3
 import pytest
-from tools import moto_server
+from tools import moto_server, real_servers
 
 from tests.helpers import (
     BACKENDS,
     REGION,
+    STACK,
+    Engines,
     LocalBackend,
     Repository,
     S3Backend,
@@ -34,6 +41,9 @@ from tests.helpers import (
 #: Variables the moto session overrides; ``aws`` tests get their original values back.
 _AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_STS",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
@@ -53,6 +63,9 @@ ORIGINAL_AWS_ENVIRONMENT = {name: os.environ.get(name) for name in _AWS_VARIABLE
 def _moto_environment(endpoint: str, scratch: Path) -> dict[str, str | None]:
     return {
         "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ENDPOINT_URL_S3": None,
+        "AWS_ENDPOINT_URL_DYNAMODB": None,
+        "AWS_ENDPOINT_URL_STS": None,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": None,
@@ -91,6 +104,27 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         _apply_environment(ORIGINAL_AWS_ENVIRONMENT)
         moto_server.stop(server)
+
+
+@pytest.fixture(scope="session")
+def engines(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
+    """The S3 and DynamoDB engines of this session, with every client pointed at them."""
+    if STACK == "moto":
+        yield Engines(s3=moto_endpoint, dynamodb=moto_endpoint, sts=moto_endpoint)
+        return
+    scratch = tmp_path_factory.mktemp("engines")
+    try:
+        s3, dynamodb = real_servers.start_both(scratch)
+    except RuntimeError as error:
+        pytest.fail(str(error))
+    variables = real_servers.engine_environment(s3.endpoint, dynamodb.endpoint)
+    _apply_environment(dict(variables))
+    try:
+        yield Engines(s3=s3.endpoint, dynamodb=dynamodb.endpoint, sts=moto_endpoint)
+    finally:
+        _apply_environment(dict.fromkeys(variables))
+        s3.stop()
+        dynamodb.stop()
 
 
 @pytest.fixture(autouse=True)
@@ -134,15 +168,15 @@ def real_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def s3_client(moto_endpoint: str) -> Any:
-    """A raw boto3 S3 client on the moto server."""
-    return boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
+def s3_client(engines: Engines) -> Any:
+    """A raw boto3 S3 client on the session's S3 engine."""
+    return boto3.client("s3", region_name=REGION, endpoint_url=engines.s3)
 
 
 @pytest.fixture(scope="session")
-def dynamodb_client(moto_endpoint: str) -> Any:
-    """A raw boto3 DynamoDB client on the moto server."""
-    return boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_endpoint)
+def dynamodb_client(engines: Engines) -> Any:
+    """A raw boto3 DynamoDB client on the session's DynamoDB engine."""
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=engines.dynamodb)
 
 
 @pytest.fixture(scope="session")

@@ -26,16 +26,42 @@ import pytest
 
 from tests.invariants import query_partition
 from versioned import exc
+from versioned.stores.s3.probe import STORE_PK
 
 #: The repositories under test have no common static type yet; both follow docs/api.md.
 Repository = Any
 
 BACKENDS = ["local", "s3"]
+#: What serves S3 and DynamoDB in this session: "real" (SeaweedFS and DynamoDB Local, the
+#: default) or "moto" (``VERSIONED_TEST_STACK=moto``).
+STACK = os.environ.get("VERSIONED_TEST_STACK", "real")
 REGION = "us-east-1"
 DEFAULT_PREFIX = "versioned-artifacts"
 #: storage-format.md: the time format of ``update_at`` attributes.
 UPDATE_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
 _SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The endpoint URL serving each AWS service in this session."""
+
+    s3: str
+    dynamodb: str
+    sts: str
+
+    def upstreams(self) -> dict[str, str]:
+        """Service name -> endpoint, for a proxy that routes by service."""
+        return {"s3": self.s3, "dynamodb": self.dynamodb, "sts": self.sts}
+
+
+def endpoint_variables(url: str) -> dict[str, str]:
+    """The variables that send every S3, DynamoDB and STS request to ``url``."""
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ENDPOINT_URL_S3": url,
+        "AWS_ENDPOINT_URL_DYNAMODB": url,
+    }
 
 
 def sha256_hex(data: bytes) -> str:
@@ -285,11 +311,12 @@ class S3Backend(Backend):
         return found
 
     def items(self) -> list[dict[str, Any]]:
-        """Every item of the table, in raw DynamoDB JSON."""
+        """Every item of the table about artifacts, in raw DynamoDB JSON (the record of what
+        the store enforces, partition ``__versioned#store``, belongs to none)."""
         found: list[dict[str, Any]] = []
         paginator = self.dynamodb.get_paginator("scan")
         for page in paginator.paginate(TableName=self.table, ConsistentRead=True):
-            found.extend(page["Items"])
+            found.extend(i for i in page["Items"] if i["pk"]["S"] != STORE_PK)
         return found
 
     def partition(self, pk: str) -> list[dict[str, Any]]:

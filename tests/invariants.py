@@ -29,7 +29,6 @@ What is checked:
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import time
 from collections.abc import Collection
@@ -205,12 +204,13 @@ class S3RawStore(RawStore):
         return f"{self.prefix}/{name}/{sk}{self.suffix}"
 
     def items(self) -> list[dict[str, Any]]:
-        """Every item of the table (consistent scan)."""
+        """Every item of the table about artifacts (consistent scan; the record of what the
+        store enforces, partition ``__versioned#store``, names no bytes)."""
         found: list[dict[str, Any]] = []
         for page in self.dynamodb.get_paginator("scan").paginate(
             TableName=self.table, ConsistentRead=True
         ):
-            found.extend(page["Items"])
+            found.extend(i for i in page["Items"] if i["pk"]["S"] != "__versioned#store")
         return found
 
     def partition(self, pk: str) -> list[dict[str, Any]]:
@@ -314,11 +314,12 @@ class S3RawStore(RawStore):
 def raw_store_for(repo: Any, endpoint_url: str | None = None) -> RawStore:
     """A raw view of ``repo``'s storage (either backend's ``Repository``).
 
-    For S3, plain clients are made on ``endpoint_url`` (default: ``AWS_ENDPOINT_URL``),
-    so the checker can bypass a fault-injecting proxy the repository goes through.
+    For S3, plain clients are made on ``endpoint_url`` (default: each service's endpoint
+    from the environment, as botocore reads it), so the checker can bypass a
+    fault-injecting proxy the repository goes through.
     """
     if hasattr(repo, "s3_bucket"):
-        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint_url
         return S3RawStore(
             s3=boto3.client("s3", region_name=repo.aws_region, endpoint_url=endpoint),
             dynamodb=boto3.client("dynamodb", region_name=repo.aws_region, endpoint_url=endpoint),

@@ -25,6 +25,20 @@ from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 
 from tests.helpers import REGION
 
+
+# This file tests moto's launcher, so its clients are on moto whatever the session's engines.
+@pytest.fixture
+def s3_client(moto_endpoint: str) -> Any:
+    """A raw S3 client on moto."""
+    return boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def dynamodb_client(moto_endpoint: str) -> Any:
+    """A raw DynamoDB client on moto."""
+    return boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_endpoint)
+
+
 #: how long another request may take while an upload is paused (moto answers in ~5 ms)
 PROMPT = 3.0
 BODY = bytes(range(256)) * 4096  # 1 MiB

@@ -1,10 +1,11 @@
 """Benchmark: versioned next to raw boto3 / sqlite3 / file copies on the same machine.
 
-``python tools/bench.py [--quick] [--json out.json]`` starts moto's server itself and
-prints, per metadata operation, its latency (median / p90 over N runs) and request count
-next to one raw boto3 round trip (GetItem) times that count, with the ratio against
-design.md's 1.3x target; put and download throughput of a large file next to boto3's
-upload_file / download_file; and the local backend next to raw sqlite3 and
+``python tools/bench.py [--quick] [--json out.json]`` starts moto's server and the real
+engines (SeaweedFS + DynamoDB Local, ``tools/real_servers.py``) itself and prints, for
+both stacks side by side, per metadata operation, its latency (median / p90 over N runs)
+and request count next to one raw boto3 round trip (GetItem) times that count, with the
+ratio against design.md's 1.3x target; put and download throughput of a large file next
+to boto3's upload_file / download_file; and the local backend next to raw sqlite3 and
 shutil.copyfile; and retention (soft-deleting N versions with purge_artifact_versions)
 next to as many raw UpdateItem / sqlite3 UPDATE writes (``tools/bench_retention.py``;
 ``--retention-only`` runs just that); and a simulation of 100,000 clients polling one alias,
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -42,6 +44,7 @@ from tools.bench_resolver import show_resolver, simulate_resolver
 from tools.bench_retention import bench_retention_local, bench_retention_s3, show_retention
 from tools.bench_server import bench_server, show_server
 from tools.moto_server import moto_server
+from tools.real_servers import real_stack
 
 MIB = 1024 * 1024
 TARGET = 1.3
@@ -210,7 +213,7 @@ def one_after_another(sends: list[Callable[[], object]]) -> Callable[[], None]:
 def bench_s3(
     runs: int, size: int, scratch: Path, legacy_python: str | None = None
 ) -> dict[str, Any]:
-    """The S3 + DynamoDB figures; the moto server must be running."""
+    """The S3 + DynamoDB figures, on the servers the environment points at."""
     import boto3
 
     from versioned.s3_and_dynamodb_backend import Repository
@@ -492,50 +495,63 @@ def show(figures: dict[str, Any]) -> None:
     print(f"machine: {info['nproc']} CPUs, {info['cpu']}, Python {info['python']}")
     if "s3" in figures:
         show_operations(figures)
-    show_retention("S3 + DynamoDB (moto)", figures["retention"]["s3"], "raw boto3 UpdateItem x N")
+    for stack, found in figures["retention"]["s3"].items():
+        show_retention(f"S3 + DynamoDB ({stack})", found, "raw boto3 UpdateItem x N")
     show_retention("the local backend", figures["retention"]["local"], "raw sqlite3 UPDATE x N")
     show_resolver(figures["resolver"])
     show_server(figures["server"])
 
 
 def show_operations(figures: dict[str, Any]) -> None:
-    """Print the per-operation and transfer tables of both backends."""
+    """Print the per-operation and transfer tables: each S3 stack side by side, then local."""
     show_s3(figures)
     show_local(figures)
 
 
 def show_s3(figures: dict[str, Any]) -> None:
-    """Print the S3 + DynamoDB operations, the identical put's anchors and transfers."""
-    s3 = figures["s3"]
-    print(f"\nS3 + DynamoDB on moto (raw boto3 GetItem round trip {s3['raw_get_item_ms']:.2f} ms)")
+    """Print the S3 + DynamoDB operations of each stack side by side, the identical put
+    beside its anchors, and the transfers."""
+    stacks = figures["s3"]
+    names = list(stacks)
+    print("\nS3 + DynamoDB, ms (raw: the same requests with raw boto3, by turns)")
+    trips = ", ".join(f"{n} {stacks[n]['raw_get_item_ms']:.2f}" for n in names)
+    print(f"raw boto3 GetItem round trip: {trips}")
     print(
-        f"{'operation':28} {'median':>7} {'p90':>7} {'reqs':>4} {'GetItem x reqs':>14} "
-        f"{'ratio':>5}   {'same reqs raw':>13} {'ratio':>5}"
+        f"{'operation':28}"
+        + "".join(f" | {n:>6} {'p90':>6} {'reqs':>4} {'raw':>6} {'x':>4}" for n in names)
     )
-    for name, row in s3["operations"].items():
-        budget = row["requests"] * row["raw_round_trip_ms"]
+    for operation in stacks[names[0]]["operations"]:
+        line = f"{operation:28}"
+        for name in names:
+            row = stacks[name]["operations"][operation]
+            line += (
+                f" | {row['median_ms']:6.2f} {row['p90_ms']:6.2f} {row['requests']:4d} "
+                f"{row['raw_same_requests_ms']:6.2f} {row['ratio_to_same_requests']:4.2f}"
+            )
+        kinds = stacks[names[0]]["operations"][operation]["request_kinds"]
+        print(f"{line}  ({' + '.join(kinds)})")
+    print(f"target: each x (against the same requests made raw) <= {TARGET}")
+    print(f"\nlarge file ({figures['size_mib']} MiB)")
+    print(f"  {'':45}" + "".join(f" {n:>9}" for n in names))
+    for transfer in stacks[names[0]]["transfers"]:
+        values = "".join(f" {stacks[n]['transfers'][transfer]:9.1f}" for n in names)
+        print(f"  {transfer:45}{values}")
+    for name in names:
+        same = stacks[name].get("identical_put")
+        if not same:
+            continue
         print(
-            f"{name:28} {row['median_ms']:7.2f} {row['p90_ms']:7.2f} {row['requests']:4d} "
-            f"{budget:14.2f} {row['ratio']:5.2f}   {row['raw_same_requests_ms']:13.2f} "
-            f"{row['ratio_to_same_requests']:5.2f}  ({' + '.join(row['request_kinds'])})"
+            f"{name}: identical put {same['ours']['median_ms']:.2f} ms; what 1.0.1 sends for "
+            f"one (a raw HeadObject) {same['raw HeadObject']['median_ms']:.2f} ms: "
+            f"{same['ours']['median_ms'] / same['raw HeadObject']['median_ms']:.2f}x"
         )
-    print(f"target: each ratio <= {TARGET}")
-    same = s3["identical_put"]
-    print(
-        f"identical put {same['ours']['median_ms']:.2f} ms; what 1.0.1 sends for one (a raw "
-        f"HeadObject) {same['raw HeadObject']['median_ms']:.2f} ms: "
-        f"{same['ours']['median_ms'] / same['raw HeadObject']['median_ms']:.2f}x"
-    )
-    if "versioned 1.0.1" in same:
-        mine, legacy = same["ours, by turns with 1.0.1"], same["versioned 1.0.1"]
-        print(
-            f"identical put by turns with versioned 1.0.1 on the same server: "
-            f"{mine['median_ms']:.2f} ms vs {legacy['median_ms']:.2f} ms "
-            f"({mine['median_ms'] / legacy['median_ms']:.2f}x; target <= 1)"
-        )
-    print(f"\nlarge file ({figures['size_mib']} MiB) on moto")
-    for name, value in s3["transfers"].items():
-        print(f"  {name:45} {value:9.1f}")
+        if "versioned 1.0.1" in same:
+            mine, legacy = same["ours, by turns with 1.0.1"], same["versioned 1.0.1"]
+            print(
+                f"{name}: identical put by turns with versioned 1.0.1 on the same server: "
+                f"{mine['median_ms']:.2f} ms vs {legacy['median_ms']:.2f} ms "
+                f"({mine['median_ms'] / legacy['median_ms']:.2f}x; target <= 1)"
+            )
 
 
 def show_local(figures: dict[str, Any]) -> None:
@@ -608,7 +624,7 @@ def main() -> None:
         return
     if options.s3_only:
         with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder, moto_server():
-            figures["s3"] = bench_s3(runs, size, Path(folder), options.legacy_python)
+            figures["s3"] = {"moto": bench_s3(runs, size, Path(folder), options.legacy_python)}
             figures["retention"] = {"s3": bench_retention_s3(options.retention_s3)}
         show_s3(figures)
         show_retention(
@@ -620,10 +636,13 @@ def main() -> None:
     retention: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="versioned-bench-") as folder:
         scratch = Path(folder)
+        figures["s3"], retention["s3"] = {}, {}
         with moto_server():
-            if not options.retention_only:
-                figures["s3"] = bench_s3(runs, size, scratch, options.legacy_python)
-            retention["s3"] = bench_retention_s3(options.retention_s3)
+            for stack in ("moto", "real"):
+                with real_stack() if stack == "real" else contextlib.nullcontext():
+                    if not options.retention_only:
+                        figures["s3"][stack] = bench_s3(runs, size, scratch, options.legacy_python)
+                    retention["s3"][stack] = bench_retention_s3(options.retention_s3)
         if not options.retention_only:
             figures["local"] = bench_local(runs, size, scratch)
         retention["local"] = bench_retention_local(options.retention_local, scratch)

@@ -330,14 +330,19 @@ class Engine(AliasOperations, ExpiryOperations):
                 actual, result = consume(stream)
             if actual == expected:
                 return result
-            discard(result)
             if number is not None or actual != declared:
+                discard(result)
                 raise corrupt(name, number, expected, actual)
             if sha256 is not None:
-                if self._live_record(name, None).sha256 == sha256:
-                    # the record still names the bytes the caller holds, but the object
-                    # holds others: a put that crashed after they landed; finish it
-                    self.backend.adopt_latest(name, actual)
+                if self._live_record(name, None).sha256 == sha256 and self.backend.adopt_latest(
+                    name, actual
+                ):
+                    # The record the caller holds is LATEST's current one, but the object
+                    # holds other intact bytes: a put that died after they landed. Its
+                    # lease has run out, so they are committed now, and they are LATEST:
+                    # the caller asked for LATEST, so this read answers with them.
+                    return result
+                discard(result)
                 raise ConcurrentWriteError(
                     f"LATEST of artifact {name!r} was replaced since it was read "
                     f"(sha256 {sha256[:12]}…, now {actual[:12]}…): get it again"
@@ -345,6 +350,7 @@ class Engine(AliasOperations, ExpiryOperations):
             # Intact bytes that LATEST's record does not name: a put committing right
             # now, or bytes nobody committed (a writer that lost its lease). Only what
             # the record names is served, so read the record again.
+            discard(result)
             current = self._live_record(name, None).sha256
             if current == expected:
                 if self.backend.adopt_latest(name, actual):

@@ -14,7 +14,8 @@ them; errors about bad arguments also subclass the builtin the seed API document
     ├── RevisionMismatchError        expected_revision given, but the alias has moved on
     ├── BackendError                 the storage service failed (original as __cause__)
     │   ├── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
-    │   └── AliasResolveTimeoutError an AliasResolver had no answer in time; ask again
+    │   ├── AliasResolveTimeoutError an AliasResolver had no answer in time; ask again
+    │   └── UnsafeStoreError         the S3 store ignores a condition writes rely on
     ├── RepositoryNotFoundError      no repository at that path (opened without creating)
     ├── RepositoryMismatchError (ValueError) opened with settings the repository was
     │                                not made with (suffix), or a newer storage format
@@ -41,6 +42,7 @@ __all__ = [
     "RepositoryNotFoundError",
     "RepositoryNotReadyError",
     "RevisionMismatchError",
+    "UnsafeStoreError",
     "VersionDeletedError",
     "VersionInUseError",
     "VersionedError",
@@ -144,6 +146,11 @@ class AliasResolveTimeoutError(BackendError):
 
 class RepositoryNotReadyError(BackendError):
     """The bucket, table or folder does not exist yet: call ``bootstrap()`` first."""
+
+
+class UnsafeStoreError(BackendError):
+    """The S3 store ignores a conditional write the fencing rule needs (such as
+    ``If-None-Match: *``): writing could let concurrent writers overwrite each other."""
 
 
 class RepositoryNotFoundError(VersionedError):

@@ -9,6 +9,7 @@ variables are honoured, which is how S3-compatible stores and emulators are reac
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,6 +109,10 @@ class Repository(BaseRepository[Artifact, Alias]):
     copy (S3's single copy stops at 5 GiB, the default). ``download_workers``: parallel
     ranged GETs per download; 1 streams one GET (better for servers, such as moto, that
     read a whole object to answer each range).
+    ``single_writer``: write even to an S3-compatible store that ignores conditional
+    writes (``bootstrap`` and the first write of a process probe the store; see
+    docs/design.md). Safe only if no two processes ever write to the repository at once;
+    ``VERSIONED_SINGLE_WRITER=1`` in the environment sets it too (for the command line).
     """
 
     artifact_class = Artifact
@@ -126,6 +131,7 @@ class Repository(BaseRepository[Artifact, Alias]):
         lease_seconds: float = 60.0,
         copy_threshold: int = MAX_SINGLE_COPY,
         download_workers: int = WORKERS,
+        single_writer: bool | None = None,
     ) -> None:
         self.aws_region = _check_text(aws_region, "aws_region")
         if not _REGION_RE.fullmatch(self.aws_region):
@@ -161,6 +167,7 @@ class Repository(BaseRepository[Artifact, Alias]):
             lease,
             copy_threshold,
             download_workers,
+            _single_writer(single_writer),
         )
         super().__init__(self._store)
 
@@ -205,3 +212,12 @@ class Repository(BaseRepository[Artifact, Alias]):
         capacities are given); existing resources are left as they are."""
         with self._using(bsm):
             self._engine.bootstrap(dynamodb_write_capacity_units, dynamodb_read_capacity_units)
+
+
+def _single_writer(given: bool | None) -> bool:
+    """The ``single_writer`` option: as given, else ``VERSIONED_SINGLE_WRITER`` (1/true/yes)."""
+    if given is None:
+        return os.environ.get("VERSIONED_SINGLE_WRITER", "").lower() in ("1", "true", "yes")
+    if not isinstance(given, bool):
+        raise InvalidArgumentTypeError(f"single_writer must be a bool, got {type(given).__name__}")
+    return given

@@ -1,5 +1,5 @@
 """Fixtures for the command-line tests: the INSTALLED ``versioned`` command, run as a child
-process on a fresh repository of each backend (S3 through the suite's moto server, whose
+process on a fresh repository of each backend (S3 through the suite's engines, whose
 variables the child inherits from ``os.environ``)."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Cli:
 
 
 def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This process's environment (moto's variables included), without VERSIONED_REPO."""
+    """This process's environment (the engines' variables included), without VERSIONED_REPO."""
     environment = {k: v for k, v in os.environ.items() if k != "VERSIONED_REPO"}
     return {**environment, **(extra or {})}
 
@@ -87,7 +87,7 @@ def s3_repository_uri() -> str:
 def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Cli:
     """The command on a fresh repository made with ``versioned init``, on each backend."""
     if request.param == "s3":
-        request.getfixturevalue("moto_endpoint")
+        request.getfixturevalue("engines")
         repo = s3_repository_uri()
     else:
         repo = str(tmp_path / "repo")

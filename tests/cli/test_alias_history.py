@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.cli.conftest import Cli, s3_repository_uri
+from tests.helpers import Engines
 
 NAME = "model"
 
@@ -169,7 +170,7 @@ def test_get_by_key_is_sticky(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_get_through_an_alias_reads_the_alias_and_the_bytes_only(
-    moto_endpoint: str, tmp_path: Path
+    engines: Engines, tmp_path: Path
 ) -> None:
     """On S3, alias -> content is two requests: the alias item carries the hash."""
     cli = Cli(s3_repository_uri(), tmp_path)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, child_environment, s3_repository_uri, versioned_command
+from tests.helpers import Engines
 
 # the JSON fields the issue fixes, in their order
 ARTIFACT_KEYS = "name version sha256 size content_type metadata update_at uri deleted"
@@ -276,6 +277,6 @@ def _read_all(terminal: object) -> bytes:
     return b"".join(chunks)
 
 
-def test_a_repository_before_init_says_to_run_init(moto_endpoint: str, tmp_path: Path) -> None:
+def test_a_repository_before_init_says_to_run_init(engines: Engines, tmp_path: Path) -> None:
     stderr = Cli(s3_repository_uri(), tmp_path).run("names", code=1).stderr.decode()
     assert stderr.startswith("versioned: error: ") and "versioned init" in stderr, stderr

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, child_environment, s3_repository_uri, versioned_command
+from tests.helpers import Engines
 
 NAME = "model"
 
@@ -48,7 +49,7 @@ def test_control_characters_in_metadata_are_refused(local_cli: Cli) -> None:
     assert local_cli.json("names") == []
 
 
-def test_not_ready_hint_is_said_once(moto_endpoint: str, tmp_path: Path) -> None:
+def test_not_ready_hint_is_said_once(engines: Engines, tmp_path: Path) -> None:
     stderr = Cli(s3_repository_uri(), tmp_path).run("names", code=1).stderr.decode()
     assert stderr.count("versioned init") == 1, stderr
 

@@ -289,9 +289,10 @@ def test_pages_are_full_however_short_the_stores_pages(
 
 
 def test_a_dynamodb_page_cut_at_1_mb_does_not_end_the_history(s3_backend: S3Backend) -> None:
-    """240 large entries: DynamoDB (here moto, which keeps the 1 MB rule) answers a Query
-    for all of them with part of them; a page of the library still holds them all, and
-    every revision down to 1 is reached."""
+    """240 large entries (about 1.5 MB): DynamoDB (DynamoDB Local and moto keep its 1 MB
+    rule, each counting item sizes its own way) answers a Query for all of them with part
+    of them; a page of the library still holds them all, and every revision down to 1 is
+    reached."""
     repo = s3_backend.repo
     repo.put_artifact(NAME, b"v1")
     repo.publish_artifact_version(NAME)
@@ -306,7 +307,7 @@ def test_a_dynamodb_page_cut_at_1_mb_does_not_end_the_history(s3_backend: S3Back
                 revision=revision,
                 update_at=first.update_at + timedelta(seconds=revision),
                 action="set",
-                who="w" * 3000,
+                who="w" * 5000,
                 reason="r" * 1024,
                 before=Targets(1),
                 after=Targets(1),

@@ -12,7 +12,15 @@ import botocore.exceptions
 import pytest
 from boto_session_manager.api import BotoSesManager
 
-from tests.helpers import REGION, S3Backend, raises_versioned, unique, versions_of
+from tests.helpers import (
+    REGION,
+    Engines,
+    S3Backend,
+    endpoint_variables,
+    raises_versioned,
+    unique,
+    versions_of,
+)
 from versioned import exc
 
 NAME = "my-app"
@@ -139,7 +147,7 @@ def test_bootstrap_with_capacity(s3_client: Any, dynamodb_client: Any) -> None:
     assert repo.publish_artifact_version(NAME).get_content() == b"works"
 
 
-def test_missing_bucket_and_table(moto_endpoint: str) -> None:
+def test_missing_bucket_and_table(engines: Engines) -> None:
     repo = s3_repository(unique("vt-missing"), unique("vt-missing"))
     with raises_versioned(exc.RepositoryNotReadyError):
         repo.put_artifact(NAME, b"x")
@@ -168,7 +176,7 @@ def count_requests(session_like: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("make_session", sessions())
-def test_every_method_takes_bsm(moto_endpoint: str, make_session: Any, tmp_path: Path) -> None:
+def test_every_method_takes_bsm(engines: Engines, make_session: Any, tmp_path: Path) -> None:
     bsm = make_session()
     sent = count_requests(bsm)
 
@@ -176,7 +184,8 @@ def test_every_method_takes_bsm(moto_endpoint: str, make_session: Any, tmp_path:
         before = len(sent)
         result = call()
         assert len(sent) > before, "the call did not go through the given session"
-        assert all(url.startswith(moto_endpoint) for url in sent[before:]), sent[before:]
+        served = tuple(engines.upstreams().values())
+        assert all(url.startswith(served) for url in sent[before:]), sent[before:]
         return result
 
     repo = s3_repository(unique("vt-bucket"), unique("vt-table"))
@@ -227,7 +236,9 @@ def test_service_failures_are_backend_errors(
 ) -> None:
     s3_backend.repo.put_artifact(NAME, b"x")
     if failure == "unreachable":
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{closed_loopback_port()}")
+        closed = f"http://127.0.0.1:{closed_loopback_port()}"
+        for variable, url in endpoint_variables(closed).items():
+            monkeypatch.setenv(variable, url)
     else:
         monkeypatch.delenv("AWS_ACCESS_KEY_ID")
         monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")

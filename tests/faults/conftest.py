@@ -1,4 +1,4 @@
-"""Fixtures for fault injection: a proxy in front of moto, and repositories that use it."""
+"""Fixtures for fault injection: a proxy in front of the engines, and repositories that use it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import botocore.retries.standard
 import pytest
 
 from tests.faults.proxy import Fault, FaultProxy
-from tests.helpers import REGION, Repository, unique
+from tests.helpers import REGION, Engines, Repository, endpoint_variables, unique
 from tests.invariants import S3RawStore
 from versioned import exc
 
@@ -20,9 +20,9 @@ MAX_RETRY_DELAY = 0.02
 
 
 @pytest.fixture(scope="session")
-def fault_proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    """One fault proxy per test session (worker) in front of the moto server."""
-    proxy = FaultProxy(moto_endpoint)
+def fault_proxy(engines: Engines) -> Iterator[FaultProxy]:
+    """One fault proxy per test session (worker) in front of the session's engines."""
+    proxy = FaultProxy(engines.upstreams())
     try:
         yield proxy
     finally:
@@ -44,14 +44,15 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def make_faulty_repo(
     fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, s3_client: Any, dynamodb_client: Any
 ) -> Callable[..., tuple[Repository, S3RawStore]]:
-    """Build ``(repository through the proxy, raw store read directly from moto)``.
+    """Build ``(repository through the proxy, raw store read directly from the engines)``.
 
     The bucket and table are made through the disarmed proxy; keyword arguments go to the
     S3 ``Repository`` (``retry_attempts``, ``retry_mode``...). The proxy starts disarmed.
     """
     from versioned.s3_and_dynamodb_backend import Repository as S3Repository
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.url)
+    for variable, url in endpoint_variables(fault_proxy.url).items():
+        monkeypatch.setenv(variable, url)
     fault_proxy.arm(None)
 
     def make(**options: Any) -> tuple[Repository, S3RawStore]:

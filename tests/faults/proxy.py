@@ -1,14 +1,18 @@
 """A fault-injecting HTTP proxy for S3 + DynamoDB (stdlib only).
 
-:class:`FaultProxy` listens on a free loopback port and forwards every request to the moto
-server, naming each one by its AWS operation (:func:`operation_of`). Armed with a
+:class:`FaultProxy` listens on a free loopback port and forwards every request to the
+server of its service (S3, DynamoDB or STS: :func:`service_of`, so one proxy fronts
+SeaweedFS, DynamoDB Local and moto together), naming each one by its AWS operation
+(:func:`operation_of`). Armed with a
 :class:`Fault`, it fails chosen requests in one of the ways a real service or network does:
 
 - ``500`` / ``503``: an internal error / SlowDown (S3 XML; DynamoDB JSON ``__type``);
 - ``throttle``: DynamoDB 400 ``ThrottlingException``, S3 503 ``SlowDown``;
 - ``throughput``: DynamoDB 400 ``ProvisionedThroughputExceededException`` (S3: SlowDown);
 - ``drop``: the connection is closed before the request is forwarded (never applied);
-- ``lost``: the request is forwarded and applied, then the connection is closed unanswered.
+- ``lost``: the request is forwarded and applied, then the connection is closed unanswered;
+- ``conflict``: S3's 409 ``ConditionalRequestConflict`` (two conditional writes to one key
+  at once), which AWS says to retry (DynamoDB: 400 ``TransactionConflictException``).
 
 A fault hits the ``at``-th request (1-based) seen after arming; ``persistent`` faults then
 keep failing every later request of that same operation, ``transient`` ones fail only that
@@ -38,14 +42,16 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from versioned.stores.s3.lease import HEARTBEAT_UPDATE
 
-FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost")
+FAULT_KINDS = ("500", "503", "throttle", "throughput", "drop", "lost", "conflict")
 HOLD_MODES = ("before", "lost", "freeze")
 #: A held request is let go after this long even if the test never releases it.
 MAX_HOLD_SECONDS = 120.0
@@ -55,12 +61,14 @@ _DYNAMODB_ERRORS = {
     "503": (503, "com.amazonaws.dynamodb.v20120810#ServiceUnavailable"),
     "throttle": (400, "com.amazon.coral.availability#ThrottlingException"),
     "throughput": (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
+    "conflict": (400, "com.amazonaws.dynamodb.v20120810#TransactionConflictException"),
 }
 _S3_ERRORS = {
     "500": (500, "InternalError"),
     "503": (503, "SlowDown"),
     "throttle": (503, "SlowDown"),
     "throughput": (503, "SlowDown"),
+    "conflict": (409, "ConditionalRequestConflict"),
 }
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection"}
 #: How the log marks a lease beat (see the module docstring).
@@ -75,6 +83,18 @@ def is_lease_beat(operation: str, body: bytes) -> bool:
         return bool(json.loads(body).get("UpdateExpression") == HEARTBEAT_UPDATE)
     except ValueError:
         return False
+
+
+_SIGNED_SERVICE = re.compile(r"Credential=[^/]*/[^/]*/[^/]*/([^/]+)/")
+
+
+def service_of(headers: dict[str, str]) -> str:
+    """The AWS service a request is for: the one its SigV4 signature names (``s3``,
+    ``dynamodb``, ``sts``...); unsigned, ``dynamodb`` for a JSON target, else ``s3``."""
+    found = _SIGNED_SERVICE.search(headers.get("authorization", ""))
+    if found:
+        return found.group(1)
+    return "dynamodb" if "x-amz-target" in headers else "s3"
 
 
 def operation_of(method: str, path: str, headers: dict[str, str]) -> str:
@@ -156,12 +176,20 @@ class Hold:
 
 
 class FaultProxy:
-    """The proxy server; ``url`` is what ``AWS_ENDPOINT_URL`` should be set to."""
+    """The proxy server; ``url`` is where every endpoint variable should point
+    (:func:`tests.helpers.endpoint_variables`).
 
-    def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host = parts.hostname or "127.0.0.1"
-        self.upstream_port = parts.port or 80
+    ``upstream``: one server for everything, or a server per service name (``*``, when
+    given, serves the services not named; otherwise ``s3``'s does).
+    """
+
+    def __init__(self, upstream: str | Mapping[str, str]) -> None:
+        routes = {"*": upstream} if isinstance(upstream, str) else dict(upstream)
+        self._upstreams: dict[str, tuple[str, int]] = {}
+        for service, url in routes.items():
+            parts = urlsplit(url)
+            self._upstreams[service] = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._default = self._upstreams.get("*") or self._upstreams["s3"]
         self._lock = threading.Lock()
         self.log: list[tuple[str, str | None]] = []
         self._fault: Fault | None = None
@@ -354,7 +382,8 @@ class FaultProxy:
     def _forward(
         self, request: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes
     ) -> tuple[int, str, list[tuple[str, str]], bytes]:
-        upstream = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+        host, port = self._upstreams.get(service_of(headers), self._default)
+        upstream = http.client.HTTPConnection(host, port, timeout=60)
         try:
             sent = {k: v for k, v in headers.items() if k not in _HOP_BY_HOP}
             sent["content-length"] = str(len(body))

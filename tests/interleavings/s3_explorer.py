@@ -21,7 +21,7 @@ from typing import Any
 
 from tests.alias_chain import history_problems, renamed
 from tests.faults.proxy import FaultProxy, Hold
-from tests.helpers import REGION, Repository, S3Backend
+from tests.helpers import REGION, Engines, Repository, S3Backend, endpoint_variables
 from tests.invariants import S3RawStore
 from tests.legacy import Legacy
 from versioned import exc
@@ -40,9 +40,9 @@ _ENVIRONMENT_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def hold_proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    """A proxy in front of moto for the client a test wants to hold (and nothing else)."""
-    proxy = FaultProxy(moto_endpoint)
+def hold_proxy(engines: Engines) -> Iterator[FaultProxy]:
+    """A proxy in front of the engines for the client a test wants to hold (and nothing else)."""
+    proxy = FaultProxy(engines.upstreams())
     try:
         yield proxy
     finally:
@@ -53,24 +53,26 @@ def hold_proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
 def repository_through(url: str, bucket: str, table: str, **options: Any) -> Repository:
     """An S3 repository on ``bucket``/``table`` whose requests all go to ``url``.
 
-    The library makes its clients on first use from ``AWS_ENDPOINT_URL`` and keeps them,
-    so the variable points at ``url`` only while ``bootstrap`` makes them.
+    The library makes its clients on first use from the endpoint variables and keeps
+    them, so the variables point at ``url`` only while ``bootstrap`` makes them.
     """
     from versioned.s3_and_dynamodb_backend import Repository as S3Repository
 
     with _ENVIRONMENT_LOCK:
-        saved = os.environ.get("AWS_ENDPOINT_URL")
-        os.environ["AWS_ENDPOINT_URL"] = url
+        variables = endpoint_variables(url)
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
         try:
             repo = S3Repository(
                 aws_region=REGION, s3_bucket=bucket, dynamodb_table_name=table, **options
             )
             repo.bootstrap()
         finally:
-            if saved is None:
-                os.environ.pop("AWS_ENDPOINT_URL", None)
-            else:
-                os.environ["AWS_ENDPOINT_URL"] = saved
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     return repo
 
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 import pytest
 
 from tests.faults.proxy import DYNAMODB_WRITES, FaultProxy, Hold
-from tests.helpers import Repository, S3Backend
+from tests.helpers import REGION, STACK, Engines, Repository, S3Backend
 from tests.interleavings.s3_explorer import (
     Outcome,
     World,
@@ -36,8 +36,8 @@ T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    with hold_proxy(moto_endpoint) as held:
+def proxy(engines: Engines) -> Iterator[FaultProxy]:
+    with hold_proxy(engines) as held:
         yield held
 
 
@@ -343,4 +343,64 @@ def test_gc_with_no_grace_spares_a_publish_in_flight(world: World) -> None:
     found = Findings(world)
     found.check("after gc raced a publish")
     found.step("reading version 1", world.direct.get_artifact_version("app", 1).get_content)
+    found.assert_none()
+
+
+# --- 8. the first read after a crashed put --------------------------------------------
+def test_the_first_read_after_a_crashed_put_answers(world: World) -> None:
+    """A put that died after its bytes landed leaves LATEST's record naming the old bytes
+    under an expired lease. The first reader finishes that put and answers, rather than
+    saying LATEST changed and leaving the answer to a second read."""
+    world.direct.put_artifact("app", X)
+    crashed = world.held_with(lease_seconds=1, retry_attempts=2)
+    crash = Hold(operation="PutObject", mode="lost", die=True)
+    outcome = interleave(
+        world, lambda repo: repo.put_artifact("app", Y), lambda _: None, crash, held_repo=crashed
+    )
+    _assert_raced(outcome, a_may_fail=True)
+    time.sleep(1.2)  # the dead writer's lease runs out
+    assert world.direct.get_artifact_version("app").get_content() == Y
+    assert world.direct.get_artifact_version("app").sha256 == _sha(Y)
+
+
+# --- 9. a publisher frozen past its claim, across a purge and a republish ----------------
+@pytest.mark.skipif(STACK == "moto", reason="moto ignores CopyObject's destination conditions")
+def test_a_publisher_frozen_past_its_claim_cannot_land_a_stale_copy(world: World) -> None:
+    """A's publish claimed number 1 and froze before its copy; meanwhile the artifact was
+    purged, put and published again (number 1 once more), then LATEST moved on. A's late
+    copy would put LATEST's new bytes under version 1. Where the store enforces
+    ``If-None-Match`` on a copy's destination, the copy is refused and version 1 keeps
+    the bytes it was published with."""
+    world.direct.put_artifact("app", X)
+    from versioned.s3_and_dynamodb_backend import Repository as S3Repository
+
+    # a short lease: the purge waits lease_seconds + 10 s for publishes in flight
+    quick = S3Repository(
+        aws_region=REGION,
+        s3_bucket=world.backend.bucket,
+        dynamodb_table_name=world.backend.table,
+        lease_seconds=1,
+    )
+
+    def republish(_: Repository) -> None:
+        repo = quick
+        repo.purge_artifact("app")
+        repo.put_artifact("app", Y)
+        repo.publish_artifact_version("app")
+        repo.put_artifact("app", Z)
+
+    outcome = interleave(
+        world,
+        lambda repo: repo.publish_artifact_version("app"),
+        republish,
+        Hold(operation="CopyObject"),
+        b_patience=60,
+    )
+    assert outcome.held, "the publish never reached its copy"
+    found = Findings(world)
+    version = world.direct.get_artifact_version("app", 1)
+    found.expect(
+        "version 1 reads back as published",
+        found.step("reading version 1", version.get_content) == Y,
+    )
     found.assert_none()

@@ -11,14 +11,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from tests.faults.proxy import DYNAMODB_WRITES, Fault, FaultProxy, Hold
-from tests.helpers import REGION, S3Backend
+from tests.helpers import REGION, Engines, S3Backend
 from tests.interleavings.s3_explorer import Worker, World, hold_proxy
 from versioned.stores.s3.lease import HEARTBEAT_UPDATE
 
 
 @pytest.fixture(scope="module")
-def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
-    with hold_proxy(moto_endpoint) as held:
+def proxy(engines: Engines) -> Iterator[FaultProxy]:
+    with hold_proxy(engines) as held:
         yield held
 
 
@@ -111,11 +111,11 @@ def test_lease_beats_are_never_counted_faulted_or_held(
 
 
 def test_a_renewal_that_is_a_step_of_a_write_is_counted(
-    make_s3_backend: Callable[[], S3Backend], moto_endpoint: str
+    make_s3_backend: Callable[[], S3Backend], engines: Engines
 ) -> None:
     """A put whose conditional PutObject is refused renews its lease to learn whether it
     still holds it: a fixed step, not a timed beat, so holds and faults must reach it."""
-    with hold_proxy(moto_endpoint) as held_proxy:
+    with hold_proxy(engines) as held_proxy:
         world = World.make(make_s3_backend(), held_proxy)
         world.direct.put_artifact("app", b"x" * 300)
         held_proxy.arm(None, Hold(operation="PutObject"))

@@ -8,8 +8,11 @@ Modules, from the bottom up:
 - ``transfer``: parallel, verified multipart uploads, ranged downloads, multipart copies;
 - ``lease``: the lease on LATEST that puts, purges and gc hold;
 - ``latest``: a put of LATEST, each byte write conditional on what the lease saw;
-- ``claim``: a publish: claim the number, then its key, copy, commit;
+- ``claim``: a publish: claim the number, then its key, copy, commit (``part_copy``: a
+  copy too large for one request);
 - ``purge``: purge and gc, which fence writers out before deleting bytes;
+- ``probe``: what the store enforces, found once and kept in the table; a store that
+  cannot fence is refused;
 - ``backend``: the :class:`~versioned.stores.base.Backend` tying them together.
 """
 

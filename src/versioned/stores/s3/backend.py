@@ -56,6 +56,7 @@ from .items import (
 from .latest import LatestWriter
 from .lease import LatestLease
 from .place import MISSING_OBJECT, S3Place
+from .probe import STORE_PK, Capabilities, StoreCheck
 from .purge import Purger
 from .transfer import MAX_SINGLE_COPY, WORKERS, RangedReader
 
@@ -76,11 +77,14 @@ class S3DynamoBackend(Backend):
         lease_seconds: float,
         copy_threshold: int = MAX_SINGLE_COPY,
         download_workers: int = WORKERS,
+        single_writer: bool = False,
     ) -> None:
         self.place = S3Place(clients, bucket, prefix.strip("/"), table, suffix, lease_seconds)
         self.lease = LatestLease(self.place)
         self.writer = LatestWriter(self.place, self.lease)
         self.publisher = Publisher(self.place, copy_threshold)
+        #: What the store enforces, and the refusal of one that cannot fence.
+        self.store_check = StoreCheck(self.place, single_writer, self._learned)
         self.purger = Purger(self.place, self.lease)
         self.aliases = S3Aliases(self.place)
         #: Parallel ranged GETs per download (1: one streamed GET).
@@ -146,6 +150,10 @@ class S3DynamoBackend(Backend):
             waiter.wait(TableName=place.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
         except (BotoCoreError, ClientError) as error:
             raise BackendError(f"table {place.table!r} did not become ready: {error}") from error
+        self.store_check.bootstrap()
+
+    def _learned(self, found: Capabilities) -> None:
+        self.publisher.copy_if_none_match = found.copy_if_none_match
 
     # --- reads -----------------------------------------------------------------------------
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
@@ -174,7 +182,27 @@ class S3DynamoBackend(Backend):
             names += [p["Prefix"][len(prefix) + 1 : -1] for p in page.get("CommonPrefixes", [])]
             token = page.get("NextContinuationToken")
             if not token:
-                return sorted(names)
+                break
+        # no artifact name starts with "__" (the probe's folder does)
+        names = [n for n in names if not n.startswith("__")]
+        found = self.store_check.known()
+        if found is not None and found.keeps_empty_prefixes:
+            names = self._holding_objects(names)
+        return sorted(names)
+
+    def _holding_objects(self, names: list[str]) -> list[str]:
+        """The names whose folder still holds an object (a store that keeps a folder after
+        its last object is deleted lists purged artifacts too): one small listing each."""
+
+        def holds(name: str) -> bool:
+            page = self.place.s3(
+                "list_objects_v2", Prefix=f"{self.place.prefix}/{name}/", MaxKeys=1
+            )
+            return bool(page.get("KeyCount", len(page.get("Contents", []))))
+
+        with ThreadPoolExecutor(max_workers=_RETENTION_PARALLEL) as pool:
+            run = [pool.submit(contextvars.copy_context().run, holds, n) for n in names]
+            return [n for n, future in zip(names, run, strict=True) if future.result()]
 
     def all_names(self) -> list[str]:
         names = set(self.list_names())
@@ -183,7 +211,11 @@ class S3DynamoBackend(Backend):
             page = self.place.ddb(
                 "scan", ProjectionExpression="pk", **page_start("ExclusiveStartKey", start)
             )
-            names.update(artifact_of_partition(item["pk"]["S"]) for item in page.get("Items", []))
+            names.update(
+                artifact_of_partition(item["pk"]["S"])
+                for item in page.get("Items", [])
+                if item["pk"]["S"] != STORE_PK
+            )
             start = page.get("LastEvaluatedKey")
             if not start:
                 return sorted(names)
@@ -210,6 +242,7 @@ class S3DynamoBackend(Backend):
 
     # --- LATEST ----------------------------------------------------------------------------
     def begin_latest_write(self, name: str) -> LatestWrite:
+        self.store_check.before_write()
         return self.writer.begin(name)
 
     def touch_latest_at_once(self, name: str, sha256: str, now: datetime) -> VersionRecord | None:
@@ -232,6 +265,7 @@ class S3DynamoBackend(Backend):
 
     # --- versions --------------------------------------------------------------------------
     def publish(self, name: str, now: datetime) -> VersionRecord:
+        self.store_check.before_write()
         record = self.publisher.publish(name, now)
         self.aliases.remember(record)
         return record
@@ -355,6 +389,7 @@ class S3DynamoBackend(Backend):
 
     # --- hard deletes and cleanup ----------------------------------------------------------
     def purge_artifact(self, name: str) -> None:
+        self.store_check.before_write()
         try:
             self.purger.purge_artifact(name)
         finally:
@@ -367,4 +402,5 @@ class S3DynamoBackend(Backend):
         )
 
     def remove_orphans(self, uris: Iterable[str], older_than: datetime) -> list[str]:
+        self.store_check.before_write()
         return sorted(self.purger.remove_orphans(uris, older_than))

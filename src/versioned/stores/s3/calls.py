@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,6 +29,10 @@ current_session: contextvars.ContextVar[object | None] = contextvars.ContextVar(
 )
 
 _NOT_READY = {"NoSuchBucket", "ResourceNotFoundException"}
+#: S3's answer (409) when conditional writes to one key race each other; AWS says to
+#: send the request again, and botocore's retry modes do not.
+CONDITION_CONFLICT = "ConditionalRequestConflict"
+_CONFLICT_ATTEMPTS = 5
 _ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
 
 
@@ -126,14 +131,34 @@ def using_session(session: object | None) -> Iterator[None]:
 def call(client: Any, operation: str, *, expect: tuple[str, ...] = (), **params: Any) -> Any:
     """Run one AWS operation, translating failures.
 
+    A 409 ``ConditionalRequestConflict`` is sent again (a few times, backing off): the
+    conflicting write has decided by then, and the condition is evaluated anew.
     Raises Refused for an error code in ``expect``, RepositoryNotReadyError when the
     bucket or table is missing, BackendError for anything else.
     """
+    body: Any = params.get("Body")
+    start = body.tell() if hasattr(body, "seek") and hasattr(body, "tell") else None
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            return _call_once(client, operation, expect, params)
+        except Refused as refused:
+            if refused.code != CONDITION_CONFLICT or CONDITION_CONFLICT in expect:
+                raise
+            if attempt == _CONFLICT_ATTEMPTS:
+                raise BackendError(f"{operation} failed: {refused.code}") from refused
+            time.sleep(0.05 * 2**attempt)
+            if start is not None:
+                body.seek(start)  # the body was read by the attempt
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _call_once(client: Any, operation: str, expect: tuple[str, ...], params: Any) -> Any:
+    """One request; a 409 conflict comes back as Refused whatever ``expect`` says."""
     try:
         return getattr(client, operation)(**params)
     except ClientError as error:
         code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in expect:
+        if code in expect or code == CONDITION_CONFLICT:
             raise Refused(code, dict(error.response)) from error
         if code in _NOT_READY:
             raise RepositoryNotReadyError(

@@ -11,6 +11,9 @@
 3. The copy asks S3 for the SHA-256 of what it copied, which proves which bytes were
    frozen. They must be the bytes LATEST's item names; if LATEST changed meanwhile, its
    item must name the copied bytes now, or the publish undoes its copy and retries.
+   Where the store enforces it, the copy is conditional on its destination
+   (``If-None-Match: *``, or ``If-Match`` on our own earlier copy), so a publisher
+   frozen past its claim cannot land over a number purged and published again.
 4. The commit turns the claim into the version, on the condition that the claim is still
    ours and no purge began. A crash anywhere leaves a hidden claim (a gap in the numbers)
    whose object, if any, gc removes once the claim has expired.
@@ -26,7 +29,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from ...arguments import LATEST, version_to_key
-from ...exc import BackendError, ConcurrentWriteError, IntegrityError
+from ...exc import ConcurrentWriteError
 from ...rules import next_version_number, not_found
 from ...timestamps import to_storage, utc_now
 from ..base import VersionRecord
@@ -44,14 +47,19 @@ from .items import (
     number_of,
     text,
 )
+from .part_copy import copy_in_parts
 from .place import PRECONDITION_FAILED, S3Place
-from .transfer import multipart_copy
 
 #: How long a publish's claim on a number protects its copy from gc (renewal is not
 #: needed: a single copy takes seconds; a multipart copy of a huge object renews it).
 CLAIM_SECONDS = 3600.0
 #: Copies a publish makes before giving up on a LATEST that keeps changing.
 _RECOPY_ATTEMPTS = 12
+
+
+def quoted(etag: str) -> str:
+    """An ETag as a condition names it, in double quotes (some stores answer it bare)."""
+    return f'"{etag.strip(chr(34))}"'
 
 
 class Publisher:
@@ -61,6 +69,9 @@ class Publisher:
         self.place = place
         #: Objects larger than this publish through a multipart copy (S3 allows 5 GiB).
         self.copy_threshold = copy_threshold
+        #: The store refuses a CopyObject whose destination condition fails (probed):
+        #: a copy then lands only on an empty key, or over our own earlier copy.
+        self.copy_if_none_match = False
 
     def publish(self, name: str, now: datetime) -> VersionRecord:
         """Freeze LATEST as the next number. Raises ArtifactNotFoundError, ConcurrentWriteError."""
@@ -74,7 +85,7 @@ class Publisher:
             raise ConcurrentWriteError(f"could not claim a free version number for {name!r}")
         copied_etag: str | None = None
         try:
-            sha256, copied_etag = self._copy(name, number, latest)
+            sha256, copied_etag = self._copy(name, number, token, latest, None)
             for attempt in range(_RECOPY_ATTEMPTS):
                 if sha256 == text(latest, "sha256"):
                     break
@@ -85,7 +96,7 @@ class Publisher:
                 if sha256 == text(latest, "sha256") and "lease_until" not in latest:
                     break
                 time.sleep(min(0.02 * 2**attempt, 0.5))
-                sha256, copied_etag = self._copy(name, number, latest)
+                sha256, copied_etag = self._copy(name, number, token, latest, copied_etag)
             else:
                 raise ConcurrentWriteError(
                     f"LATEST of {name!r} kept changing, or its object differs from its "
@@ -201,91 +212,99 @@ class Publisher:
         return True
 
     # --- 3. the copy -----------------------------------------------------------------------
-    def _copy(self, name: str, number: int, latest: dict[str, Any]) -> tuple[str, str]:
-        """Copy LATEST's object to the number's key; return (frozen sha256, copy's ETag)."""
+    def _copy(
+        self, name: str, number: int, token: str, latest: dict[str, Any], ours: str | None
+    ) -> tuple[str, str]:
+        """Copy LATEST's object to the number's key; return (frozen sha256, copy's ETag).
+
+        ``ours``: the ETag of our own earlier copy to this key, which this one replaces.
+        Where the store enforces it, the copy is conditional: ``If-None-Match: *`` for a
+        first copy, ``If-Match: ours`` for a later one. So a publisher frozen past its
+        claim, while the number was purged and published again, cannot land over the
+        new version: its copy is refused (ConcurrentWriteError).
+        """
         size = integer(latest, "object_size")
         if size is not None and size > self.copy_threshold:
-            return self._copy_in_parts(name, number)
-        try:
-            copied = self.place.s3(
-                "copy_object",
-                expect=("NoSuchKey", "InvalidRequest"),
-                Key=self.place.key(name, number),
-                CopySource={"Bucket": self.place.bucket, "Key": self.place.key(name, None)},
-                MetadataDirective="COPY",
-                ChecksumAlgorithm="SHA256",
+            return copy_in_parts(
+                self.place, name, number, lambda: self._clear_stale(name, number, token)
             )
-        except Refused as refused:
-            if refused.code != "InvalidRequest":
-                raise not_found(name, None) from refused
+        key = self.place.key(name, number)
+        for cleared in (False, True):
+            try:
+                copied = self._copy_once(name, key, ours)
+                break
+            except Refused as refused:
+                if refused.code not in PRECONDITION_FAILED:
+                    raise
+                # A first copy found bytes at the key: ours to clear if our claim holds
+                if ours is not None or cleared or not self._clear_stale(name, number, token):
+                    raise ConcurrentWriteError(
+                        f"version {number} of {name!r} was written by someone else "
+                        "during the publish"
+                    ) from refused
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise AssertionError("unreachable")
+        if copied is None:
             # over 5 GiB, put by a tool that did not record the size: copy in parts
-            return self._copy_in_parts(name, number)
+            return copy_in_parts(
+                self.place, name, number, lambda: self._clear_stale(name, number, token)
+            )
         result = copied.get("CopyObjectResult", {})
         etag = str(result.get("ETag"))
         encoded = result.get("ChecksumSHA256")
         if encoded:
             return base64.b64decode(encoded).hex(), etag
-        # a store that computes no checksum of a copy: trust the metadata S3 verified on put
+        # A store that computes no checksum of a copy (SeaweedFS). A copy of a single-part
+        # object keeps its ETag, the MD5 of its bytes: when that is the ETag LATEST's
+        # committed item records, the copy holds the bytes the item names (no request).
+        recorded = text(latest, "object_etag")
+        if recorded and "lease_until" not in latest and quoted(etag) == quoted(recorded):
+            return str(text(latest, "sha256")), etag
+        # else trust the metadata the store verified on put
         head = self.place.head(self.place.key(name, number)) or {}
         declared = str(head.get("Metadata", {}).get("artifact_sha256", ""))
         if not declared:
             raise ConcurrentWriteError(f"could not tell which bytes of {name!r} were copied")
         return declared, etag
 
-    def _copy_in_parts(self, name: str, number: int) -> tuple[str, str]:
-        """Copy LATEST with UploadPartCopy; return the frozen sha256 and the copy's ETag.
+    def _clear_stale(self, name: str, number: int, token: str) -> bool:
+        """Remove bytes found at the number's key before our first copy, if our claim still
+        holds (False if not). They were left by a writer that lost this number (a purge
+        ended its claim) or are our own copy whose answer was lost: ours to replace, and
+        only as they stand now (``If-Match``), so a newer writer's bytes are kept."""
+        key = self.place.key(name, number)
+        stale = self.place.head(key)
+        if stale is None:
+            return True  # nothing to clear (the key is looked at first: usually empty)
+        claim = self.place.get_item(name, version_to_key(number))
+        if claim is None or text(claim, "pending") != token:
+            return False
+        self.place.delete_if_unchanged(key, str(stale.get("ETag")))
+        return True
 
-        No checksum of a whole multipart copy exists, so what is frozen is proven
-        differently: one HeadObject names the source's ETag and ``artifact_sha256``; every
-        part is copied only if the source still has that ETag (S3 enforces it; moto does
-        not), the Complete only if nothing is at the key (``If-None-Match: *``), and the
-        copy must come out with every part, the same size and the same metadata.
-        """
-        source, target = self.place.key(name, None), self.place.key(name, number)
-        head = self.place.head(source)
-        if head is None:
-            raise not_found(name, None)
-        declared = str(head.get("Metadata", {}).get("artifact_sha256", ""))
-        if not declared:
-            raise IntegrityError(
-                f"artifact {name!r}: LATEST's object does not say its sha256",
-                name=name,
-                version=LATEST,
-                expected="",
-                actual="",
-            )
-        stale = self.place.head(target)
-        if stale is not None:  # left by a publish of a purged incarnation: the key is ours now
-            self.place.delete_if_unchanged(target, str(stale.get("ETag")))
+    def _copy_once(self, name: str, key: str, ours: str | None) -> dict[str, Any] | None:
+        """One CopyObject of LATEST to ``key``, conditional as :meth:`_copy` says; None when
+        the object is too large for one copy. Raises Refused for a failed condition."""
+        condition: dict[str, str] = {}
+        if self.copy_if_none_match:
+            condition = {"IfMatch": quoted(ours)} if ours else {"IfNoneMatch": "*"}
         try:
-            completed = multipart_copy(
-                self.place.clients.s3,
-                self.place.bucket,
-                source,
-                target,
-                head,
-                complete_condition={"IfNoneMatch": "*"},
-                refusals=PRECONDITION_FAILED,
+            copied: dict[str, Any] = self.place.s3(
+                "copy_object",
+                expect=("NoSuchKey", "InvalidRequest", *PRECONDITION_FAILED),
+                Key=key,
+                CopySource={"Bucket": self.place.bucket, "Key": self.place.key(name, None)},
+                MetadataDirective="COPY",
+                ChecksumAlgorithm="SHA256",
+                **condition,
             )
         except Refused as refused:
-            raise ConcurrentWriteError(
-                f"version {number} of {name!r} was written by someone else during the copy"
-            ) from refused
-        except BackendError as error:
-            if "PreconditionFailed" in str(error):
-                raise ConcurrentWriteError(f"LATEST of {name!r} changed during the copy") from error
+            if refused.code == "InvalidRequest":
+                return None
+            if refused.code == "NoSuchKey":
+                raise not_found(name, None) from refused
             raise
-        copy = self.place.head(target) or {}
-        same_size = copy.get("ContentLength") == head.get("ContentLength")
-        if not same_size or copy.get("Metadata", {}).get("artifact_sha256") != declared:
-            raise IntegrityError(
-                f"artifact {name!r}: the multipart copy to version {number} differs from LATEST",
-                name=name,
-                version=str(number),
-                expected=declared,
-                actual=str(copy.get("Metadata", {}).get("artifact_sha256")),
-            )
-        return declared, str(completed.get("ETag"))
+        return copied
 
     def _latest_now(self, name: str) -> dict[str, Any]:
         """LATEST's item now. Raises ArtifactNotFoundError if it was deleted meanwhile."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,12 @@ from .items import item_key, page_start
 MISSING_OBJECT = ("404", "NoSuchKey")
 #: A conditional S3 request whose condition did not hold.
 PRECONDITION_FAILED = ("PreconditionFailed", "412")
+
+
+def request_token(actions: list[dict[str, Any]]) -> str:
+    """A ``ClientRequestToken`` (at most 36 characters) that only these actions produce."""
+    encoded = json.dumps(actions, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:36]
 
 
 @dataclass
@@ -46,13 +54,24 @@ class S3Place:
         return call(self.clients.s3, operation, expect=expect, Bucket=self.bucket, **params)
 
     def transact(self, actions: list[dict[str, Any]]) -> None:
-        """One TransactWriteItems. Raises Refused (``TransactionCanceledException``: its
-        ``CancellationReasons`` say which condition failed) and what :func:`calls.call` does."""
+        """One TransactWriteItems, applied at most once however often it is sent.
+
+        Raises Refused (``TransactionCanceledException``: its ``CancellationReasons`` say
+        which condition failed) and what :func:`calls.call` does.
+
+        The ``ClientRequestToken`` is derived from the actions themselves: sending the same
+        transaction again (botocore's retry after a lost answer, or a later call after
+        botocore gave up) within DynamoDB's 10 minutes is answered as applied instead of
+        being cancelled by its own writes, and any other transaction gets another token.
+        Callers must therefore never send the very same actions as two distinct changes;
+        alias changes cannot, as each writes a history entry keyed by its revision.
+        """
         call(
             self.clients.dynamodb,
             "transact_write_items",
             expect=("TransactionCanceledException",),
             TransactItems=actions,
+            ClientRequestToken=request_token(actions),
         )
 
     def get_item(self, pk: str, sk: str) -> dict[str, Any] | None:
