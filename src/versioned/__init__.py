@@ -13,11 +13,14 @@ from . import exc
 from .acting import acting_as
 from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver, Resolved
+from .rollout_plan import PRESETS, Rollout
+from .rollouts import Rollouts, StepResult
 from .uri import open_repository
 
 __version__ = "2.0.0.dev0"
 
 __all__ = [
+    "PRESETS",
     "Alias",
     "AliasChange",
     "AliasResolver",
@@ -26,6 +29,9 @@ __all__ = [
     "ExpiredVersion",
     "HistoryCheck",
     "Resolved",
+    "Rollout",
+    "Rollouts",
+    "StepResult",
     "__version__",
     "acting_as",
     "exc",

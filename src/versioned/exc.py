@@ -11,7 +11,9 @@ them; errors about bad arguments also subclass the builtin the seed API document
     ├── VersionInUseError            a delete refused: aliases still point at the version
     ├── IntegrityError               stored bytes do not hash to the recorded sha256
     ├── ConcurrentWriteError         another writer held or took the write; retry
+    │   └── StaleRolloutError        a rollout changed since it was read (read it again)
     ├── RevisionMismatchError        expected_revision given, but the alias has moved on
+    ├── RolloutError                 a rollout can't do that now (its state says why)
     ├── BackendError                 the storage service failed (original as __cause__)
     │   ├── RepositoryNotReadyError  bucket, table or folder missing: run bootstrap()
     │   ├── AliasResolveTimeoutError an AliasResolver had no answer in time; ask again
@@ -42,6 +44,8 @@ __all__ = [
     "RepositoryNotFoundError",
     "RepositoryNotReadyError",
     "RevisionMismatchError",
+    "RolloutError",
+    "StaleRolloutError",
     "UnsafeStoreError",
     "VersionDeletedError",
     "VersionInUseError",
@@ -127,6 +131,23 @@ class IntegrityError(VersionedError):
 
 class ConcurrentWriteError(VersionedError):
     """Another writer held or took over the write; nothing half-done is left, retry."""
+
+
+class StaleRolloutError(ConcurrentWriteError):
+    """A rollout's record changed since it was read (another controller, a pause or an
+    abort): nothing was written; read it again."""
+
+
+class RolloutError(VersionedError):
+    """A rollout can't do what was asked in its current state (none running, one
+    already running, a promote after an abort, an alias changed outside it...). The
+    message says what state it is in and what would work."""
+
+    def __init__(self, message: str, *, name: str, alias: str, number: int | None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.alias = alias
+        self.number = number
 
 
 class BackendError(VersionedError):

@@ -18,6 +18,8 @@ from . import arguments as args
 from .engine import Engine
 from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver
+from .rollout_check import CheckRunner
+from .rollouts import Rollouts
 from .stores import base
 from .stores.base import AliasRecord, Backend, VersionRecord, assemble
 
@@ -471,6 +473,20 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
                 )
                 for e in done
             ]
+
+    def rollouts(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        runner: CheckRunner | None = None,
+    ) -> Rollouts:
+        """The progressive rollouts of this repository's aliases: ``start``, ``step``,
+        ``run``, ``get``, ``list``, ``pause``, ``resume``, ``promote``, ``abort`` (see
+        :class:`versioned.rollouts.Rollouts`). ``clock``, ``sleep`` and ``runner`` (the
+        check command's) are for tests and embedding."""
+        options: dict[str, Any] = {"clock": clock, "sleep": sleep, "runner": runner}
+        return Rollouts(self._engine, **{k: v for k, v in options.items() if v is not None})
 
     def gc(self, dry_run: bool = True, grace_seconds: int = 3600, bsm: Any = None) -> list[str]:
         """Find bytes that no version needs (left by crashes), older than ``grace_seconds``;

@@ -144,6 +144,22 @@ class AliasRecord:
         return [self.version, self.secondary_version]
 
 
+@dataclass(frozen=True)
+class StoredRollout:
+    """One rollout as a store keeps it, next to (never inside) the alias it drives.
+
+    ``number`` counts the alias's rollouts from 1. ``body`` is the rollout's JSON
+    (``rollout_plan.encode``), opaque to stores. ``seq`` grows by one with every write,
+    and every write is a compare-and-set on it (``Backend.write_rollout``).
+    """
+
+    name: str
+    alias: str
+    number: int
+    seq: int
+    body: str
+
+
 @dataclass
 class Payload:
     """Content to store, with its SHA-256 and size known before any byte is written."""
@@ -451,10 +467,28 @@ class Backend(ABC):
     def identity(self) -> str:
         """Who is making changes, for the history (looked up once, then cached)."""
 
+    # --- rollouts --------------------------------------------------------------------------
+    @abstractmethod
+    def get_rollout(self, name: str, alias: str, number: int | None) -> StoredRollout | None:
+        """Rollout ``number`` of the alias (None: the highest-numbered one), read
+        strongly consistent; None when there is none. One request on S3."""
+
+    @abstractmethod
+    def list_rollouts(self, name: str, alias: str, limit: int) -> list[StoredRollout]:
+        """Up to ``limit`` rollouts of the alias, newest (highest number) first."""
+
+    @abstractmethod
+    def write_rollout(self, record: StoredRollout, expected_seq: int) -> None:
+        """Store ``record`` (whose ``seq`` is ``expected_seq + 1``) if the stored copy is
+        at ``expected_seq`` (0: none is stored). One conditional write.
+
+        Raises StaleRolloutError when it is not (nothing written).
+        """
+
     # --- hard deletes and cleanup ------------------------------------------------------
     @abstractmethod
     def purge_artifact(self, name: str) -> None:
-        """Remove every record, alias and byte of ``name`` (metadata first)."""
+        """Remove every record, alias, rollout and byte of ``name`` (metadata first)."""
 
     @abstractmethod
     def all_names(self) -> list[str]:

@@ -39,11 +39,12 @@ from ..base import (
     ChangeNote,
     LatestWrite,
     Payload,
+    StoredRollout,
     VersionRecord,
     assemble,
     iter_chunks,
 )
-from . import aliases, expiry
+from . import aliases, expiry, rollouts
 from .aliases import LATEST_ROW as _LATEST
 from .aliases import from_row as _from_row
 from .aliases import to_row as _to_row
@@ -435,6 +436,21 @@ class LocalBackend(Backend):
         with local_errors("reading which aliases have history"):
             return aliases.aliases_with_history(self._db.connection(), name)
 
+    # --- rollouts ------------------------------------------------------------------------
+    def get_rollout(self, name: str, alias: str, number: int | None) -> StoredRollout | None:
+        _step("read rollout")
+        with local_errors("reading a rollout"):
+            return rollouts.get(self._db.connection(), name, alias, number)
+
+    def list_rollouts(self, name: str, alias: str, limit: int) -> list[StoredRollout]:
+        _step("read rollout")
+        with local_errors("reading an alias's rollouts"):
+            return rollouts.newest_first(self._db.connection(), name, alias, limit)
+
+    def write_rollout(self, record: StoredRollout, expected_seq: int) -> None:
+        with self._db.transaction() as conn:
+            rollouts.write(conn, record, expected_seq)
+
     def identity(self) -> str:
         if self._identity is None:
             self._identity = local_identity()
@@ -449,6 +465,7 @@ class LocalBackend(Backend):
             conn.execute("DELETE FROM aliases WHERE name = ?", (name,))
             conn.execute("DELETE FROM alias_history WHERE name = ?", (name,))
             conn.execute("DELETE FROM alias_heads WHERE name = ?", (name,))
+            conn.execute("DELETE FROM rollouts WHERE name = ?", (name,))
             conn.execute("DELETE FROM versions WHERE name = ?", (name,))
             for sha256 in hashes:
                 still_used = conn.execute(

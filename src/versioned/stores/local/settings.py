@@ -64,6 +64,14 @@ CREATE TABLE IF NOT EXISTS alias_heads (
     sha256 TEXT NOT NULL,
     PRIMARY KEY (name, alias)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollouts (
+    name TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (name, alias, number)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -37,9 +37,10 @@ from ..base import (
     ChangeNote,
     LatestWrite,
     Payload,
+    StoredRollout,
     VersionRecord,
 )
-from . import expiry
+from . import expiry, rollouts
 from .aliases import S3Aliases
 from .calls import AwsClients, Refused, call
 from .claim import Publisher
@@ -386,6 +387,17 @@ class S3DynamoBackend(Backend):
 
     def identity(self) -> str:
         return self.aliases.identity()
+
+    # --- rollouts --------------------------------------------------------------------------
+    def get_rollout(self, name: str, alias: str, number: int | None) -> StoredRollout | None:
+        return rollouts.get(self.place, name, alias, number)
+
+    def list_rollouts(self, name: str, alias: str, limit: int) -> list[StoredRollout]:
+        return rollouts.newest_first(self.place, name, alias, limit)
+
+    def write_rollout(self, record: StoredRollout, expected_seq: int) -> None:
+        self.store_check.before_write()
+        rollouts.write(self.place, record, expected_seq)
 
     # --- hard deletes and cleanup ----------------------------------------------------------
     def purge_artifact(self, name: str) -> None:

@@ -55,9 +55,16 @@ def history_partition(name: str) -> str:
     return f"{alias_partition(name)}#history"
 
 
+def rollout_partition(name: str) -> str:
+    """The partition key holding the rollouts of an artifact's aliases (1.0.1 never
+    reads it, for the reason it never reads :func:`history_partition`)."""
+    return f"{alias_partition(name)}#rollout"
+
+
 def artifact_of_partition(pk: str) -> str:
-    """The artifact a partition key belongs to (its versions, aliases or alias history)."""
-    for ending in ("-alias#history", "-alias"):
+    """The artifact a partition key belongs to (its versions, aliases, alias history or
+    rollouts)."""
+    for ending in ("-alias#history", "-alias#rollout", "-alias"):
         if pk.startswith("__") and pk.endswith(ending):
             return pk[2 : -len(ending)]
     return pk

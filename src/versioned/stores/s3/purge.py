@@ -46,6 +46,7 @@ from .items import (
     history_partition,
     is_version_key,
     item_key,
+    rollout_partition,
     seconds,
     text,
 )
@@ -69,8 +70,9 @@ class Purger:
         fence = self.lease.take(name, "purge")
         with self.lease.heartbeat(fence):
             self._wait_for_publishes(name)
-            # the aliases, then their history (no alias change passes the fence now)
-            for partition in (alias_partition(name), history_partition(name)):
+            # the aliases, their history and rollouts (no alias change passes the fence now)
+            partitions = (alias_partition(name), history_partition(name), rollout_partition(name))
+            for partition in partitions:
                 self._delete_items(
                     [item_key(i["pk"]["S"], i["sk"]["S"]) for i in self._partition(partition)]
                 )
