@@ -426,14 +426,15 @@ class Rollouts:
             if entry is None or found is None:
                 return self._pause_outside(rollout, current, entry) if pause else rollout
             kind, step = found
-            assert entry.after is not None
+            # the hold runs from when the change landed (by our clock, if that is behind)
+            landed = min(entry.update_at, self.clock())
             if kind == plan.STEP:
-                rollout = self._save(self._stepped(rollout, step, entry.revision, entry.update_at))
+                rollout = self._save(self._stepped(rollout, step, entry.revision, landed))
             elif kind == plan.PROMOTE:
                 rollout = self._save(
                     plan.changed(
                         rollout,
-                        entry.update_at,
+                        landed,
                         step=step,
                         last_revision=entry.revision,
                         state=COMPLETED,
@@ -445,7 +446,7 @@ class Rollouts:
                 rollout = self._save(
                     plan.changed(
                         rollout,
-                        entry.update_at,
+                        landed,
                         last_revision=entry.revision,
                         state=ABORTED,
                         due_at=None,
