@@ -16,7 +16,9 @@ command runs through :mod:`versioned.rollout_check`.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from . import arguments as args
@@ -170,11 +172,25 @@ class Rollouts(RolloutDriver):
 
     # --- what people do ------------------------------------------------------------------------
     def abort(self, name: str, alias: str, reason: object = None) -> Rollout:
-        """Put the alias back on its targets from before the rollout, from any state
-        (one read of the record, one compare-and-set alias change), and end it.
-        Aborting an aborted rollout returns it. Raises RolloutError (none, or it
-        completed: roll the alias back instead)."""
-        rollout, why = self._for_command(name, alias, reason)
+        """Put the alias back on its targets from before the rollout, from any state, and
+        end it. The alias is back after two round trips: the record, the alias and who
+        is acting are read at once, then one compare-and-set changes the alias (the
+        record is written after). Aborting an aborted rollout returns it. Raises
+        RolloutError (none, or it completed: roll the alias back instead)."""
+        name = args.check_name(name)
+        alias = args.check_alias(alias)
+        why = args.check_reason(reason)
+        with ThreadPoolExecutor(3) as pool:
+            # the alias read leaves the store knowing the alias's state and its targets'
+            # hashes, so the change needs no read of its own; failures here are the
+            # change's to report
+            warm = [
+                pool.submit(contextvars.copy_context().run, read)
+                for read in (lambda: self.backend.get_alias(name, alias), self._who)
+            ]
+            rollout = pool.submit(contextvars.copy_context().run, self.get, name, alias).result()
+            for future in warm:
+                future.exception()
         if rollout.state == ABORTED:
             return rollout
         if rollout.state == COMPLETED:
