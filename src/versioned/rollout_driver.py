@@ -360,9 +360,19 @@ class RolloutDriver:
                 rollout.current_targets() != rollout.before
                 or rollout.last_revision != rollout.started_revision
             ):
-                written = self._set_alias(rollout, rollout.before, note)
+                try:
+                    written = self._set_alias(rollout, rollout.before, note)
+                    left = why
+                except ArtifactNotFoundError as error:
+                    # the split's other version went while the rollout ran (retention may
+                    # take it once no alias points at it): the primary alone still takes
+                    # the new version out of traffic
+                    primary = Targets(rollout.before.version)
+                    left = f"{why}; {error}: back to the primary alone"
+                    written = self._set_alias(rollout, primary, f"{note}; primary alone")
                 rollout = plan.changed(rollout, now, last_revision=written.revision)
-            left = why
+            else:
+                left = why
         except Redo:
             rollout = self._reconcile_for_end(rollout)
             if rollout.ended:

@@ -444,3 +444,16 @@ def test_rollouts_are_numbered_listed_and_purged(published: Repository) -> None:
     with raises_versioned(exc.RolloutError):
         rollouts.get(NAME, "prod")
     assert repo.list_artifact_names() == []
+
+
+def test_an_abort_whose_old_split_version_is_gone_goes_back_to_the_primary(
+    published: Repository,
+) -> None:
+    repo = published
+    repo.put_alias(NAME, "prod", 1, secondary_version=4, secondary_version_weight=5)
+    rollouts = _controller(repo, Clock())
+    rollouts.start(NAME, "prod", 2, steps=[10, 100], hold_seconds=300)
+    repo.delete_artifact_version(NAME, 4)  # no alias points at 4 any more: allowed
+    aborted = rollouts.abort(NAME, "prod", reason="bad")
+    assert aborted.state == "aborted" and "primary alone" in (aborted.state_reason or "")
+    assert _state(repo) == AliasState("1", None, None)  # 2 is out of traffic either way
