@@ -236,6 +236,7 @@ def bench_full_download(scratch: Path, rounds: int = 3, seconds: int = 5) -> dic
         "python -m http.server": f"http://127.0.0.1:{http_port}/one.bin",
     }
     samples: dict[str, list[float]] = {"versioned serve": [], **{name: [] for name in urls}}
+    loads = [os.getloadavg()[0]]
     try:
         time.sleep(1.0)
         for url in urls.values():
@@ -250,11 +251,13 @@ def bench_full_download(scratch: Path, rounds: int = 3, seconds: int = 5) -> dic
                 samples["versioned serve"].append(_wrk(ours, seconds))
                 for name, url in urls.items():
                     samples[name].append(_wrk(url, seconds))
+                loads.append(os.getloadavg()[0])
     finally:
         for process in anchors.values():
             process.terminate()
             process.wait()
-    return {name: sorted(values)[len(values) // 2] for name, values in samples.items()}
+    medians = {name: sorted(values)[len(values) // 2] for name, values in samples.items()}
+    return {**medians, "load": (min(loads), max(loads)), "rounds": rounds}
 
 
 def bench_server(requests: int = 2000, connections: int = 4) -> dict[str, Any]:
@@ -289,9 +292,13 @@ def show_server(figures: dict[str, Any]) -> None:
     if "skipped" in full:
         print(f"  1 MiB download beside nginx: skipped ({full['skipped']})")
     elif full:
-        print("  1 MiB local version downloaded over 4 connections (wrk), requests/s:")
-        for name, rate in full.items():
-            print(f"    {name:28} {rate:8.0f}")
+        low, high = full["load"]
+        print(
+            f"  1 MiB local version downloaded over 4 connections (wrk), requests/s, median of "
+            f"{full['rounds']} rounds by turns (load average {low:.1f}-{high:.1f}):"
+        )
+        for name in ("versioned serve", "nginx (1 worker, sendfile)", "python -m http.server"):
+            print(f"    {name:28} {full[name]:8.0f}")
         nginx = full["nginx (1 worker, sendfile)"]
         print(f"    versioned serve / nginx: {full['versioned serve'] / nginx:.2f} (target >= 0.5)")
 

@@ -6,8 +6,9 @@ hash, without even a backend read). Then:
 
 - on S3, a 307 redirect to a presigned GET URL valid for a few minutes: the bytes go
   from S3 to the client, never through the server;
-- locally, the bytes streamed from the file checked against the sha256 (see
-  :mod:`.blobs`), with ``Range`` support (206, 416) and ``Accept-Ranges: bytes``.
+- locally, the bytes checked against the sha256 (see :mod:`.blobs`): small content from
+  memory as one body, larger content streamed from the checked file; with ``Range``
+  support (206, 416) and ``Accept-Ranges: bytes``.
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ from .resolve import choose
 from .state import ServerState, state_of
 from .views import download_name
 
+#: content larger than :data:`.blobs.SMALL` streams from its checked file in CHUNKs
 CHUNK = 256 * 1024
-#: Content up to this size is read in one go and sent as one body (memory: one such body
-#: per request in flight); larger content streams in CHUNKs.
-WHOLE = 2 * 1024 * 1024
+#: checked local bytes: the content itself (small) or its open file and size
+Found = bytes | tuple[BinaryIO, int]
 
 
 def presigner(repo: Any) -> Any:
@@ -67,8 +68,8 @@ async def version_download(request: Request) -> Response:
     """``GET /api/artifacts/{name}/versions/{version}/download``."""
     state = state_of(request)
     name, version = request.path_params["name"], path_version(request)
-    artifact: Artifact = await run_in_threadpool(state.repo.get_artifact_version, name, version)
-    return await send(request, state, artifact)
+    artifact, found = await run_in_threadpool(_version, state, request, name, version)
+    return await send(request, state, artifact, found)
 
 
 async def alias_download(request: Request) -> Response:
@@ -80,8 +81,20 @@ async def alias_download(request: Request) -> Response:
     headers = _headers(choice.version)
     if choice.sha256 is not None and matches(request, etag_of(choice.sha256)):
         return not_modified(etag_of(choice.sha256), headers)
-    artifact = await run_in_threadpool(state.repo.get_artifact_version, name, choice.version)
-    return await send(request, state, artifact)
+    artifact, found = await run_in_threadpool(_version, state, request, name, choice.version)
+    return await send(request, state, artifact, found)
+
+
+def _version(
+    state: ServerState, request: Request, name: str, version: str
+) -> tuple[Artifact, Found | None]:
+    """The version's record and, locally unless the client holds its bytes (a 304), its
+    checked bytes (see :meth:`.blobs.VerifiedBlobs.fetch`): one worker-thread call, as a
+    thread hop costs more than a small download's other work."""
+    artifact: Artifact = state.repo.get_artifact_version(name, version)
+    if state.blobs is None or matches(request, etag_of(artifact.sha256)):
+        return artifact, None
+    return artifact, state.blobs.fetch(artifact)
 
 
 def _headers(version: str) -> dict[str, str]:
@@ -89,8 +102,11 @@ def _headers(version: str) -> dict[str, str]:
     return {"Cache-Control": "no-cache", "X-Versioned-Version": version}
 
 
-async def send(request: Request, state: ServerState, artifact: Artifact) -> Response:
-    """Answer a download of ``artifact``: 304, a redirect (S3), or its bytes (local)."""
+async def send(
+    request: Request, state: ServerState, artifact: Artifact, found: Found | None = None
+) -> Response:
+    """Answer a download of ``artifact``: 304, a redirect (S3), or its bytes (local), which
+    are fetched here unless ``found`` holds them already."""
     etag = etag_of(artifact.sha256)
     headers = _headers(artifact.version)
     if matches(request, etag):
@@ -104,13 +120,21 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
             url, 307, headers={**headers, "ETag": etag, "Cache-Control": "no-store"}
         )
     assert state.blobs is not None
-    stream, size = await run_in_threadpool(state.blobs.open, artifact)
+    if found is None:
+        found = await run_in_threadpool(state.blobs.fetch, artifact)
+    content: bytes | None = None
+    stream: BinaryIO | None = None
+    if isinstance(found, bytes):
+        content, size = found, len(found)
+    else:
+        stream, size = found
     try:
         picked = requested_range(
             request.headers.get("range"), request.headers.get("if-range"), etag, size
         )
     except Unsatisfiable:
-        stream.close()
+        if stream is not None:
+            stream.close()
         raise ApiError(
             416,
             f"the range is past the end of the content ({size} bytes)",
@@ -132,27 +156,20 @@ async def send(request: Request, state: ServerState, artifact: Artifact) -> Resp
         headers["Content-Range"] = picked.content_range
     headers["Content-Length"] = str(length)
     if request.method == "HEAD":
-        stream.close()
+        if stream is not None:
+            stream.close()
         return Response(None, status, headers)
-    if length <= WHOLE:
-        # read at once and sent as one body: a streamed answer costs a worker-thread hop
-        # per chunk and a task watching for the client leaving, which for a 1 MB version
-        # cost more than the bytes; the bytes are the same, from the same checked file
-        body = await run_in_threadpool(_read, stream, start, length)
+    if content is not None:
+        # small content: the very bytes that were hashed, kept in memory (see .blobs), sent
+        # as one body (no per-chunk thread hops, no task watching for the client leaving)
+        body = content if picked is None else content[start : start + length]
         return Response(body, status, headers)
+    assert stream is not None
     return StreamingResponse(_chunks(stream, start, length), status, headers)
 
 
 def _file_name(state: ServerState, artifact: Artifact) -> str:
     return download_name(artifact.name, artifact.version, state.repo.suffix)
-
-
-def _read(stream: BinaryIO, start: int, length: int) -> bytes:
-    """``length`` bytes of the (already checked) file from ``start``; closes it."""
-    try:
-        return os.pread(stream.fileno(), length, start)  # one read: the file is at hand
-    finally:
-        stream.close()
 
 
 async def _chunks(stream: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
