@@ -457,3 +457,30 @@ def test_an_abort_whose_old_split_version_is_gone_goes_back_to_the_primary(
     aborted = rollouts.abort(NAME, "prod", reason="bad")
     assert aborted.state == "aborted" and "primary alone" in (aborted.state_reason or "")
     assert _state(repo) == AliasState("1", None, None)  # 2 is out of traffic either way
+
+
+def test_two_controllers_running_at_once_apply_each_step_once(published: Repository) -> None:
+    import threading
+    import time
+
+    repo = published
+
+    def short_sleep(seconds: float) -> None:
+        time.sleep(min(seconds, 0.02))  # real time, but never a long wait in a test
+
+    controllers = [repo.rollouts(sleep=short_sleep, runner=Checks()) for _ in range(2)]
+    controllers[0].start(NAME, "prod", 2, steps=[10, 25, 50, 75, 100], check="x")
+    results: list[str] = []
+    threads = [
+        threading.Thread(target=lambda c=c: results.append(c.run(NAME, "prod").rollout.state))
+        for c in controllers
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert results == ["completed", "completed"]
+    assert [r for r, _ in _rollout_entries(repo)] == [
+        f"rollout 1: step {n}/5, {w} %" for n, w in enumerate([10, 25, 50, 75, 100], start=1)
+    ]
+    assert repo.verify_alias_history(NAME, "prod").ok
