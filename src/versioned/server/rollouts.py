@@ -24,13 +24,13 @@ from starlette.responses import Response
 
 from .. import arguments as args
 from ..exc import RolloutError
-from ..rollout_check import CheckOutcome
 from ..rollout_plan import Rollout
 from ..rollouts import Rollouts
 from .api import _as_writer, _body, answer
 from .auth import require_writer
 from .errors import ApiError
 from .query import page_size, whole_number
+from .rollout_views import controller
 from .state import state_of
 
 #: rollouts a list answers unless the client asks for another number
@@ -42,18 +42,6 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "promote": frozenset({"reason"}),
     "abort": frozenset({"reason"}),
 }
-
-
-def _never_run(command: str, env: Mapping[str, str], timeout: float) -> CheckOutcome:
-    """The server's check runner: it refuses (checks run where the controller runs)."""
-    raise RuntimeError(f"versioned serve never runs check commands (asked to run {command!r})")
-
-
-def controller(repo: Any) -> Rollouts:
-    """The server's view of ``repo``'s rollouts: it can read and steer them, never run a
-    check. Made per request, inside ``acting_as`` for a write, so it records the token."""
-    found: Rollouts = repo.rollouts(runner=_never_run)
-    return found
 
 
 def _where(request: Request) -> tuple[str, str]:
