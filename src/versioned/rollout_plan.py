@@ -297,7 +297,8 @@ def own_transition(rollout: Rollout, entry: AliasChange) -> tuple[str, int] | No
         last
     ):
         return PROMOTE, last
-    if entry.reason.startswith(rollout.abort_reason(None)) and entry.after == rollout.before:
+    undone = (rollout.before, Targets(rollout.before.version))
+    if entry.reason.startswith(rollout.abort_reason(None)) and entry.after in undone:
         return ABORT, rollout.step
     return None
 

@@ -396,7 +396,7 @@ class S3DynamoBackend(Backend):
         return rollouts.newest_first(self.place, name, alias, limit)
 
     def write_rollout(self, record: StoredRollout, expected_seq: int) -> None:
-        self.store_check.before_write()
+        # metadata only, conditional on DynamoDB: no S3 condition to probe for
         rollouts.write(self.place, record, expected_seq)
 
     # --- hard deletes and cleanup ----------------------------------------------------------
