@@ -307,3 +307,41 @@ def test_an_error_page_keeps_the_header_and_a_way_back(
     browser.find_element("link text", "Back to model").click()
     assert browser.current_url == served.url + "artifacts/model"
     assert browser.find_elements("css selector", "tr.version")
+
+
+def test_the_alias_page_shows_a_rollout_in_progress(
+    browser: Any, site: tuple[ServeProcess, Filled], tmp_path: Path
+) -> None:
+    from tests.server.rollout_setup import PASSED, Setup
+
+    served, filled = site
+    setup = Setup(filled.repo)
+    setup.start()
+    setup.after_hold(PASSED)
+    browser.get(served.url + "artifacts/model/aliases/canary")
+    rollout = browser.find_element("css selector", "section.rollout")
+    assert rollout.get_attribute("data-state") == "running"
+    current = rollout.find_element("css selector", ".step-current")
+    assert current.text == "50 %"
+    assert current.get_attribute("aria-current") == "step"
+    # the current step stands out: its colour is not the applied or pending steps'
+    colours = browser.execute_script(
+        "return [...document.querySelectorAll('section.rollout .step')].map("
+        "s => getComputedStyle(s).backgroundColor)"
+    )
+    assert colours[1] not in (colours[0], colours[2]), colours
+    assert "50 % to v3 (step 2 of 3)" in rollout.find_element("css selector", ".weight").text
+    assert "promote (100 %), due" in rollout.find_element("css selector", ".next-action").text
+    [check] = rollout.find_elements("css selector", "tr.check")
+    assert check.get_attribute("data-outcome") == "passed"
+    assert "p99 120 ms" in check.text
+    widths = split_widths(browser, "main")
+    assert [v for v, _ in widths] == ["1", "3"]
+    assert widths[1][1] == pytest.approx(0.5, abs=0.01)
+    shoot(browser, tmp_path, "rollout")
+    for size, row_limit in ((PHONE, 400), (DESKTOP, 160)):
+        browser.set_window_size(*size)
+        try:
+            check_layout(browser, served.url + "artifacts/model/aliases/canary", row_limit)
+        finally:
+            browser.set_window_size(1280, 900)

@@ -6,7 +6,8 @@ run it with any ASGI server (``versioned serve`` uses uvicorn). Routes:
 - pages: ``/``, ``/artifacts/{name}``, ``/artifacts/{name}/versions/{version}``,
   ``/artifacts/{name}/aliases/{alias}``,
   ``/static/…``;
-- JSON API under ``/api/artifacts`` (see :mod:`.api`, :mod:`.downloads`), described at
+- JSON API under ``/api/artifacts`` (see :mod:`.api`, :mod:`.downloads`,
+  :mod:`.rollouts`), described at
   ``/openapi.json``; ``/healthz``.
 """
 
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import api, downloads, pages
+from . import api, downloads, pages, rollouts
 from .access_log import AccessLog
 from .blobs import VerifiedBlobs
 from .errors import HANDLERS
@@ -62,6 +63,13 @@ def routes() -> list[BaseRoute]:
         Route(_ALIAS + "/rollback", api.rollback, methods=["POST"]),
         Route(_ALIAS + "/resolve", api.resolve),
         Route(_ALIAS + "/download", downloads.alias_download),
+        Route(_ALIAS + "/rollout", rollouts.newest),
+        Route(_ALIAS + "/rollouts", rollouts.listed),
+        Route(_ALIAS + "/rollouts/{number}", rollouts.one),
+        *(
+            Route(f"{_ALIAS}/rollout/{action}", rollouts.action_route(action), methods=["POST"])
+            for action in rollouts.ACTIONS
+        ),
     ]
 
 

@@ -27,6 +27,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (exc.AliasNotFoundError, 404),
     (exc.RevisionMismatchError, 409),
     (exc.VersionInUseError, 409),
+    (exc.RolloutError, 409),  # a state conflict (the rollout routes answer 404 for none)
     (exc.ConcurrentWriteError, 503),
     (exc.AliasResolveTimeoutError, 504),
     (exc.RepositoryNotReadyError, 503),
@@ -57,9 +58,12 @@ class ApiError(HTTPException):
         *,
         kind: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(status, message, headers)
         self.kind = kind or _HTTP_KINDS.get(status, "HTTPError")
+        #: fields the JSON body carries besides status, kind and message
+        self.details: dict[str, Any] = details or {}
 
 
 def status_of(error: exc.VersionedError) -> int:
@@ -72,7 +76,16 @@ def status_of(error: exc.VersionedError) -> int:
 
 def _details(error: Exception) -> dict[str, Any]:
     """The error's own fields that help a client (names, revisions, versions)."""
-    keep = ("name", "alias", "version", "expected", "current", "current_target", "aliases")
+    keep = (
+        "name",
+        "alias",
+        "number",
+        "version",
+        "expected",
+        "current",
+        "current_target",
+        "aliases",
+    )
     return {k: getattr(error, k) for k in keep if getattr(error, k, None) is not None}
 
 
@@ -123,7 +136,8 @@ async def on_http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     kind = getattr(error, "kind", None) or _HTTP_KINDS.get(error.status_code, "HTTPError")
     headers = dict(error.headers or {})
-    return _answer(request, error.status_code, kind, str(error.detail), None, headers)
+    details = getattr(error, "details", None)
+    return _answer(request, error.status_code, kind, str(error.detail), details, headers)
 
 
 async def on_unexpected(request: Request, error: Exception) -> Response:

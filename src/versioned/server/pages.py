@@ -3,7 +3,7 @@
 Four views: the artifacts, a page at a time (``/``), one artifact's versions and aliases
 (``/artifacts/{name}``, soft-deleted versions with ``?deleted=1``), one version in full
 (``/artifacts/{name}/versions/{version}``), one alias with its
-split and history (``/artifacts/{name}/aliases/{alias}``). Templates escape everything
+split, rollouts and history (``/artifacts/{name}/aliases/{alias}``). Templates escape everything
 they print (autoescape), so names, metadata and reasons always show as text; pages are
 sent with a Content-Security-Policy that allows no script at all.
 """
@@ -25,6 +25,7 @@ from ..model import AliasState
 from ..notation import describe_state, describe_targets
 from . import catalog
 from .query import ARTIFACT_PAGE, HISTORY_PAGE, flag, page_size, path_version, whole_number
+from .rollout_views import for_page
 from .state import state_of
 from .views import alias_json, download_name, download_path
 
@@ -50,6 +51,16 @@ def _size(size: int | None) -> str:
             return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def _duration(seconds: float) -> str:
+    """``90`` as ``1 min 30 s``, ``7200`` as ``2 h``: a hold, or the time left to one."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    parts.append(f"{secs} s" if secs or not (hours or minutes) else "")
+    return " ".join(p for p in parts if p)
 
 
 def _split_label(shares: list[dict[str, Any]]) -> str:
@@ -103,6 +114,7 @@ _env.filters.update(
     shown=_shown,
     stamp=_stamp,
     size=_size,
+    duration=_duration,
     split_label=_split_label,
     state_label=_state_label,
     artifact_url=_artifact_url,
@@ -162,7 +174,8 @@ def version_page(request: Request) -> HTMLResponse:
 
 
 def alias_page(request: Request) -> HTMLResponse:
-    """``GET /artifacts/{name}/aliases/{alias}[?before_revision=R]``: split and history.
+    """``GET /artifacts/{name}/aliases/{alias}[?before_revision=R]``: split, the rollout
+    in progress and the ended ones (one more read), and history.
 
     A deleted alias keeps its page: it says so and shows the history, whose rollback
     commands bring the alias back. Raises AliasNotFoundError (404) for an alias without
@@ -179,7 +192,8 @@ def alias_page(request: Request) -> HTMLResponse:
         # no current revision: every revision that set it is a rollback target
         found = {"name": name, "alias": alias, "revision": None, "deleted": True}
     history = catalog.history(repo, name, alias, HISTORY_PAGE, before)
-    return render("alias.html", alias=found, history=history, repo_uri=repo.uri)
+    rollouts = for_page(repo, name, alias)
+    return render("alias.html", alias=found, history=history, rollouts=rollouts, repo_uri=repo.uri)
 
 
 def error_page(
