@@ -43,6 +43,9 @@ from .timestamps import utc_now
 #: A controller's lease lasts this long past the check's timeout; it is renewed at
 #: every wake-up, at least three times per lease.
 LEASE_SECONDS = 30.0
+#: The longest hold, bake or check timeout: a year (a due time past the calendar would
+#: fail after the first step was written).
+MOST_SECONDS = 365 * 86400.0
 #: Times an operation re-reads a record that keeps changing under it.
 _ATTEMPTS = 8
 
@@ -173,7 +176,10 @@ class Rollouts:
         checked_steps = chosen.steps if chosen else plan.check_steps(steps)
         hold = _seconds(hold_seconds, "hold", chosen.hold_seconds if chosen else 0.0)
         bake = _seconds(bake_seconds, "bake", chosen.bake_seconds if chosen else 0.0)
-        timeout = args.check_seconds(check_timeout_seconds, "check timeout", positive=True)
+        timeout = _bounded(
+            args.check_seconds(check_timeout_seconds, "check timeout", positive=True),
+            "check timeout",
+        )
         limit = args.check_non_negative_int(failure_limit, "failure limit")
         command = _check_command(check)
         why = args.check_reason(reason)
@@ -770,7 +776,15 @@ def _resumed(rollout: Rollout, state: Targets) -> tuple[Targets, Targets | None,
 def _seconds(value: object, what: str, default: float) -> float:
     if value is None:
         return default
-    return args.check_seconds(value, what)
+    return _bounded(args.check_seconds(value, what), what)
+
+
+def _bounded(seconds: float, what: str) -> float:
+    if seconds > MOST_SECONDS:
+        raise InvalidArgumentError(
+            f"{what} must be at most {MOST_SECONDS:g} s (a year), got {seconds:g}"
+        )
+    return seconds
 
 
 def _check_command(value: object) -> str | None:
