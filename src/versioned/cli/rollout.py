@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from ..exc import VersionedError
@@ -20,6 +22,20 @@ from .parser import UsageError
 from .rollout_table import EXIT_ABORTED, EXIT_PAUSED
 from .rollout_view import check_line, due, result_line, rollout_text, where
 
+Handler = Callable[[Context, argparse.Namespace], Result]
+
+
+def _in_session(handler: Handler) -> Handler:
+    """Run ``handler`` with the command's session (``--verbose`` traces S3 and DynamoDB
+    through it), as the other commands pass ``ctx.bsm`` with each call."""
+
+    @functools.wraps(handler)
+    def run(ctx: Context, args: argparse.Namespace) -> Result:
+        with ctx.repo._using(ctx.bsm):
+            return handler(ctx, args)
+
+    return run
+
 
 def _shown(ctx: Context, rollout: Rollout) -> Result:
     """The rollout: its text for people, or with --json ``Rollout.to_json()``."""
@@ -30,6 +46,7 @@ def _exit_code(rollout: Rollout) -> int:
     return {ABORTED: EXIT_ABORTED, PAUSED: EXIT_PAUSED}.get(rollout.state, 0)
 
 
+@_in_session
 def start(ctx: Context, args: argparse.Namespace) -> Result:
     """Record the rollout and apply its first step; the result is the rollout."""
     if args.steps is None and args.preset is None:
@@ -115,6 +132,7 @@ class _Reporter:
         time.sleep(seconds)
 
 
+@_in_session
 def run(ctx: Context, args: argparse.Namespace) -> Result:
     """Drive the rollout to its end, a line per event; exit 0, 3 (aborted) or 4 (paused)."""
     rollouts = ctx.repo.rollouts()
@@ -126,6 +144,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Result:
     return Done("", result.rollout.to_json()) if ctx.json else None
 
 
+@_in_session
 def step(ctx: Context, args: argparse.Namespace) -> Result:
     """At most one advance; says what it did (exit codes as ``run``)."""
     began = utc_now()
@@ -137,11 +156,13 @@ def step(ctx: Context, args: argparse.Namespace) -> Result:
     return "\n".join([*lines, result_line(result, utc_now())])
 
 
+@_in_session
 def status(ctx: Context, args: argparse.Namespace) -> Result:
     """The alias's newest rollout."""
     return _shown(ctx, ctx.repo.rollouts().get(args.name, args.alias))
 
 
+@_in_session
 def pause(ctx: Context, args: argparse.Namespace) -> Result:
     rollout = ctx.repo.rollouts().pause(args.name, args.alias, args.reason)
     ctx.note(
@@ -151,6 +172,7 @@ def pause(ctx: Context, args: argparse.Namespace) -> Result:
     return _shown(ctx, rollout)
 
 
+@_in_session
 def resume(ctx: Context, args: argparse.Namespace) -> Result:
     """Continue a paused rollout. When the alias was changed outside the rollout, say
     what resuming would do and go ahead only with --if-revision naming its revision."""
@@ -179,6 +201,7 @@ def resume(ctx: Context, args: argparse.Namespace) -> Result:
     return _shown(ctx, resumed)
 
 
+@_in_session
 def promote(ctx: Context, args: argparse.Namespace) -> Result:
     rollout = ctx.repo.rollouts().promote(args.name, args.alias, args.reason)
     ctx.note(
@@ -188,6 +211,7 @@ def promote(ctx: Context, args: argparse.Namespace) -> Result:
     return _shown(ctx, rollout)
 
 
+@_in_session
 def abort(ctx: Context, args: argparse.Namespace) -> Result:
     rollout = ctx.repo.rollouts().abort(args.name, args.alias, args.reason)
     ctx.note(f"rollout {rollout.number} aborted: {rollout.state_reason}")
