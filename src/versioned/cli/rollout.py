@@ -163,16 +163,6 @@ def status(ctx: Context, args: argparse.Namespace) -> Result:
 
 
 @_in_session
-def pause(ctx: Context, args: argparse.Namespace) -> Result:
-    rollout = ctx.repo.rollouts().pause(args.name, args.alias, args.reason)
-    ctx.note(
-        f"rollout {rollout.number} paused at {where(rollout)}: 'versioned rollout resume "
-        f"{args.name} {args.alias}' continues it"
-    )
-    return _shown(ctx, rollout)
-
-
-@_in_session
 def resume(ctx: Context, args: argparse.Namespace) -> Result:
     """Continue a paused rollout. When the alias was changed outside the rollout, say
     what resuming would do and go ahead only with --if-revision naming its revision."""
@@ -201,18 +191,25 @@ def resume(ctx: Context, args: argparse.Namespace) -> Result:
     return _shown(ctx, resumed)
 
 
-@_in_session
-def promote(ctx: Context, args: argparse.Namespace) -> Result:
-    rollout = ctx.repo.rollouts().promote(args.name, args.alias, args.reason)
-    ctx.note(
-        f"rollout {rollout.number} promoted: alias {args.alias} serves version "
-        f"{rollout.version} alone (revision {rollout.last_revision})"
-    )
-    return _shown(ctx, rollout)
+#: what pause, promote and abort say once done
+_DONE: dict[str, Callable[[Rollout, argparse.Namespace], str]] = {
+    "pause": lambda r, a: (
+        f"rollout {r.number} paused at {where(r)}: 'versioned rollout resume {a.name} "
+        f"{a.alias}' continues it"
+    ),
+    "promote": lambda r, a: (
+        f"rollout {r.number} promoted: alias {a.alias} serves version {r.version} alone "
+        f"(revision {r.last_revision})"
+    ),
+    "abort": lambda r, a: f"rollout {r.number} aborted: {r.state_reason}",
+}
 
 
 @_in_session
-def abort(ctx: Context, args: argparse.Namespace) -> Result:
-    rollout = ctx.repo.rollouts().abort(args.name, args.alias, args.reason)
-    ctx.note(f"rollout {rollout.number} aborted: {rollout.state_reason}")
+def steer(ctx: Context, args: argparse.Namespace) -> Result:
+    """``rollout pause``, ``promote`` or ``abort`` (the command's word), with --reason;
+    the result is the rollout, and a remark says what was done."""
+    word: str = args.rollout_command
+    rollout: Rollout = getattr(ctx.repo.rollouts(), word)(args.name, args.alias, args.reason)
+    ctx.note(_DONE[word](rollout, args))
     return _shown(ctx, rollout)

@@ -19,6 +19,13 @@ EXIT_CODES = (
 )
 _RESULT = "the rollout: its fields a line, then its checks (--json: Rollout.to_json())"
 
+
+def _steer(word: str, summary: str, example: str) -> Command:
+    """``rollout pause``, ``promote``, ``abort``: NAME ALIAS [--reason TEXT]."""
+    return Command(("rollout", word), "rollout:steer", summary, example,
+                   (NAME, ALIAS, REASON), prints=_RESULT)  # fmt: skip
+
+
 ROLLOUT_COMMANDS: tuple[Command, ...] = (
     Command(
         ("rollout", "start"),
@@ -123,13 +130,10 @@ ROLLOUT_COMMANDS: tuple[Command, ...] = (
         (NAME, ALIAS),
         prints=_RESULT,
     ),
-    Command(
-        ("rollout", "pause"),
-        "rollout:pause",
+    _steer(
+        "pause",
         "stop the rollout where it is (a running controller stops at its next wake-up)",
         "versioned rollout pause model prod --reason 'looking at latency'",
-        (NAME, ALIAS, REASON),
-        prints=_RESULT,
     ),
     Command(
         ("rollout", "resume"),
@@ -140,21 +144,15 @@ ROLLOUT_COMMANDS: tuple[Command, ...] = (
         (NAME, ALIAS, IF_REVISION, REASON),
         prints=_RESULT,
     ),
-    Command(
-        ("rollout", "promote"),
-        "rollout:promote",
+    _steer(
+        "promote",
         "go straight to the last step: the new version alone, the rollout completed",
         "versioned rollout promote model prod --reason 'metrics fine'",
-        (NAME, ALIAS, REASON),
-        prints=_RESULT,
     ),
-    Command(
-        ("rollout", "abort"),
-        "rollout:abort",
+    _steer(
+        "abort",
         "put the alias back on its targets from before the rollout, from any state, and "
         "end the rollout",
         "versioned rollout abort model prod --reason '5xx on 7'",
-        (NAME, ALIAS, REASON),
-        prints=_RESULT,
     ),
 )
