@@ -12,16 +12,18 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, Generic, TypeVar
 
 from . import arguments as args
 from .engine import Engine
 from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver
-from .rollout_check import CheckRunner
-from .rollouts import Rollouts
 from .stores import base
 from .stores.base import AliasRecord, Backend, VersionRecord, assemble
+
+if TYPE_CHECKING:
+    from .rollout_check import CheckRunner
+    from .rollouts import Rollouts
 
 ArtifactT = TypeVar("ArtifactT", bound=Artifact)
 AliasT = TypeVar("AliasT", bound=Alias)
@@ -485,6 +487,8 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         ``run``, ``get``, ``list``, ``pause``, ``resume``, ``promote``, ``abort`` (see
         :class:`versioned.rollouts.Rollouts`). ``clock``, ``sleep`` and ``runner`` (the
         check command's) are for tests and embedding."""
+        from .rollouts import Rollouts  # imported on first use: most commands need none
+
         options: dict[str, Any] = {"clock": clock, "sleep": sleep, "runner": runner}
         return Rollouts(self._engine, **{k: v for k, v in options.items() if v is not None})
 

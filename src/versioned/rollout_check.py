@@ -61,7 +61,9 @@ def run_check_command(command: str, environment: Mapping[str, str], timeout: flo
         with contextlib.suppress(OSError):
             os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-        return CheckOutcome(INCONCLUSIVE, None, f"timed out after {timeout:g} s; {_tail(output)}")
+        return CheckOutcome(
+            INCONCLUSIVE, None, f"timed out after {timeout:g} s; {_tail(output)}".rstrip("; ")
+        )
     code = process.returncode
     outcome = PASSED if code == 0 else FAILED if code == 1 else INCONCLUSIVE
     return CheckOutcome(outcome, code, f"exit {code}; {_tail(output)}".rstrip("; "))

@@ -32,6 +32,8 @@ from .timestamps import utc_now
 #: A controller's lease lasts this long past the check's timeout; it is renewed at
 #: every wake-up, at least three times per lease.
 LEASE_SECONDS = 30.0
+#: The longest hold, bake or check timeout: a year.
+MOST_SECONDS = 365 * 86400.0
 #: Times an operation re-reads a record that keeps changing under it.
 ATTEMPTS = 8
 
@@ -412,7 +414,17 @@ class RolloutDriver:
 def seconds_or(value: object, what: str, default: float) -> float:
     if value is None:
         return default
-    return args.check_seconds(value, what)
+    return bounded(args.check_seconds(value, what), what)
+
+
+def bounded(seconds: float, what: str) -> float:
+    """``seconds`` if at most a year, else InvalidArgumentError (a due time past the
+    calendar would fail only after the first step was written)."""
+    if seconds > MOST_SECONDS:
+        raise InvalidArgumentError(
+            f"{what} must be at most {MOST_SECONDS:g} s (a year), got {seconds:g}"
+        )
+    return seconds
 
 
 def check_command(value: object) -> str | None:

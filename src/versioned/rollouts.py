@@ -41,6 +41,7 @@ from .rollout_driver import (
     Redo,
     RolloutDriver,
     StepResult,
+    bounded,
     check_command,
     seconds_or,
 )
@@ -48,7 +49,15 @@ from .rollout_plan import ABORTED, COMPLETED, PAUSED, RUNNING, Rollout
 from .rules import describe_targets
 from .stores.base import StoredRollout, Targets
 
-__all__ = ["Rollouts", "StepResult"]
+__all__ = [
+    "CHECKED",
+    "ENDED",
+    "HELD",
+    "STEPPED",
+    "WAITING",
+    "Rollouts",
+    "StepResult",
+]
 
 
 class Rollouts(RolloutDriver):
@@ -92,7 +101,10 @@ class Rollouts(RolloutDriver):
         checked_steps = chosen.steps if chosen else plan.check_steps(steps)
         hold = seconds_or(hold_seconds, "hold", chosen.hold_seconds if chosen else 0.0)
         bake = seconds_or(bake_seconds, "bake", chosen.bake_seconds if chosen else 0.0)
-        timeout = args.check_seconds(check_timeout_seconds, "check timeout", positive=True)
+        timeout = bounded(
+            args.check_seconds(check_timeout_seconds, "check timeout", positive=True),
+            "check timeout",
+        )
         limit = args.check_non_negative_int(failure_limit, "failure limit")
         command = check_command(check)
         why = args.check_reason(reason)

@@ -18,18 +18,24 @@ from tests.cli.conftest import Cli, child_environment, s3_repository_uri, versio
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def readme_commands() -> list[str]:
-    """The lines of the ```bash block under "## The command line", as README.md has them."""
+#: the sections whose first ```bash block runs, each in a fresh folder
+RUNNABLE_SECTIONS = ("The command line", "Canary releases")
+
+
+def readme_commands(section_title: str = "The command line") -> list[str]:
+    """The lines of the first ```bash block under "## <section_title>", as README.md has
+    them."""
     text = README.read_text(encoding="utf-8")
-    section = text.split("\n## The command line\n", 1)[1]
+    section = text.split(f"\n## {section_title}\n", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block is not None, "README.md lost its command block"
     return [line for line in block.group(1).splitlines() if line.strip()]
 
 
+@pytest.mark.parametrize("section_title", RUNNABLE_SECTIONS)
 @pytest.mark.parametrize("backend", ["local", "s3"])
 def test_the_readme_command_block_runs_in_order(
-    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str, section_title: str
 ) -> None:
     environment = child_environment()
     if backend == "s3":
@@ -38,7 +44,7 @@ def test_the_readme_command_block_runs_in_order(
     (tmp_path / "model.bin").write_bytes(os.urandom(1000))
     (tmp_path / "model-v2.bin").write_bytes(os.urandom(2000))
     environment["PATH"] = f"{Path(versioned_command()).parent}{os.pathsep}{environment['PATH']}"
-    for line in readme_commands():
+    for line in readme_commands(section_title):
         done = subprocess.run(
             ["bash", "-e", "-o", "pipefail", "-c", line], cwd=tmp_path, env=environment,
             capture_output=True, timeout=120, stdin=subprocess.DEVNULL,

@@ -1,6 +1,7 @@
 """``main``: parse, open the repository the command needs, run it, print, exit.
 
-Exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 Ctrl-C. Errors are
+Exit codes: 0 done, 1 the operation failed, 2 bad usage or input, 130 Ctrl-C; ``rollout
+run`` and ``rollout step`` also 3 (aborted) and 4 (paused). Errors are
 one line on standard error, naming the command line's flags; data goes to standard
 output; remarks go to standard error.
 """
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             show_deleted=bool(getattr(args, "deleted", False) or getattr(args, "all", False)),
         )
         sys.stdout.flush()
-        return 0
+        return ctx.exit_code
     except BrokenPipeError:
         # the reader went away (| head): say nothing, and keep Python's exit flush quiet
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

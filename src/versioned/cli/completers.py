@@ -1,5 +1,6 @@
 """Tab completion from the repository: artifact names, alias names, versions and
-revisions (argcomplete calls these while the shell asks; nothing here runs otherwise).
+revisions, and the rollout presets (argcomplete calls these while the shell asks;
+nothing here runs otherwise).
 
 A shell waits for the answer, so each lookup is bounded (:data:`TIMEOUT` seconds, then
 nothing is offered), its answer cached briefly (:data:`CACHE_SECONDS`) so that pressing
@@ -27,8 +28,12 @@ CACHE_SECONDS = 15.0
 
 
 def offer(what: str, prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
-    """The words for ``what`` ("names", "aliases", "versions", "revisions") that start
-    with ``prefix``, in the repository ``parsed_args`` names; [] when unknown."""
+    """The words for ``what`` ("names", "aliases", "versions", "revisions", "presets")
+    that start with ``prefix``, in the repository ``parsed_args`` names; [] when unknown."""
+    if what == "presets":  # fixed names: no repository to ask
+        from ..rollout_plan import PRESETS
+
+        return [name for name in PRESETS if name.startswith(prefix)]
     look = _LOOKUPS.get(what)
     if look is None:
         return []

@@ -28,6 +28,8 @@ class Context:
     args: argparse.Namespace
     opened: Repository | None = None
     bsm: Any = None
+    #: what ``main`` exits with once the result is printed (``rollout run``: 3, 4)
+    exit_code: int = 0
 
     @property
     def repo(self) -> Repository:

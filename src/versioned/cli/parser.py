@@ -158,13 +158,33 @@ def version(text: str) -> str:
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
+def _duration_parts(text: str, number: str, expected: str) -> tuple[str, int]:
+    """The number and the unit's seconds of ``text`` (``number`` is the number's regex)."""
+    found = re.fullmatch(rf"({number})\s*([smhdw]?)", text.strip().lower())
+    if found is None:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {arguments.shown(text)}")
+    return found.group(1), _UNITS[found.group(2)]
+
+
 def duration(text: str) -> int:
     """Parse a duration in seconds: ``3600``, ``45s``, ``30m``, ``12h``, ``90d``, ``2w``."""
     expected = "a duration such as 90d, 12h, 30m or a number of seconds"
-    found = re.fullmatch(r"([0-9]+)\s*([smhdw]?)", text.strip().lower())
-    if found is None:
+    number, unit = _duration_parts(text, "[0-9]+", expected)
+    return _digits(number, expected) * unit
+
+
+#: The longest ``--hold``, ``--bake`` or ``--check-timeout``: a year (the library's bound).
+MOST_SECONDS = 365 * 86400
+
+
+def short_duration(text: str) -> float:
+    """A :func:`duration` that may have a fraction (``0.5s``, ``1.5m``), at most a year."""
+    expected = "a duration such as 10m, 30s or 0.5s (at most 365d)"
+    number, unit = _duration_parts(text, r"[0-9]{1,12}(?:\.[0-9]{1,6})?|\.[0-9]{1,6}", expected)
+    seconds = float(number) * unit
+    if seconds > MOST_SECONDS:
         raise argparse.ArgumentTypeError(f"expected {expected}, got {arguments.shown(text)}")
-    return _digits(found.group(1), expected) * _UNITS[found.group(2)]
+    return seconds
 
 
 def moment(text: str) -> datetime:
@@ -253,7 +273,8 @@ def build_parser(table: Sequence[Command]) -> Parser:
         "that point at them, on S3 + DynamoDB or in a local folder.",
         epilog="repository URIs: a folder path, file:///PATH, or "
         "s3://BUCKET/PREFIX?table=TABLE&region=REGION&suffix=.EXT\n"
-        "exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted\n\n"
+        "exit codes: 0 done, 1 failed, 2 bad usage or input, 130 interrupted; "
+        "rollout run and step: 3 aborted, 4 paused\n\n"
         "examples:\n  versioned init\n"
         "  versioned put model ./model.bin && versioned publish model\n"
         "  versioned versions model --json",

@@ -18,6 +18,7 @@ from .parser import (
     weight,
     whole_number,
 )
+from .rollout_table import ROLLOUT_COMMANDS
 from .shared_args import ALIAS, IF_REVISION, NAME, REASON, VERSION, pairs, which
 
 #: the library's retention defaults
@@ -392,4 +393,5 @@ COMMANDS: tuple[Command, ...] = (
         opens="none",
         prints="the shell code",
     ),
+    *ROLLOUT_COMMANDS,
 )
