@@ -428,7 +428,10 @@ class Rollouts:
             kind, step = found
             assert entry.after is not None
             if kind == plan.STEP:
-                rollout = self._save(self._stepped(rollout, step, entry.revision, entry.update_at))
+                # the hold runs from when the step landed, on this controller's clock (the
+                # entry's time is the store's: never wait past this clock's now + hold)
+                landed = min(entry.update_at, self.clock())
+                rollout = self._save(self._stepped(rollout, step, entry.revision, landed))
             elif kind == plan.PROMOTE:
                 rollout = self._save(
                     plan.changed(
