@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.interleavings import test_local_interleavings as local
 from tests.interleavings.rollout_ops import ALIAS, ALLOWED, OPS, PAIRS, prepare, settle
-from tests.interleavings.test_local_interleavings import WAIT, Pauser
 from tests.invariants import LocalRawStore
 from tests.rollout_invariants import rollout_problems
 from versioned.repository import BaseRepository
 from versioned.stores.local import LocalBackend as Store
-from versioned.stores.local import steps
 
 NAME = "a"
 Outcomes = dict[str, BaseException | None]
@@ -43,50 +40,19 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _start(
-    role: str, op: str, repo: BaseRepository, outcomes: Outcomes, pauser: Pauser
-) -> threading.Thread:
-    def body() -> None:
-        setattr(pauser, f"{role.lower()}_thread", threading.current_thread())
-        try:
-            OPS[op](repo, NAME, role)
-            outcomes[role] = None
-        except BaseException as error:  # judged against ALLOWED
-            outcomes[role] = error
-
-    thread = threading.Thread(target=body, daemon=True)
-    thread.start()
-    return thread
+#: Each operation as A and as B (its controller's clock is the role's).
+ROLE_OPS = {
+    f"{role}:{op}": (lambda repo, op=op, role=role: OPS[op](repo, NAME, role))
+    for op in OPS
+    for role in ("A", "B")
+}
 
 
 def interleave(template: Path, root: Path, a: str, b: str, k: int) -> tuple[str | None, Outcomes]:
     """A held at its k-th step while B runs; returns the step's label (None: A ended
     first) and how both ended."""
-    shutil.copytree(template, root)
-    repo_a, repo_b = BaseRepository(Store(root)), BaseRepository(Store(root))
-    for repo in (repo_a, repo_b):
-        repo.list_artifact_names()
-    pauser = Pauser(k)
-    outcomes: Outcomes = {}
-    steps.install(pauser)
-    try:
-        thread_a = _start("A", a, repo_a, outcomes, pauser)
-        while not pauser.paused.wait(0.002) and thread_a.is_alive():
-            pass
-        held = pauser.paused.is_set()
-        thread_b = _start("B", b, repo_b, outcomes, pauser)
-        if held:
-            deadline = time.monotonic() + WAIT
-            while thread_b.is_alive() and not pauser.b_waits.is_set():
-                thread_b.join(0.002)
-                assert time.monotonic() < deadline, f"B stuck while A held at step {k}"
-        pauser.go.set()
-        thread_a.join(WAIT)
-        thread_b.join(WAIT)
-        assert not thread_a.is_alive() and not thread_b.is_alive(), "a thread is stuck"
-    finally:
-        steps.install(None)
-    return (pauser.labels[k] if held else None), outcomes
+    run = local.interleave(template, root, f"A:{a}", f"B:{b}", k, ROLE_OPS)
+    return run.label, run.outcomes
 
 
 def problems_after(root: Path, a: str, b: str, outcomes: Outcomes) -> list[str]:
