@@ -28,7 +28,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,12 +164,17 @@ class Pauser:
 
 
 def _thread(
-    role: str, op: str, repo: BaseRepository, outcomes: Outcomes, pauser: Pauser
+    role: str,
+    op: str,
+    repo: BaseRepository,
+    outcomes: Outcomes,
+    pauser: Pauser,
+    ops: Mapping[str, Op] = OPS,
 ) -> threading.Thread:
     def body() -> None:
         setattr(pauser, f"{role.lower()}_thread", threading.current_thread())
         try:
-            OPS[op](repo)
+            ops[op](repo)
             outcomes[role] = None
         except BaseException as error:  # judged by check() against ALLOWED
             outcomes[role] = error
@@ -195,8 +200,11 @@ class Interleaving:
         return f"A={self.a!r} held at {where}{inside}, B={self.b!r}"
 
 
-def interleave(template: Path, root: Path, a: str, b: str, k: int) -> Interleaving:
-    """Run A held at step k while B runs; returns what happened (label None: A ended)."""
+def interleave(
+    template: Path, root: Path, a: str, b: str, k: int, ops: Mapping[str, Op] = OPS
+) -> Interleaving:
+    """Run A held at step k while B runs; returns what happened (label None: A ended).
+    ``ops``: where A and B are looked up (another module's operations)."""
     shutil.copytree(template, root)
     repo_a, repo_b = BaseRepository(Store(root)), BaseRepository(Store(root))
     for repo in (repo_a, repo_b):
@@ -205,11 +213,11 @@ def interleave(template: Path, root: Path, a: str, b: str, k: int) -> Interleavi
     outcomes: Outcomes = {}
     steps.install(pauser)
     try:
-        thread_a = _thread("A", a, repo_a, outcomes, pauser)
+        thread_a = _thread("A", a, repo_a, outcomes, pauser, ops)
         while not pauser.paused.wait(0.002) and thread_a.is_alive():
             pass
         held = pauser.paused.is_set()
-        thread_b = _thread("B", b, repo_b, outcomes, pauser)
+        thread_b = _thread("B", b, repo_b, outcomes, pauser, ops)
         if held:
             deadline = time.monotonic() + WAIT
             while thread_b.is_alive() and not pauser.b_waits.is_set():
