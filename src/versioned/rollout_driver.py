@@ -269,6 +269,21 @@ class RolloutDriver:
             rollout, at, step=step, last_revision=revision, due_at=plan.due_after(at, wait)
         )
 
+    def _alias_or_gone(self, rollout: Rollout, targets: Targets, reason: str) -> AliasRecord:
+        """``_set_alias``, where a target that is not live (the artifact being purged:
+        its LATEST is fenced, its versions go) is a RolloutError: nothing was changed."""
+        try:
+            return self._set_alias(rollout, targets, reason)
+        except ArtifactNotFoundError as error:
+            raise RolloutError(
+                f"rollout {rollout.number} of alias {rollout.alias!r} of artifact "
+                f"{rollout.name!r}: the alias can't be set to {describe_targets(targets)}: "
+                f"{error} (is the artifact being purged?); nothing was changed",
+                name=rollout.name,
+                alias=rollout.alias,
+                number=rollout.number,
+            ) from error
+
     def _set_alias(self, rollout: Rollout, targets: Targets, reason: str) -> AliasRecord:
         """The alias change, as a compare-and-set on the revision the rollout wrote
         last. Raises Redo when the alias is elsewhere (someone else's change, or ours
@@ -371,7 +386,7 @@ class RolloutDriver:
                     # the new version out of traffic
                     primary = Targets(rollout.before.version)
                     left = f"{why}; {error}: back to the primary alone"
-                    written = self._set_alias(rollout, primary, f"{note}; primary alone")
+                    written = self._alias_or_gone(rollout, primary, f"{note}; primary alone")
                 rollout = plan.changed(rollout, now, last_revision=written.revision)
             else:
                 left = why

@@ -232,7 +232,7 @@ class Rollouts(RolloutDriver):
             try:
                 if not rollout.at_full:
                     reason_text = rollout.promote_reason() + (f" ({why})" if why else "")
-                    written = self._set_alias(rollout, rollout.targets_at(last), reason_text)
+                    written = self._alias_or_gone(rollout, rollout.targets_at(last), reason_text)
                     rollout = plan.changed(rollout, now, step=last, last_revision=written.revision)
                 done = plan.changed(
                     rollout,
