@@ -30,6 +30,7 @@ from ..base import LatestWrite
 from .calls import Refused, call
 from .items import CONDITION_FAILED, EMPTY, TRUE, item_key, seconds, text
 from .place import S3Place
+from .waker import WAKER
 
 #: Who takes the lease: a put (creates a placeholder item if there is none), gc (the same)
 #: or a purge (which also fences the artifact with ``purging``).
@@ -265,39 +266,57 @@ class LatestLease:
         """Renew the lease every third of ``lease_seconds`` while the block runs.
 
         Yields a function telling whether the lease is still ours. A short upload ends
-        before the first beat and costs no request.
+        before the first beat and costs no request, and no thread: the beating thread is
+        started (by ``waker.WAKER``) only once the first beat falls due.
         """
         dynamodb = self.place.clients.dynamodb  # the thread does not inherit the session
         stop = threading.Event()
         lost = threading.Event()
         period = self.place.lease_seconds / 3
+        started: list[threading.Thread] = []
+        guard = threading.Lock()
+
+        def send_beat() -> bool:
+            """One beat; False once the lease is lost."""
+            try:
+                call(
+                    dynamodb,
+                    "update_item",
+                    expect=(CONDITION_FAILED,),
+                    TableName=self.place.table,
+                    Key=item_key(write.name, LATEST),
+                    UpdateExpression=HEARTBEAT_UPDATE,
+                    ConditionExpression="lease_token = :t",
+                    ExpressionAttributeValues={
+                        ":t": {"S": str(write.token)},
+                        ":beat": {"N": repr(time.time() + self.place.lease_seconds)},
+                    },
+                )
+            except Refused:
+                lost.set()  # another writer took over: stop sending parts
+                return False
+            except BackendError:
+                pass  # a missed beat; two thirds of the lease are left
+            return True
 
         def beat() -> None:
-            while not stop.wait(period):
-                try:
-                    call(
-                        dynamodb,
-                        "update_item",
-                        expect=(CONDITION_FAILED,),
-                        TableName=self.place.table,
-                        Key=item_key(write.name, LATEST),
-                        UpdateExpression=HEARTBEAT_UPDATE,
-                        ConditionExpression="lease_token = :t",
-                        ExpressionAttributeValues={
-                            ":t": {"S": str(write.token)},
-                            ":beat": {"N": repr(time.time() + self.place.lease_seconds)},
-                        },
-                    )
-                except Refused:
-                    lost.set()  # another writer took over: stop sending parts
-                    return
-                except BackendError:
-                    continue  # a missed beat; two thirds of the lease are left
+            if send_beat():  # the first beat is due as the thread starts
+                while not stop.wait(period) and send_beat():
+                    pass
 
-        thread = threading.Thread(target=beat, name="versioned-lease", daemon=True)
-        thread.start()
+        def start() -> None:
+            with guard:
+                if not stop.is_set():
+                    thread = threading.Thread(target=beat, name="versioned-lease", daemon=True)
+                    thread.start()
+                    started.append(thread)
+
+        due = WAKER.schedule(period, start)
         try:
             yield lambda: not lost.is_set()
         finally:
-            stop.set()
-            thread.join()
+            WAKER.cancel(due)
+            with guard:
+                stop.set()
+            for thread in started:
+                thread.join()
