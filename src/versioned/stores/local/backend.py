@@ -121,8 +121,11 @@ class LocalBackend(Backend):
 
     def version_uris(self) -> Callable[[str, int | None, str], str]:
         self._db.ensure_ready()
-        uri, exact = self._tree.uri, self.version_uri
-        return lambda name, version, sha256: uri(sha256) if sha256 else exact(name, version, None)
+        (prefix, suffix), exact = self._tree.uri_parts(), self.version_uri
+        # the blob's URI (BlobTree.uri) made here: one call a row instead of two
+        return lambda name, version, sha256: (
+            f"{prefix}{sha256[:2]}/{sha256}{suffix}" if sha256 else exact(name, version, None)
+        )
 
     # --- set-up -------------------------------------------------------------------------------
     def bootstrap(self, write_capacity: int | None, read_capacity: int | None) -> None:
