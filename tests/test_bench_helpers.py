@@ -1,10 +1,11 @@
-"""The benchmark's baselines do what its tables claim (tools/bench.py)."""
+"""The benchmark's baselines do what its tables claim (tools/bench.py, tools/bench_raw.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tools.bench import one_after_another, paired_timings, raw_transaction
+from tools.bench import paired_timings
+from tools.bench_raw import one_after_another, raw_transaction
 
 from tests.helpers import S3Backend
 

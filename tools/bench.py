@@ -19,8 +19,8 @@ written as JSON with ``--json``.
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -40,6 +40,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from tools.bench_raw import (
+    EXACT_READS,
+    exact_read,
+    one_after_another,
+    raw_requests,
+    raw_transaction,
+)
 from tools.bench_resolver import show_resolver, simulate_resolver
 from tools.bench_retention import bench_retention_local, bench_retention_s3, show_retention
 from tools.bench_server import bench_server, show_server
@@ -103,113 +110,6 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
 
 
-def raw_requests(dynamodb: Any, s3: Any) -> dict[str, Callable[[], object]]:
-    """One raw boto3 request of each kind our operations send.
-
-    moto answers a conditional UpdateItem or a CopyObject more slowly than a GetItem, so
-    next to "requests x GetItem" each operation is also shown next to the very same
-    requests made with raw boto3: that ratio is what this library adds.
-    """
-    table, bucket = "bench", "bench-raw-requests"
-    s3.create_bucket(Bucket=bucket)
-    body = b"x" * 64
-    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    s3.put_object(Bucket=bucket, Key="source", Body=body)
-    item = {"pk": {"S": "raw-bench"}, "sk": {"S": "LATEST"}}
-    dynamodb.put_item(TableName=table, Item={**item, "n": {"N": "0"}})
-    serial = [0]
-
-    def fresh_key() -> dict[str, Any]:
-        serial[0] += 1
-        return {"pk": {"S": "raw-bench"}, "sk": {"S": f"{serial[0]:06d}"}}
-
-    update = {
-        "TableName": table,
-        "Key": item,
-        "UpdateExpression": "SET n = n + :one",
-        "ConditionExpression": "attribute_exists(n)",
-        "ExpressionAttributeValues": {":one": {"N": "1"}},
-        "ReturnValues": "ALL_NEW",
-    }
-    requests: dict[str, Callable[[], object]] = {
-        "GetItem": lambda: dynamodb.get_item(TableName=table, Key=item, ConsistentRead=True),
-        "Query": lambda: dynamodb.query(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": "raw-bench"}},
-            ConsistentRead=True,
-        ),
-        "UpdateItem": lambda: dynamodb.update_item(**update),
-        "PutItem": lambda: dynamodb.put_item(
-            TableName=table,
-            Item=fresh_key(),
-            ConditionExpression="attribute_not_exists(sk)",
-        ),
-        "TransactWriteItems": lambda: dynamodb.transact_write_items(
-            TransactItems=[
-                {"Put": {"TableName": table, "Item": fresh_key()}},
-                {"Update": {k: v for k, v in update.items() if k != "ReturnValues"}},
-            ]
-        ),
-        "PutObject": lambda: s3.put_object(
-            Bucket=bucket, Key="target", Body=body, ChecksumSHA256=checksum
-        ),
-        "CopyObject": lambda: s3.copy_object(
-            Bucket=bucket,
-            Key="copy",
-            CopySource={"Bucket": bucket, "Key": "source"},
-            ChecksumAlgorithm="SHA256",
-        ),
-        "GetObject": lambda: s3.get_object(Bucket=bucket, Key="source")["Body"].read(),
-        "HeadObject": lambda: s3.head_object(Bucket=bucket, Key="source"),
-    }
-    return requests
-
-
-def raw_transaction(dynamodb: Any, table: str, actions: list[str]) -> Callable[[], object]:
-    """A raw TransactWriteItems of the same actions (Put, Update, ConditionCheck, Delete),
-    each on an item of its own in ``table``, rewriting the same items every time.
-
-    moto copies the whole table once per action of a transaction, so its cost grows with
-    the table and the number of actions: only a transaction of the same shape on the same
-    table at the same time is a fair baseline.
-    """
-    partition = {"pk": {"S": "raw-transaction"}}
-    checked = {**partition, "sk": {"S": "checked"}}
-    dynamodb.put_item(TableName=table, Item=checked)
-
-    def key(kind: str, index: int) -> dict[str, Any]:
-        return {**partition, "sk": {"S": f"{kind}-{index}"}}
-
-    shapes: dict[str, Callable[[int], dict[str, Any]]] = {
-        "Put": lambda i: {"TableName": table, "Item": {**key("put", i), "n": {"N": "1"}}},
-        "Update": lambda i: {
-            "TableName": table,
-            "Key": key("update", i),
-            "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one",
-            "ExpressionAttributeValues": {":zero": {"N": "0"}, ":one": {"N": "1"}},
-        },
-        "ConditionCheck": lambda i: {
-            "TableName": table,
-            "Key": checked,
-            "ConditionExpression": "attribute_exists(sk)",
-        },
-        "Delete": lambda i: {"TableName": table, "Key": key("delete", i)},
-    }
-    items = [{action: shapes[action](i)} for i, action in enumerate(actions)]
-    return lambda: dynamodb.transact_write_items(TransactItems=items)
-
-
-def one_after_another(sends: list[Callable[[], object]]) -> Callable[[], None]:
-    """One call that sends each of ``sends`` in order."""
-
-    def send_all() -> None:
-        for send in sends:
-            send()
-
-    return send_all
-
-
 def bench_s3(
     runs: int, size: int, scratch: Path, legacy_python: str | None = None
 ) -> dict[str, Any]:
@@ -235,6 +135,13 @@ def bench_s3(
     repo._clients.dynamodb.meta.events.register(
         "provide-client-params.dynamodb.TransactWriteItems", note_actions
     )
+    sent: list[tuple[str, dict[str, Any]]] = []  # each DynamoDB read sent, as sent
+
+    def note_read(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name in EXACT_READS:
+            sent.append((model.name, copy.deepcopy(params)))
+
+    repo._clients.dynamodb.meta.events.register("provide-client-params.dynamodb", note_read)
     repo.put_artifact("app", b"v0")
     repo.publish_artifact_version("app")
     repo.put_alias("app", "prod", 1)
@@ -268,11 +175,17 @@ def bench_s3(
             repo.put_artifact("app", b"same")
         counted.clear()
         transacted.clear()
+        sent.clear()
         action()
-        kinds, shapes = list(counted), list(transacted)  # the timed runs add to both
+        kinds, shapes, reads = list(counted), list(transacted), list(sent)  # runs add more
         # the baselines run by turns with the operation (a loaded machine slows all of
-        # them alike); a transaction's on the same table, which moto copies per action
-        sequence = [raw_by_kind[kind] for kind in kinds if kind != "TransactWriteItems"]
+        # them alike); a transaction's on the same table, which moto copies per action;
+        # a read is the very request we sent (same key or partition, same rows back)
+        sequence = [
+            exact_read(dynamodb, reads.pop(0)) if kind in EXACT_READS else raw_by_kind[kind]
+            for kind in kinds
+            if kind != "TransactWriteItems"
+        ]
         sequence += [raw_transaction(dynamodb, "bench", actions) for actions in shapes]
         baselines = [one_after_another(sequence), get_item]
         figures, same, one_get = paired_timings(action, baselines, runs)
@@ -294,7 +207,7 @@ def bench_s3(
             "ratio_to_same_requests": figures["median_ms"] / same_requests,
         }
 
-    anchors = _identical_put_anchors(repo, raw_by_kind["HeadObject"], runs, legacy_python)
+    anchors = _identical_put_anchors(repo, dynamodb, raw_by_kind["HeadObject"], runs, legacy_python)
     source = scratch / "big.bin"
     make_file(source, size)
     down = scratch / "down.bin"
@@ -333,18 +246,39 @@ def bench_s3(
 
 
 def _identical_put_anchors(
-    repo: Any, head_object: Callable[[], object], runs: int, legacy_python: str | None
+    repo: Any,
+    dynamodb: Any,
+    head_object: Callable[[], object],
+    runs: int,
+    legacy_python: str | None,
 ) -> dict[str, Any]:
-    """Our identical put by turns with what versioned 1.0.1 sends for one (a HeadObject),
-    and, with ``legacy_python``, with 1.0.1 itself on the same server (a worker process,
-    ``tools/bench_legacy.py``, that answers the time of each of its puts)."""
+    """Our identical put by turns with what versioned 1.0.1 sends for one (a HeadObject)
+    and with the one request it sends made raw, and, with ``legacy_python``, with 1.0.1
+    itself on the same server (a worker process, ``tools/bench_legacy.py``, that answers
+    the time of each of its puts)."""
     repo.put_artifact("same", b"the same content, put again and again")
 
     def ours() -> None:
         repo.put_artifact("same", b"the same content, put again and again")
 
-    mine, head = paired_timings(ours, [head_object], runs)
-    figures: dict[str, Any] = {"ours": mine, "raw HeadObject": head}
+    # the request our identical put sends, to send raw as well: its condition holds
+    # every time (it only moves update_at while the item names these bytes)
+    updates: list[dict[str, Any]] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        updates.append(copy.deepcopy(params))
+
+    events = repo._clients.dynamodb.meta.events
+    events.register("provide-client-params.dynamodb.UpdateItem", note)
+    ours()
+    events.unregister("provide-client-params.dynamodb.UpdateItem", note)
+    same_update = partial(dynamodb.update_item, **updates[-1])
+    mine, head, update = paired_timings(ours, [head_object, same_update], runs)
+    figures: dict[str, Any] = {
+        "ours": mine,
+        "raw HeadObject": head,
+        "the same UpdateItem, raw": update,
+    }
     if legacy_python is None:
         return figures
     worker = subprocess.Popen(
@@ -545,6 +479,13 @@ def show_s3(figures: dict[str, Any]) -> None:
             f"one (a raw HeadObject) {same['raw HeadObject']['median_ms']:.2f} ms: "
             f"{same['ours']['median_ms'] / same['raw HeadObject']['median_ms']:.2f}x"
         )
+        if "the same UpdateItem, raw" in same:
+            update = same["the same UpdateItem, raw"]["median_ms"]
+            print(
+                f"{name}: the same conditional UpdateItem with raw boto3 {update:.2f} ms "
+                f"(ours {same['ours']['median_ms'] / update:.2f}x it; it costs "
+                f"{update / same['raw HeadObject']['median_ms']:.2f}x a HeadObject there)"
+            )
         if "versioned 1.0.1" in same:
             mine, legacy = same["ours, by turns with 1.0.1"], same["versioned 1.0.1"]
             print(

@@ -141,7 +141,9 @@ class Engine(AliasOperations, ExpiryOperations):
         newest number first."""
         name = args.check_name(name)
         records = self.backend.list_versions(name)
-        return sort_versions([r for r in records if include_deleted or not r.is_deleted])
+        if not include_deleted:
+            records = [r for r in records if not r.is_deleted]
+        return records if self.backend.versions_in_order else sort_versions(records)
 
     def list_names(self) -> list[str]:
         """Every artifact name with stored bytes, sorted."""

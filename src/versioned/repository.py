@@ -19,7 +19,7 @@ from .engine import Engine
 from .model import Alias, AliasChange, AliasState, Artifact, ExpiredVersion, HistoryCheck
 from .resolver import AliasResolver
 from .stores import base
-from .stores.base import AliasRecord, Backend, VersionRecord, assemble
+from .stores.base import AliasRecord, Backend, VersionRecord, assembler
 
 if TYPE_CHECKING:
     from .rollout_check import CheckRunner
@@ -53,13 +53,12 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
 
     def _artifacts(self, records: list[VersionRecord]) -> list[ArtifactT]:
         """The public value object of each record, made in a loop with its lookups
-        hoisted and without the frozen dataclass's ``__init__`` (``assemble``): a long
+        hoisted and without the frozen dataclass's ``__init__`` (``assembler``): a long
         history is listed in one call, and that ``__init__`` was a third of the time of
         listing 10,000 local versions. ``records`` is used up (left empty)."""
-        make, cls, uri, to_str, latest = (
-            assemble,
-            self.artifact_class,
-            self._backend.version_uri,
+        make, uri, to_str, latest = (
+            assembler(self.artifact_class),
+            self._backend.version_uris(),
             str,
             args.LATEST,
         )
@@ -78,7 +77,6 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
             )
             made.append(
                 make(
-                    cls,
                     {
                         "name": name,
                         "version": latest if version is None else to_str(version),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timedelta, timezone
 
 STORAGE_FORMAT = "%Y-%m-%dT%H:%M:%S.%f+0000"
 #: ``len("2026-11-25T03:22:06.000000+0000")``
 _STORED_LENGTH = 31
+#: Whether ``datetime.fromisoformat`` reads a ``+0000`` offset (Python 3.11 and later).
+_READS_OFFSET = sys.version_info >= (3, 11)
 
 
 def utc_now() -> datetime:
@@ -25,9 +28,10 @@ def from_storage(text: str) -> datetime:
         # The form every writer stores, parsed about 10x faster than strptime (listings
         # parse one per row). fromisoformat takes exactly this shape of its first 26
         # characters and nothing looser, so it accepts what strptime would; anything
-        # else (an odd stored form) takes the general path below.
+        # else (an odd stored form) takes the general path below. From Python 3.11 it
+        # also reads the "+0000" offset itself, which spares two new strings a row.
         try:
-            return datetime.fromisoformat(text[:26] + "+00:00")
+            return datetime.fromisoformat(text if _READS_OFFSET else text[:26] + "+00:00")
         except ValueError:
             pass
     try:

@@ -42,6 +42,15 @@ def test_unknown_attributes_are_none(backend: Backend) -> None:
     assert artifact.metadata in (None, {})
 
 
+def test_a_put_without_type_or_metadata_clears_those_before_it(backend: Backend) -> None:
+    repo = backend.repo
+    repo.put_artifact(NAME, b"typed", content_type="text/plain", metadata={"build_id": "7"})
+    repo.put_artifact(NAME, b"plain")
+    fresh = backend.new_repository()
+    for artifact in (repo.get_artifact_version(NAME), *fresh.list_artifact_versions(NAME)):
+        assert (artifact.content_type, artifact.metadata) in ((None, None), (None, {})), artifact
+
+
 def test_deleted_versions_are_listed_on_request(repo: Repository) -> None:
     repo.put_artifact(NAME, b"1")
     repo.publish_artifact_version(NAME)

@@ -74,6 +74,13 @@ def test_multipart_upload_carries_metadata_and_dedups(s3_backend: S3Backend) -> 
     assert head["ETag"].strip('"').endswith("-3")
     assert head["Metadata"]["artifact_sha256"] == hashlib.sha256(data).hexdigest()
     assert head["Metadata"]["k"] == "v"
+    item = s3_backend.dynamodb.get_item(
+        TableName=s3_backend.table,
+        Key={"pk": {"S": "big"}, "sk": {"S": "LATEST"}},
+        ConsistentRead=True,
+    )["Item"]
+    # the commit removes the upload id the put recorded under its lease, with the lease
+    assert not {"upload_id", "lease_token", "lease_until"} & set(item), item
     # identical content uploads nothing, however large: one conditional update when this
     # object saw LATEST name it (its own put), else the lease, a HEAD and the commit
     assert counter.during(lambda: repo.put_artifact("big", data)) == ["UpdateItem"]

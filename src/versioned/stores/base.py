@@ -303,9 +303,14 @@ class Backend(ABC):
     def get_version(self, name: str, version: int | None) -> VersionRecord | None:
         """The committed record (deleted ones included), or None."""
 
+    #: True when :meth:`list_versions` answers in the listing's order (LATEST first, then
+    #: newest number first), so the engine need not sort it again.
+    versions_in_order = False
+
     @abstractmethod
     def list_versions(self, name: str) -> list[VersionRecord]:
-        """Every committed record of ``name``, deleted ones included, in any order."""
+        """Every committed record of ``name``, deleted ones included, in any order (in the
+        listing's order when :attr:`versions_in_order`)."""
 
     @abstractmethod
     def list_names(self) -> list[str]:
@@ -322,6 +327,11 @@ class Backend(ABC):
     @abstractmethod
     def version_uri(self, name: str, version: int | None, sha256: str | None) -> str:
         """Where the bytes of a version live (``s3://…`` or ``file://…``)."""
+
+    def version_uris(self) -> Callable[[str, int | None, str], str]:
+        """:meth:`version_uri` for records that name their sha256, as one callable to
+        use over a whole listing (a backend may answer one that skips per-call checks)."""
+        return self.version_uri
 
     @abstractmethod
     def open_blob(self, name: str, version: int | None, sha256: str) -> BinaryIO:
@@ -514,6 +524,33 @@ Made = TypeVar("Made")
 _PLAIN_CLASSES: dict[type, int] = {}
 
 
+def _plain_count(cls: type) -> int:
+    """How many fields ``cls`` has if :func:`assemble` may skip its ``__init__``, else -1."""
+    count = _PLAIN_CLASSES.get(cls)
+    if count is None:
+        owner = next(c for c in cls.__mro__ if "__init__" in vars(c))
+        params = vars(owner).get("__dataclass_params__")
+        generated = params is not None and params.init
+        plain = generated and not hasattr(cls, "__post_init__") and "__slots__" not in dir(cls)
+        count = _PLAIN_CLASSES[cls] = len(fields(cls)) if plain else -1
+    return count
+
+
+def assembler(cls: type[Made]) -> Callable[[dict[str, Any]], Made]:
+    """:func:`assemble` for one class, decided once: for a loop that makes many."""
+    count = _plain_count(cls)
+    new, set_dict = object.__new__, object.__setattr__
+
+    def make(values: dict[str, Any]) -> Made:
+        if len(values) != count:
+            return cls(**values)
+        made: Made = new(cls)
+        set_dict(made, "__dict__", values)
+        return made
+
+    return make
+
+
 def assemble(cls: type[Made], values: dict[str, Any]) -> Made:
     """An instance of the dataclass ``cls`` holding ``values``, which names every field
     and becomes the instance's own ``__dict__`` (not to be used by the caller after).
@@ -526,14 +563,7 @@ def assemble(cls: type[Made], values: dict[str, Any]) -> Made:
     (``__post_init__``) or keeps no ``__dict__`` (slots), and ``values`` that do not
     name as many fields as it has, go through ``cls(**values)`` as usual.
     """
-    count = _PLAIN_CLASSES.get(cls)
-    if count is None:
-        owner = next(c for c in cls.__mro__ if "__init__" in vars(c))
-        params = vars(owner).get("__dataclass_params__")
-        generated = params is not None and params.init
-        plain = generated and not hasattr(cls, "__post_init__") and "__slots__" not in dir(cls)
-        count = _PLAIN_CLASSES[cls] = len(fields(cls)) if plain else -1  # type: ignore[arg-type]
-    if len(values) == count:
+    if len(values) == _plain_count(cls):
         made: Made = object.__new__(cls)
         # ``values`` becomes the instance's dict as it is (the caller hands it over):
         # copying it in instead was three times slower over a 10,000-row listing

@@ -23,7 +23,7 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -42,6 +42,7 @@ from ..base import (
     StoredRollout,
     VersionRecord,
     assemble,
+    assembler,
     iter_chunks,
 )
 from . import aliases, expiry, rollouts
@@ -119,6 +120,14 @@ class LocalBackend(Backend):
         self._db.ensure_ready()
         return self._tree.uri(sha256)
 
+    def version_uris(self) -> Callable[[str, int | None, str], str]:
+        self._db.ensure_ready()
+        (prefix, suffix), exact = self._tree.uri_parts(), self.version_uri
+        # the blob's URI (BlobTree.uri) made here: one call a row instead of two
+        return lambda name, version, sha256: (
+            f"{prefix}{sha256[:2]}/{sha256}{suffix}" if sha256 else exact(name, version, None)
+        )
+
     # --- set-up -------------------------------------------------------------------------------
     def bootstrap(self, write_capacity: int | None, read_capacity: int | None) -> None:
         self._db.ensure_ready()
@@ -132,6 +141,8 @@ class LocalBackend(Backend):
         )
         return _record(name, rows[0]) if rows else None
 
+    versions_in_order = True
+
     def list_versions(self, name: str) -> list[VersionRecord]:
         # One record per row, made in a tight loop from plain tuples: for a long history
         # this is the whole cost of a listing (10,000 rows: SQLite reads them in ~10 ms,
@@ -142,13 +153,14 @@ class LocalBackend(Backend):
             rows = cursor.execute(
                 "SELECT version, sha256, update_at, is_deleted, size, content_type, metadata, "
                 f"deleted_at FROM versions WHERE name = ? AND {_NAMES_BYTES} "
-                "ORDER BY version DESC",  # the key's order: the engine's sort has no work
+                "ORDER BY version DESC",  # the key's order: SQLite sorts nothing
                 (name,),
             ).fetchall()
-        parse, loads, latest, make = from_storage, json.loads, _LATEST, assemble
+        if rows and rows[-1][0] == _LATEST:
+            rows.insert(0, rows.pop())  # LATEST first: the listing's order (no sort after)
+        parse, loads, latest, make = from_storage, json.loads, _LATEST, assembler(VersionRecord)
         return [
             make(
-                VersionRecord,
                 {
                     "name": name,
                     "version": None if version == latest else version,

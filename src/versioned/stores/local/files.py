@@ -61,13 +61,18 @@ class BlobTree:
     def uri(self, sha256: str) -> str:
         """``path(sha256).as_uri()``, without building a Path: a listing makes one per
         row, and pathlib's parsing cost more than the SQLite read of the row."""
+        prefix, suffix = self.uri_parts()
+        return f"{prefix}{sha256[:2]}/{sha256}{suffix}"
+
+    def uri_parts(self) -> tuple[str, str]:
+        """What :meth:`uri` puts before ``{sha256[:2]}/{sha256}`` and after it."""
         parts = self._uri_parts
         if parts is None or parts[0] != self.suffix:
             # quoting is per byte with "/" kept, so quoting the parts apart is the same
             # as quoting the whole path (a hash is hex: nothing in it needs quoting)
             quoted = quote_from_bytes(os.fsencode(self.suffix))
             parts = self._uri_parts = (self.suffix, self.blob_dir.as_uri() + "/", quoted)
-        return f"{parts[1]}{sha256[:2]}/{sha256}{parts[2]}"
+        return parts[1], parts[2]
 
     @contextlib.contextmanager
     def folder(self, sha256: str, create: bool = False) -> Iterator[int]:

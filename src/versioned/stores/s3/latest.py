@@ -257,7 +257,10 @@ class LatestWriter:
             clause += ", last_version = if_not_exists(last_version, :zero)"
             values[":zero"] = {"N": "0"}
         self.lease.release(
-            write, clause, values, tuple(undescribed(payload.content_type, payload.metadata))
+            write,
+            clause,
+            values,
+            if_held=tuple(undescribed(payload.content_type, payload.metadata)),
         )
 
     def _adopt_landed(self, write: S3LatestWrite, payload: Payload) -> None:

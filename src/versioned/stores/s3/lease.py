@@ -30,6 +30,7 @@ from ..base import LatestWrite
 from .calls import Refused, call
 from .items import CONDITION_FAILED, EMPTY, TRUE, item_key, seconds, text
 from .place import S3Place
+from .waker import WAKER
 
 #: Who takes the lease: a put (creates a placeholder item if there is none), gc (the same)
 #: or a purge (which also fences the artifact with ``purging``).
@@ -51,6 +52,18 @@ class S3LatestWrite(LatestWrite):
     expect_known: bool = False
     #: The ETag our bytes got once they landed at LATEST's key.
     landed_etag: str | None = None
+    #: Whether we recorded a multipart upload's id under the lease (``renew``).
+    recorded_upload: bool = False
+
+
+def _held(write: LatestWrite, attributes: tuple[str, ...]) -> list[str]:
+    """Of ``upload_id`` and ``attributes``, those LATEST's item may hold under our lease:
+    every one unless ``write`` knows the item as it was taken (an ``S3LatestWrite``)."""
+    if not isinstance(write, S3LatestWrite):
+        return ["upload_id", *attributes]
+    old = write.old or {}
+    held = ["upload_id"] if write.recorded_upload or "upload_id" in old else []
+    return held + [attribute for attribute in attributes if attribute in old]
 
 
 def interrupted_purge(name: str) -> ConcurrentWriteError:
@@ -173,6 +186,8 @@ class LatestLease:
     def renew(self, write: LatestWrite, **extra: str) -> bool:
         """Extend the lease (and SET ``extra`` string attributes); False if it is lost."""
         assignments = ["lease_until = :u", *(f"{k} = :{k}" for k in extra)]
+        if "upload_id" in extra and isinstance(write, S3LatestWrite):
+            write.recorded_upload = True  # from now on the item may hold it, whatever comes
         try:
             self.place.ddb(
                 "update_item",
@@ -196,12 +211,20 @@ class LatestLease:
         assignments: str = "",
         values: dict[str, Any] | None = None,
         removals: tuple[str, ...] = (),
+        if_held: tuple[str, ...] = (),
     ) -> None:
         """End the lease, applying ``assignments`` (a ``SET …`` clause) in the same update.
 
+        ``removals`` are removed whatever the item holds; ``if_held`` only when the item
+        holds them. While the lease is ours only we write the item (anyone else's write
+        is conditioned on the lease, or, 1.0.1's, replaces the whole item, which our
+        condition then refuses), so it holds what it held when we took the lease plus what
+        we set since: an attribute absent from both needs no REMOVE, and each one named
+        cost moto about 0.2 ms.
+
         Raises ConcurrentWriteError when the lease was lost (another holder took over).
         """
-        removed = ", ".join(("lease_token", "lease_until", "upload_id", *removals))
+        removed = ", ".join(("lease_token", "lease_until", *removals, *_held(write, if_held)))
         try:
             self.place.ddb(
                 "update_item",
@@ -243,39 +266,57 @@ class LatestLease:
         """Renew the lease every third of ``lease_seconds`` while the block runs.
 
         Yields a function telling whether the lease is still ours. A short upload ends
-        before the first beat and costs no request.
+        before the first beat and costs no request, and no thread: the beating thread is
+        started (by ``waker.WAKER``) only once the first beat falls due.
         """
         dynamodb = self.place.clients.dynamodb  # the thread does not inherit the session
         stop = threading.Event()
         lost = threading.Event()
         period = self.place.lease_seconds / 3
+        started: list[threading.Thread] = []
+        guard = threading.Lock()
+
+        def send_beat() -> bool:
+            """One beat; False once the lease is lost."""
+            try:
+                call(
+                    dynamodb,
+                    "update_item",
+                    expect=(CONDITION_FAILED,),
+                    TableName=self.place.table,
+                    Key=item_key(write.name, LATEST),
+                    UpdateExpression=HEARTBEAT_UPDATE,
+                    ConditionExpression="lease_token = :t",
+                    ExpressionAttributeValues={
+                        ":t": {"S": str(write.token)},
+                        ":beat": {"N": repr(time.time() + self.place.lease_seconds)},
+                    },
+                )
+            except Refused:
+                lost.set()  # another writer took over: stop sending parts
+                return False
+            except BackendError:
+                pass  # a missed beat; two thirds of the lease are left
+            return True
 
         def beat() -> None:
-            while not stop.wait(period):
-                try:
-                    call(
-                        dynamodb,
-                        "update_item",
-                        expect=(CONDITION_FAILED,),
-                        TableName=self.place.table,
-                        Key=item_key(write.name, LATEST),
-                        UpdateExpression=HEARTBEAT_UPDATE,
-                        ConditionExpression="lease_token = :t",
-                        ExpressionAttributeValues={
-                            ":t": {"S": str(write.token)},
-                            ":beat": {"N": repr(time.time() + self.place.lease_seconds)},
-                        },
-                    )
-                except Refused:
-                    lost.set()  # another writer took over: stop sending parts
-                    return
-                except BackendError:
-                    continue  # a missed beat; two thirds of the lease are left
+            if send_beat():  # the first beat is due as the thread starts
+                while not stop.wait(period) and send_beat():
+                    pass
 
-        thread = threading.Thread(target=beat, name="versioned-lease", daemon=True)
-        thread.start()
+        def start() -> None:
+            with guard:
+                if not stop.is_set():
+                    thread = threading.Thread(target=beat, name="versioned-lease", daemon=True)
+                    thread.start()
+                    started.append(thread)
+
+        due = WAKER.schedule(period, start)
         try:
             yield lambda: not lost.is_set()
         finally:
-            stop.set()
-            thread.join()
+            WAKER.cancel(due)
+            with guard:
+                stop.set()
+            for thread in started:
+                thread.join()
