@@ -132,3 +132,22 @@ def on_terminal(
                 break
             chunks.append(chunk)
     return child.wait(timeout=120), b"".join(chunks)
+
+
+def complete(cli: Cli, line: str, shell: str = "bash") -> list[str]:
+    """What the installed command offers for ``line`` (the cursor at its end)."""
+    pytest.importorskip("argcomplete")
+    out = cli.cwd / "completions.out"
+    prefix = " ".join(["versioned", *cli.global_options()])
+    full = f"{prefix} {line}"
+    environment = child_environment({
+        "_ARGCOMPLETE": "1", "_ARGCOMPLETE_SHELL": shell, "COMP_LINE": full,
+        "COMP_POINT": str(len(full)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
+        "IFS": "\013", "XDG_CACHE_HOME": str(cli.cwd / "cache"),
+    })  # fmt: skip
+    subprocess.run(
+        [versioned_command()], cwd=cli.cwd, env=environment, timeout=60,
+        stdin=subprocess.DEVNULL, capture_output=True,
+    )  # fmt: skip
+    text = out.read_text() if out.exists() else ""
+    return [word.strip() for word in text.split("\013") if word.strip()]

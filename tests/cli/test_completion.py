@@ -5,34 +5,12 @@ repository; subcommand prefixes complete to their word."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.cli.conftest import Cli, child_environment, versioned_command
+from tests.cli.conftest import Cli, complete
 
 NAME = "model"
-
-
-def complete(cli: Cli, line: str, shell: str = "bash") -> list[str]:
-    """What the installed command offers for ``line`` (the cursor at its end)."""
-    pytest.importorskip("argcomplete")
-    out = cli.cwd / "completions.out"
-    prefix = " ".join(["versioned", *cli.global_options()])
-    full = f"{prefix} {line}"
-    environment = child_environment({
-        "_ARGCOMPLETE": "1", "_ARGCOMPLETE_SHELL": shell, "COMP_LINE": full,
-        "COMP_POINT": str(len(full)), "_ARGCOMPLETE_STDOUT_FILENAME": str(out),
-        "IFS": "\013", "XDG_CACHE_HOME": str(cli.cwd / "cache"),
-    })  # fmt: skip
-    subprocess.run(
-        [versioned_command()], cwd=cli.cwd, env=environment, timeout=60,
-        stdin=subprocess.DEVNULL, capture_output=True,
-    )  # fmt: skip
-    text = out.read_text() if out.exists() else ""
-    return [word.strip() for word in text.split("\013") if word.strip()]
 
 
 def test_names_aliases_versions_and_revisions_come_from_the_repository(cli: Cli) -> None:

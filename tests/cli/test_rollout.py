@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import Cli, child_environment, versioned_command
+from tests.cli.conftest import Cli, complete
 from versioned import open_repository, rollout_plan
 from versioned.stores.base import StoredRollout
 from versioned.timestamps import utc_now
@@ -293,25 +293,8 @@ def test_help_documents_the_exit_codes_and_presets_complete(tmp_path: Path) -> N
     for command in ("run", "step"):
         shown = " ".join(Cli(None, tmp_path).text("rollout", command, "--help").split())
         assert "3 aborted" in shown and "4 paused" in shown, shown
-    answers = tmp_path / "answers"
-    line = "versioned rollout start app prod --preset AppConfig.L"
-    done = subprocess.run(
-        [versioned_command()],
-        env=child_environment(
-            {
-                "_ARGCOMPLETE": "1",
-                "_ARGCOMPLETE_IFS": "\n",
-                "COMP_LINE": line,
-                "COMP_POINT": str(len(line)),
-                "_ARGCOMPLETE_STDOUT_FILENAME": str(answers),
-            }
-        ),
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert sorted(answers.read_text().split()) == [
+    offered = complete(Cli(None, tmp_path), "rollout start app prod --preset AppConfig.L")
+    assert sorted(offered) == [
         "AppConfig.Linear20PercentEvery6Minutes",
         "AppConfig.Linear50PercentEvery30Seconds",
     ]
