@@ -358,23 +358,20 @@ class RolloutDriver:
         now = self.clock()
         note = rollout.abort_reason(why)
         try:
-            if (
-                rollout.current_targets() != rollout.before
-                or rollout.last_revision != rollout.started_revision
-            ):
-                try:
-                    written = self._set_alias(rollout, rollout.before, note)
-                    left = why
-                except ArtifactNotFoundError as error:
-                    # the split's other version went while the rollout ran (retention may
-                    # take it once no alias points at it): the primary alone still takes
-                    # the new version out of traffic
-                    primary = Targets(rollout.before.version)
-                    left = f"{why}; {error}: back to the primary alone"
-                    written = self._set_alias(rollout, primary, f"{note}; primary alone")
-                rollout = plan.changed(rollout, now, last_revision=written.revision)
-            else:
+            # always a write, even before the first step: it moves the revision a
+            # controller applying a step compares-and-sets on, so a step planned before
+            # the abort can't land after it
+            try:
+                written = self._set_alias(rollout, rollout.before, note)
                 left = why
+            except ArtifactNotFoundError as error:
+                # the split's other version went while the rollout ran (retention may
+                # take it once no alias points at it): the primary alone still takes
+                # the new version out of traffic
+                primary = Targets(rollout.before.version)
+                left = f"{why}; {error}: back to the primary alone"
+                written = self._set_alias(rollout, primary, f"{note}; primary alone")
+            rollout = plan.changed(rollout, now, last_revision=written.revision)
         except Redo:
             rollout = self._reconcile_for_end(rollout)
             if rollout.ended:

@@ -1,0 +1,44 @@
+"""Adversarial review of progressive rollouts (issue 18): races and limits the first
+round of tests missed, on both backends."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import pytest
+
+from tests.contract.test_rollouts import NAME, Clock, _controller, _state, published
+from tests.helpers import Repository
+from versioned import AliasState, exc
+
+__all__ = ["published"]
+
+
+def test_an_abort_while_the_first_step_is_being_applied_keeps_the_new_version_out(
+    published: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``start`` writes the record (step 0), then the alias. An abort landing between
+    the two used to record ``aborted`` without touching the alias, so the starter's
+    compare-and-set (on the revision it started from) still went through: the new
+    version took traffic under an aborted rollout."""
+    repo, clock = published, Clock()
+    starter, other = _controller(repo, clock), _controller(repo, clock)
+    real = starter._set_alias
+    aborted: list[Any] = []
+
+    def abort_first(*args: Any, **kwargs: Any) -> Any:
+        if not aborted:
+            aborted.append(other.abort(NAME, "prod", reason="stop"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(starter, "_set_alias", abort_first)
+    with contextlib.suppress(exc.VersionedError):  # either way: what matters is the alias
+        starter.start(NAME, "prod", 2, steps=[10, 100], hold_seconds=30)
+    assert aborted[0].state == "aborted"
+    assert starter.get(NAME, "prod").state == "aborted"
+    assert _state(repo) == AliasState("1", None, None)
+    # nothing later brings it back either
+    clock.sleep(60)
+    assert starter.step(NAME, "prod").action == "ended"
+    assert _state(repo) == AliasState("1", None, None)
