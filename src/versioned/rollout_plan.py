@@ -43,6 +43,10 @@ INCONCLUSIVE = "inconclusive"
 #: The most checks and events a record keeps (the oldest go first): a DynamoDB item
 #: holds at most 400 KB.
 _KEPT = 200
+#: The most characters a stored body takes (it is ASCII: JSON escapes the rest, up to 12
+#: characters for one emoji): the oldest checks and events go first past it, leaving a
+#: DynamoDB item room for its key and ``seq``.
+_MOST_BODY = 350_000
 
 
 @dataclass(frozen=True)
@@ -360,8 +364,16 @@ def _encode(rollout: Rollout) -> dict[str, Any]:
 
 
 def encode(rollout: Rollout) -> str:
-    """The rollout as the JSON text a store keeps (``StoredRollout.body``)."""
-    return json.dumps(_encode(rollout), separators=(",", ":"), sort_keys=True)
+    """The rollout as the JSON text a store keeps (``StoredRollout.body``), at most
+    ``_MOST_BODY`` characters unless its fixed fields alone are longer: past that the
+    oldest checks and events are left out."""
+    body = _encode(rollout)
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    while len(text) > _MOST_BODY and (body["checks"] or body["events"]):
+        longer = "checks" if len(body["checks"]) >= len(body["events"]) else "events"
+        del body[longer][: max(1, len(body[longer]) // 10)]
+        text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    return text
 
 
 def _parse_moment(value: str | None) -> datetime | None:

@@ -11,6 +11,7 @@ import pytest
 from tests.contract.test_rollouts import NAME, Clock, _controller, _state, published
 from tests.helpers import Repository
 from versioned import AliasState, exc
+from versioned.rollout_check import CheckOutcome, run_check_command
 
 __all__ = ["published"]
 
@@ -41,4 +42,31 @@ def test_an_abort_while_the_first_step_is_being_applied_keeps_the_new_version_ou
     # nothing later brings it back either
     clock.sleep(60)
     assert starter.step(NAME, "prod").action == "ended"
+    assert _state(repo) == AliasState("1", None, None)
+
+
+def test_a_record_full_of_wide_check_output_still_fits_a_dynamodb_item(
+    published: Repository,
+) -> None:
+    """Checks and events are capped at 200, and a check keeps the last 300 characters
+    of its output, but not bytes: output of emoji (or binary garbage, read as U+FFFD)
+    is stored escaped, 6 to 12 bytes a character, so 200 checks passed DynamoDB's 400 KB
+    item limit and every later write of the record failed, the abort's included."""
+    repo, clock = published, Clock()
+    wide = run_check_command("printf '\\360\\237\\232\\200%.0s' $(seq 400); exit 1", {}, 10)
+    assert wide.outcome == "failed" and len(wide.detail) > 250
+
+    def failing(command: str, env: Any, timeout: float) -> CheckOutcome:
+        return wide
+
+    rollouts = repo.rollouts(clock=clock, sleep=clock.sleep, runner=failing)
+    rollouts.start(
+        NAME, "prod", 2, steps=[10, 100], hold_seconds=1, check="probe", failure_limit=10_000
+    )
+    for _ in range(230):
+        clock.sleep(1)
+        assert rollouts.step(NAME, "prod").action == "checked"
+    kept = rollouts.get(NAME, "prod")
+    assert kept.failures == 230 and kept.checks[-1].detail == wide.detail
+    assert rollouts.abort(NAME, "prod", reason="too many failures").state == "aborted"
     assert _state(repo) == AliasState("1", None, None)
