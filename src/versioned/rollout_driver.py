@@ -237,10 +237,18 @@ class RolloutDriver:
 
     def _apply_step(self, rollout: Rollout, now: datetime) -> Rollout:
         """Set the alias to the next step's targets, then record it. Raises Redo when
-        the alias or the record moved (the caller reads again); pauses the rollout when
-        the new version is gone."""
+        the alias or the record moved, or the lease we step under ran out (the caller
+        reads again); pauses the rollout when the new version is gone."""
         following = rollout.step + 1
         targets = rollout.targets_at(following)
+        if (
+            rollout.lease_owner == self.controller
+            and rollout.lease_until is not None
+            and rollout.lease_until <= self.clock()
+        ):
+            # frozen past our lease: the record may have been paused meanwhile, which the
+            # alias's compare-and-set can't see; read it again (and take the lease again)
+            raise Redo
         try:
             written = self._set_alias(rollout, targets, rollout.step_reason(following))
         except ArtifactNotFoundError as error:

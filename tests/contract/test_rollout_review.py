@@ -70,3 +70,33 @@ def test_a_record_full_of_wide_check_output_still_fits_a_dynamodb_item(
     assert kept.failures == 230 and kept.checks[-1].detail == wide.detail
     assert rollouts.abort(NAME, "prod", reason="too many failures").state == "aborted"
     assert _state(repo) == AliasState("1", None, None)
+
+
+def test_a_controller_frozen_past_its_lease_does_not_step_a_paused_rollout(
+    published: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A controller took the lease and froze before its alias change; its lease ran out
+    and someone paused the rollout. Pausing leaves the alias alone, so the compare-and-set
+    on the alias still matched: the thawed controller put more traffic on the new
+    version of a paused rollout, long after its lease ended."""
+    repo, clock = published, Clock()
+    frozen, person = _controller(repo, clock), _controller(repo, clock)
+    frozen.start(NAME, "prod", 2, steps=[10, 50, 100], hold_seconds=30)
+    clock.sleep(30)
+    real = frozen._reconcile
+    froze: list[bool] = []
+
+    def reconcile_then_freeze(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        if not froze:
+            froze.append(True)
+            clock.sleep(3600)  # frozen for an hour, far past the lease
+            person.pause(NAME, "prod", reason="errors up")
+        return found
+
+    monkeypatch.setattr(frozen, "_reconcile", reconcile_then_freeze)
+    frozen.step(NAME, "prod")
+    assert froze
+    assert _state(repo) == AliasState("1", "2", 10)
+    paused = person.get(NAME, "prod")
+    assert paused.state == "paused" and paused.step == 1
