@@ -104,10 +104,17 @@ def check_steps(steps: object) -> tuple[int, ...]:
     """
     if isinstance(steps, str):
         parts = [p.strip().removesuffix("%").strip() for p in steps.split(",")]
-        if not all(p.isdigit() for p in parts):
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+        if not all(p.isascii() and p.isdigit() for p in parts):
             raise InvalidArgumentError(
-                f"steps {steps!r} are not whole percentages separated by commas (10,50,100)"
+                f"steps {steps[:100]!r} are not whole percentages separated by commas (10,50,100)"
             )
+        for part in parts:
+            if len(part.lstrip("0")) > 3:  # past 100, and int() refuses 4,300 digits
+                raise InvalidArgumentError(
+                    f"step {part[:20]}{'...' if len(part) > 20 else ''} is not a whole "
+                    "percentage from 1 to 100"
+                )
         steps = [int(p) for p in parts]
     if not isinstance(steps, (list, tuple)) or not steps:
         raise InvalidArgumentError(f"steps must be a non-empty list of percentages, got {steps!r}")
