@@ -4,6 +4,8 @@ round of tests missed, on both backends."""
 from __future__ import annotations
 
 import contextlib
+import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -100,3 +102,26 @@ def test_a_controller_frozen_past_its_lease_does_not_step_a_paused_rollout(
     assert _state(repo) == AliasState("1", "2", 10)
     paused = person.get(NAME, "prod")
     assert paused.state == "paused" and paused.step == 1
+
+
+def test_a_check_is_judged_by_its_exit_even_if_it_leaves_a_process_holding_its_output() -> None:
+    """The check's output was read to its end: a check that exits 0 but leaves a
+    process of its own session behind (``setsid cmd &``) holding standard output was
+    taken for a timeout, and then the controller waited for that process, forever."""
+    began = time.monotonic()
+    outcome = run_check_command("echo ok; setsid sleep 20 & exit 0", {}, 3)
+    assert outcome.outcome == "passed" and outcome.exit_code == 0 and "ok" in outcome.detail
+    assert time.monotonic() - began < 10
+
+
+def test_a_check_printing_a_lot_keeps_only_its_tail_in_memory() -> None:
+    tracemalloc.start()
+    try:
+        outcome = run_check_command(
+            "head -c 40000000 /dev/zero | tr '\\0' x; echo; echo last line; exit 1", {}, 60
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert outcome.outcome == "failed" and outcome.detail.endswith("last line")
+    assert peak < 8_000_000
