@@ -432,11 +432,21 @@ def bounded(seconds: float, what: str) -> float:
     return seconds
 
 
+#: The longest check command: Linux runs no single argument past 128 KiB, and the command
+#: is stored in every write of the record.
+MOST_CHECK_CHARS = 16384
+
+
 def check_command(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise InvalidArgumentError(
-            f"check command must be a non-empty shell command, got {value!r}"
+            f"check command must be a non-empty shell command, got {value!r:.200}"
+        )
+    if len(value) > MOST_CHECK_CHARS:
+        raise InvalidArgumentError(
+            f"check command must be at most {MOST_CHECK_CHARS} characters, got "
+            f"{len(value)}: put a long script in a file and run that"
         )
     return value

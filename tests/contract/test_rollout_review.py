@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.contract.test_rollouts import NAME, Clock, _controller, _state, published
-from tests.helpers import Repository
+from tests.helpers import Backend, Repository, raises_versioned
 from versioned import AliasState, exc
 from versioned.rollout_check import CheckOutcome, run_check_command
 
@@ -125,3 +125,24 @@ def test_a_check_printing_a_lot_keeps_only_its_tail_in_memory() -> None:
         tracemalloc.stop()
     assert outcome.outcome == "failed" and outcome.detail.endswith("last line")
     assert peak < 8_000_000
+
+
+def test_a_check_command_too_long_to_run_is_refused_with_nothing_written(
+    backend: Backend, published: Repository
+) -> None:
+    """A check command of 200,000 characters was accepted (and stored in every record
+    write), but Linux runs no argument past 128 KiB: each check then 'could not start'
+    and the rollout paused at its first hold."""
+    before = backend.state()
+    with raises_versioned(exc.InvalidArgumentError):
+        _controller(published, Clock()).start(
+            NAME, "prod", 2, steps=[10, 100], check="true #" + "x" * 200_000
+        )
+    assert backend.state() == before
+    long_enough = "true #" + "x" * 10_000  # a long inline script is still fine
+    assert (
+        _controller(published, Clock())
+        .start(NAME, "prod", 2, steps=[10, 100], check=long_enough)
+        .check
+        == long_enough
+    )
