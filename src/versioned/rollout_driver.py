@@ -306,6 +306,10 @@ class RolloutDriver:
                 rollout.name, rollout.alias, 1, rollout.last_revision + 2
             )
             entry = entries[0] if entries else None
+            if entry is not None and entry.revision != rollout.last_revision + 1:
+                # not the change after ours (1.0.1 wrote none; the newest entry is then
+                # our own): name the alias's revision, not that entry, in the pause
+                entry = None
             found = None if entry is None else plan.own_transition(rollout, entry)
             if entry is None or found is None:
                 return self._pause_outside(rollout, current, entry) if pause else rollout

@@ -146,3 +146,27 @@ def test_a_check_command_too_long_to_run_is_refused_with_nothing_written(
         .check
         == long_enough
     )
+
+
+def test_a_pause_for_a_change_1_0_1_made_names_that_change(s3_backend: Any) -> None:
+    """1.0.1 rewrites the alias item without a history entry; readers see it at the
+    next revision. The pause then named the rollout's own last change (its revision and
+    its writer) as the change made outside it."""
+    from tests.legacy import Legacy
+
+    b = s3_backend
+    legacy = Legacy(b.s3, b.dynamodb, b.bucket, b.table, b.prefix, b.suffix)
+    repo, clock = b.repo, Clock()
+    for number in range(3):
+        repo.put_artifact(NAME, f"v{number}".encode())
+        repo.publish_artifact_version(NAME)
+    repo.put_alias(NAME, "prod", 1)
+    rollouts = _controller(repo, clock)
+    started = rollouts.start(NAME, "prod", 2, steps=[10, 50, 100], hold_seconds=10)
+    legacy.put_alias(NAME, "prod", 3)
+    clock.sleep(11)
+    result = rollouts.step(NAME, "prod")
+    assert result.action == "paused" and _state(repo) == AliasState("3", None, None)
+    said = result.rollout.state_reason or ""
+    assert f"at revision {started.last_revision + 1} " in said, said
+    assert started.who not in said, said
