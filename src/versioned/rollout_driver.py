@@ -382,7 +382,8 @@ class RolloutDriver:
                 # the new version out of traffic
                 primary = Targets(rollout.before.version)
                 left = f"{why}; {error}: back to the primary alone"
-                written = self._set_alias(rollout, primary, f"{note}; primary alone")
+                alone = rollout.abort_reason(why, "; primary alone")
+                written = self._set_alias(rollout, primary, alone)
             rollout = plan.changed(rollout, now, last_revision=written.revision)
         except Redo:
             rollout = self._reconcile_for_end(rollout)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .arguments import MAX_REASON
 from .exc import InvalidArgumentError
 from .stores.base import AliasChange, Targets
 from .timestamps import from_storage, to_storage
@@ -222,11 +223,11 @@ class Rollout:
     def step_reason(self, step: int) -> str:
         return f"rollout {self.number}: step {step}/{len(self.steps)}, {self.steps[step - 1]} %"
 
-    def promote_reason(self) -> str:
-        return f"rollout {self.number}: promote, 100 %"
+    def promote_reason(self, why: str | None = None) -> str:
+        return fitted(f"rollout {self.number}: promote, 100 %", why)
 
-    def abort_reason(self, why: str | None) -> str:
-        return f"rollout {self.number}: abort" + (f" ({why})" if why else "")
+    def abort_reason(self, why: str | None, tail: str = "") -> str:
+        return fitted(f"rollout {self.number}: abort", why, tail)
 
     def resume_reason(self) -> str:
         return (
@@ -259,6 +260,17 @@ class Rollout:
         body["weight"] = self.weight
         body["next_action"] = self.next_action()
         return body
+
+
+def fitted(head: str, why: str | None, tail: str = "") -> str:
+    """``head (why)tail``, ``why`` shortened so that the whole is a reason an alias change
+    takes (``arguments.MAX_REASON`` characters: a ``why`` may be that long itself)."""
+    if not why:
+        return head + tail
+    room = MAX_REASON - len(head) - len(tail) - 3
+    if len(why) > room:
+        why = why[: room - 1] + "…"
+    return f"{head} ({why}){tail}"
 
 
 def changed(rollout: Rollout, now: datetime, **fields: Any) -> Rollout:

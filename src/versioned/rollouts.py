@@ -233,7 +233,7 @@ class Rollouts(RolloutDriver):
             last = len(rollout.steps)
             try:
                 if not rollout.at_full:
-                    reason_text = rollout.promote_reason() + (f" ({why})" if why else "")
+                    reason_text = rollout.promote_reason(why)
                     written = self._set_alias(rollout, rollout.targets_at(last), reason_text)
                     rollout = plan.changed(rollout, now, step=last, last_revision=written.revision)
                 done = plan.changed(

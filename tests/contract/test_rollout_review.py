@@ -170,3 +170,22 @@ def test_a_pause_for_a_change_1_0_1_made_names_that_change(s3_backend: Any) -> N
     said = result.rollout.state_reason or ""
     assert f"at revision {started.last_revision + 1} " in said, said
     assert started.who not in said, said
+
+
+@pytest.mark.parametrize("action", ["abort", "promote"])
+def test_a_reason_as_long_as_any_other_aborts_and_promotes(
+    published: Repository, action: str
+) -> None:
+    """A reason may have 1,024 characters, but abort and promote wrap it in the alias
+    change's reason (``rollout 1: abort (...)``), which put_alias then refused as too
+    long: an abort with a long reason failed with the alias still on the new version."""
+    repo = published
+    rollouts = _controller(repo, Clock())
+    rollouts.start(NAME, "prod", 2, steps=[10, 50, 100], hold_seconds=300)
+    why = "é" * 1024
+    done = getattr(rollouts, action)(NAME, "prod", why)
+    assert done.state == {"abort": "aborted", "promote": "completed"}[action]
+    expected = {"abort": AliasState("1", None, None), "promote": AliasState("2", None, None)}
+    assert _state(repo) == expected[action]
+    entry = repo.list_alias_history(NAME, "prod", limit=1)[0]
+    assert (entry.reason or "").startswith(f"rollout 1: {action}")
