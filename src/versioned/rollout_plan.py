@@ -19,6 +19,7 @@ change was made outside it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -262,11 +263,21 @@ class Rollout:
         return body
 
 
+#: A terminal escape sequence (colors...), as checks print them.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
 def fitted(head: str, why: str | None, tail: str = "") -> str:
-    """``head (why)tail``, ``why`` shortened so that the whole is a reason an alias change
-    takes (``arguments.MAX_REASON`` characters: a ``why`` may be that long itself)."""
+    """``head (why)tail``: a reason an alias change takes. ``why`` loses terminal escapes
+    and control characters and is shortened to fit ``arguments.MAX_REASON`` characters
+    (it may be that long itself)."""
     if not why:
         return head + tail
+    # a check's output (colors, tabs) may be in it: a reason is one line of text
+    why = "".join(
+        " " if ord(c) < 32 or 127 <= ord(c) < 160 else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c
+        for c in _ANSI.sub("", why)
+    )
     room = MAX_REASON - len(head) - len(tail) - 3
     if len(why) > room:
         why = why[: room - 1] + "…"

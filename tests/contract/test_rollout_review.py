@@ -189,3 +189,21 @@ def test_a_reason_as_long_as_any_other_aborts_and_promotes(
     assert _state(repo) == expected[action]
     entry = repo.list_alias_history(NAME, "prod", limit=1)[0]
     assert (entry.reason or "").startswith(f"rollout 1: {action}")
+
+
+def test_a_failing_check_with_colored_output_still_aborts(published: Repository) -> None:
+    """A failing check's output goes into the abort's reason in the alias history, and
+    an alias change's reason takes no control characters: a check printing colors (ANSI
+    escapes) or tabs failed the abort itself, leaving the new version in traffic."""
+    repo, clock = published, Clock()
+    colored = run_check_command("printf '\\033[31mFAIL\\033[0m\\tp99 too high\\n'; exit 1", {}, 10)
+    assert colored.outcome == "failed"
+
+    def failing(command: str, env: Any, timeout: float) -> CheckOutcome:
+        return colored
+
+    rollouts = repo.rollouts(clock=clock, sleep=clock.sleep, runner=failing)
+    rollouts.start(NAME, "prod", 2, steps=[10, 100], hold_seconds=1, check="probe")
+    result = rollouts.run(NAME, "prod")
+    assert result.action == "aborted" and _state(repo) == AliasState("1", None, None)
+    assert "p99 too high" in (repo.list_alias_history(NAME, "prod", limit=1)[0].reason or "")
