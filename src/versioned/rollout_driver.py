@@ -237,10 +237,18 @@ class RolloutDriver:
 
     def _apply_step(self, rollout: Rollout, now: datetime) -> Rollout:
         """Set the alias to the next step's targets, then record it. Raises Redo when
-        the alias or the record moved (the caller reads again); pauses the rollout when
-        the new version is gone."""
+        the alias or the record moved, or the lease we step under ran out (the caller
+        reads again); pauses the rollout when the new version is gone."""
         following = rollout.step + 1
         targets = rollout.targets_at(following)
+        if (
+            rollout.lease_owner == self.controller
+            and rollout.lease_until is not None
+            and rollout.lease_until <= self.clock()
+        ):
+            # frozen past our lease: the record may have been paused meanwhile, which the
+            # alias's compare-and-set can't see; read it again (and take the lease again)
+            raise Redo
         try:
             written = self._set_alias(rollout, targets, rollout.step_reason(following))
         except ArtifactNotFoundError as error:
@@ -313,6 +321,10 @@ class RolloutDriver:
                 rollout.name, rollout.alias, 1, rollout.last_revision + 2
             )
             entry = entries[0] if entries else None
+            if entry is not None and entry.revision != rollout.last_revision + 1:
+                # not the change after ours (1.0.1 wrote none; the newest entry is then
+                # our own): name the alias's revision, not that entry, in the pause
+                entry = None
             found = None if entry is None else plan.own_transition(rollout, entry)
             if entry is None or found is None:
                 return self._pause_outside(rollout, current, entry) if pause else rollout
@@ -373,23 +385,21 @@ class RolloutDriver:
         now = self.clock()
         note = rollout.abort_reason(why)
         try:
-            if (
-                rollout.current_targets() != rollout.before
-                or rollout.last_revision != rollout.started_revision
-            ):
-                try:
-                    written = self._set_alias(rollout, rollout.before, note)
-                    left = why
-                except ArtifactNotFoundError as error:
-                    # the split's other version went while the rollout ran (retention may
-                    # take it once no alias points at it): the primary alone still takes
-                    # the new version out of traffic
-                    primary = Targets(rollout.before.version)
-                    left = f"{why}; {error}: back to the primary alone"
-                    written = self._alias_or_gone(rollout, primary, f"{note}; primary alone")
-                rollout = plan.changed(rollout, now, last_revision=written.revision)
-            else:
+            # always a write, even before the first step: it moves the revision a
+            # controller applying a step compares-and-sets on, so a step planned before
+            # the abort can't land after it
+            try:
+                written = self._set_alias(rollout, rollout.before, note)
                 left = why
+            except ArtifactNotFoundError as error:
+                # the split's other version went while the rollout ran (retention may
+                # take it once no alias points at it): the primary alone still takes
+                # the new version out of traffic
+                primary = Targets(rollout.before.version)
+                left = f"{why}; {error}: back to the primary alone"
+                alone = rollout.abort_reason(why, "; primary alone")
+                written = self._alias_or_gone(rollout, primary, alone)
+            rollout = plan.changed(rollout, now, last_revision=written.revision)
         except Redo:
             rollout = self._reconcile_for_end(rollout)
             if rollout.ended:
@@ -442,11 +452,21 @@ def bounded(seconds: float, what: str) -> float:
     return seconds
 
 
+#: The longest check command: Linux runs no single argument past 128 KiB, and the command
+#: is stored in every write of the record.
+MOST_CHECK_CHARS = 16384
+
+
 def check_command(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise InvalidArgumentError(
-            f"check command must be a non-empty shell command, got {value!r}"
+            f"check command must be a non-empty shell command, got {value!r:.200}"
+        )
+    if len(value) > MOST_CHECK_CHARS:
+        raise InvalidArgumentError(
+            f"check command must be at most {MOST_CHECK_CHARS} characters, got "
+            f"{len(value)}: put a long script in a file and run that"
         )
     return value

@@ -19,10 +19,12 @@ change was made outside it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from .arguments import MAX_REASON
 from .exc import InvalidArgumentError
 from .stores.base import AliasChange, Targets
 from .timestamps import from_storage, to_storage
@@ -43,6 +45,10 @@ INCONCLUSIVE = "inconclusive"
 #: The most checks and events a record keeps (the oldest go first): a DynamoDB item
 #: holds at most 400 KB.
 _KEPT = 200
+#: The most characters a stored body takes (it is ASCII: JSON escapes the rest, up to 12
+#: characters for one emoji): the oldest checks and events go first past it, leaving a
+#: DynamoDB item room for its key and ``seq``.
+_MOST_BODY = 350_000
 
 
 @dataclass(frozen=True)
@@ -100,10 +106,17 @@ def check_steps(steps: object) -> tuple[int, ...]:
     """
     if isinstance(steps, str):
         parts = [p.strip().removesuffix("%").strip() for p in steps.split(",")]
-        if not all(p.isdigit() for p in parts):
+        # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+        if not all(p.isascii() and p.isdigit() for p in parts):
             raise InvalidArgumentError(
-                f"steps {steps!r} are not whole percentages separated by commas (10,50,100)"
+                f"steps {steps[:100]!r} are not whole percentages separated by commas (10,50,100)"
             )
+        for part in parts:
+            if len(part.lstrip("0")) > 3:  # past 100, and int() refuses 4,300 digits
+                raise InvalidArgumentError(
+                    f"step {part[:20]}{'...' if len(part) > 20 else ''} is not a whole "
+                    "percentage from 1 to 100"
+                )
         steps = [int(p) for p in parts]
     if not isinstance(steps, (list, tuple)) or not steps:
         raise InvalidArgumentError(f"steps must be a non-empty list of percentages, got {steps!r}")
@@ -211,11 +224,11 @@ class Rollout:
     def step_reason(self, step: int) -> str:
         return f"rollout {self.number}: step {step}/{len(self.steps)}, {self.steps[step - 1]} %"
 
-    def promote_reason(self) -> str:
-        return f"rollout {self.number}: promote, 100 %"
+    def promote_reason(self, why: str | None = None) -> str:
+        return fitted(f"rollout {self.number}: promote, 100 %", why)
 
-    def abort_reason(self, why: str | None) -> str:
-        return f"rollout {self.number}: abort" + (f" ({why})" if why else "")
+    def abort_reason(self, why: str | None, tail: str = "") -> str:
+        return fitted(f"rollout {self.number}: abort", why, tail)
 
     def resume_reason(self) -> str:
         return (
@@ -248,6 +261,27 @@ class Rollout:
         body["weight"] = self.weight
         body["next_action"] = self.next_action()
         return body
+
+
+#: A terminal escape sequence (colors...), as checks print them.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def fitted(head: str, why: str | None, tail: str = "") -> str:
+    """``head (why)tail``: a reason an alias change takes. ``why`` loses terminal escapes
+    and control characters and is shortened to fit ``arguments.MAX_REASON`` characters
+    (it may be that long itself)."""
+    if not why:
+        return head + tail
+    # a check's output (colors, tabs) may be in it: a reason is one line of text
+    why = "".join(
+        " " if ord(c) < 32 or 127 <= ord(c) < 160 else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c
+        for c in _ANSI.sub("", why)
+    )
+    room = MAX_REASON - len(head) - len(tail) - 3
+    if len(why) > room:
+        why = why[: room - 1] + "…"
+    return f"{head} ({why}){tail}"
 
 
 def changed(rollout: Rollout, now: datetime, **fields: Any) -> Rollout:
@@ -360,8 +394,16 @@ def _encode(rollout: Rollout) -> dict[str, Any]:
 
 
 def encode(rollout: Rollout) -> str:
-    """The rollout as the JSON text a store keeps (``StoredRollout.body``)."""
-    return json.dumps(_encode(rollout), separators=(",", ":"), sort_keys=True)
+    """The rollout as the JSON text a store keeps (``StoredRollout.body``), at most
+    ``_MOST_BODY`` characters unless its fixed fields alone are longer: past that the
+    oldest checks and events are left out."""
+    body = _encode(rollout)
+    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    while len(text) > _MOST_BODY and (body["checks"] or body["events"]):
+        longer = "checks" if len(body["checks"]) >= len(body["events"]) else "events"
+        del body[longer][: max(1, len(body[longer]) // 10)]
+        text = json.dumps(body, separators=(",", ":"), sort_keys=True)
+    return text
 
 
 def _parse_moment(value: str | None) -> datetime | None:

@@ -4,7 +4,9 @@ Every write is a compare-and-set: the rollout record on its ``seq``
 (``Backend.write_rollout``), the alias on the revision the rollout wrote last
 (``put_alias(expected_revision=...)``). A controller first takes the record's lease
 (a compare-and-set too), so normally one drives; if it freezes past its lease and
-another takes over, the frozen one's writes fail on those conditions. A controller that
+another takes over, the frozen one's writes fail on those conditions; and a
+controller applies a step only while its lease lasts by its clock (a pause, which leaves
+the alias alone, is seen only on the record). A controller that
 dies between its alias change and its record write leaves a change the next reader
 recognises as the rollout's own (``rollout_plan.own_transition``) and adopts, so a step
 is never applied twice nor skipped. Any other change of the alias pauses the rollout;
@@ -231,7 +233,7 @@ class Rollouts(RolloutDriver):
             last = len(rollout.steps)
             try:
                 if not rollout.at_full:
-                    reason_text = rollout.promote_reason() + (f" ({why})" if why else "")
+                    reason_text = rollout.promote_reason(why)
                     written = self._alias_or_gone(rollout, rollout.targets_at(last), reason_text)
                     rollout = plan.changed(rollout, now, step=last, last_revision=written.revision)
                 done = plan.changed(

@@ -109,7 +109,19 @@ def test_a_ramp_steps_once_each_in_order_and_promotes(published: Repository) -> 
 
 @pytest.mark.parametrize(
     "steps",
-    ["10,50", [50, 10, 100], [0, 100], [10, 101], [10, 10, 100], "ten,100", [], [True, 100]],
+    [
+        "10,50",
+        [50, 10, 100],
+        [0, 100],
+        [10, 101],
+        [10, 10, 100],
+        "ten,100",
+        [],
+        [True, 100],
+        # digits int() refuses (a superscript; past its 4,300-digit limit): were a ValueError
+        "10,\u00b2,100",
+        "1" + "0" * 5000 + ",100",
+    ],
 )
 def test_bad_steps_are_refused_with_nothing_written(
     backend: Backend, published: Repository, steps: object
