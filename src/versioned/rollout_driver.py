@@ -329,8 +329,9 @@ class RolloutDriver:
             if entry is None or found is None:
                 return self._pause_outside(rollout, current, entry) if pause else rollout
             kind, step = found
-            # the hold runs from when the change landed (by our clock, if that is behind)
-            landed = min(entry.update_at, self.clock())
+            # the hold restarts now: dating it from the entry would trust the dead
+            # writer's clock, and a clock behind ours would shorten (or skip) the hold
+            landed = self.clock()
             if kind == plan.STEP:
                 rollout = self._save(self._stepped(rollout, step, entry.revision, landed))
             elif kind == plan.PROMOTE:

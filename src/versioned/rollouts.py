@@ -124,6 +124,18 @@ class Rollouts(RolloutDriver):
                 alias=alias,
                 number=None,
             )
+        if current.has_secondary and current.secondary_version == number_version:
+            # a ramp from there could lower its share (sticky routing would move keys
+            # back) and an abort would restore the split, leaving it in traffic
+            raise RolloutError(
+                f"alias {alias!r} of artifact {name!r} already sends "
+                f"{current.secondary_version_weight}% to version {number_version}: a "
+                "rollout starts from a stable alias (set it to its primary alone first, "
+                "or promote by hand)",
+                name=name,
+                alias=alias,
+                number=None,
+            )
         self._require_live(name, number_version)
         newest = self.backend.get_rollout(name, alias, None)
         if newest is not None:

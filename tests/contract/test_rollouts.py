@@ -496,3 +496,15 @@ def test_two_controllers_running_at_once_apply_each_step_once(published: Reposit
         f"rollout 1: step {n}/5, {w} %" for n, w in enumerate([10, 25, 50, 75, 100], start=1)
     ]
     assert repo.verify_alias_history(NAME, "prod").ok
+
+
+def test_a_start_refuses_an_alias_already_splitting_to_the_new_version(
+    backend: Backend, published: Repository
+) -> None:
+    repo = published
+    repo.put_alias(NAME, "prod", 1, secondary_version=2, secondary_version_weight=30)
+    before = backend.state()
+    with raises_versioned(exc.RolloutError) as info:
+        _controller(repo, Clock()).start(NAME, "prod", 2, steps=[10, 100])
+    assert "already sends 30% to version 2" in str(info.value)
+    assert backend.state() == before
