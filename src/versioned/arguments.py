@@ -354,3 +354,46 @@ def check_moment(value: object, what: str) -> datetime:
             "years 1 to 9999"
         ) from None
     return value
+
+
+# --- rollouts ----------------------------------------------------------------------------
+#: The longest hold, bake or check timeout: a year.
+MOST_SECONDS = 365 * 86400.0
+
+
+def check_duration_or(value: object, what: str, default: float) -> float:
+    """A rollout's hold, bake or the like in seconds (``default`` for None), checked."""
+    if value is None:
+        return default
+    return check_at_most_a_year(check_seconds(value, what), what)
+
+
+def check_at_most_a_year(seconds: float, what: str) -> float:
+    """``seconds`` if at most a year, else InvalidArgumentError (a due time past the
+    calendar would fail only after the first step was written)."""
+    if seconds > MOST_SECONDS:
+        raise InvalidArgumentError(
+            f"{what} must be at most {MOST_SECONDS:g} s (a year), got {seconds:g}"
+        )
+    return seconds
+
+
+#: The longest check command: Linux runs no single argument past 128 KiB, and the command
+#: is stored in every write of the record.
+MOST_CHECK_CHARS = 16384
+
+
+def check_check_command(value: object) -> str | None:
+    """A rollout's check command (None: none), checked."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise InvalidArgumentError(
+            f"check command must be a non-empty shell command, got {value!r:.200}"
+        )
+    if len(value) > MOST_CHECK_CHARS:
+        raise InvalidArgumentError(
+            f"check command must be at most {MOST_CHECK_CHARS} characters, got "
+            f"{len(value)}: put a long script in a file and run that"
+        )
+    return value

@@ -14,11 +14,11 @@ from typing import Protocol
 
 from . import arguments as args
 from . import rollout_plan as plan
+from . import rollout_record as record
 from .acting import current_actor
 from .exc import (
     ArtifactNotFoundError,
     ConcurrentWriteError,
-    InvalidArgumentError,
     RevisionMismatchError,
     RolloutError,
     StaleRolloutError,
@@ -32,8 +32,6 @@ from .timestamps import utc_now
 #: A controller's lease lasts this long past the check's timeout; it is renewed at
 #: every wake-up, at least three times per lease.
 LEASE_SECONDS = 30.0
-#: The longest hold, bake or check timeout: a year.
-MOST_SECONDS = 365 * 86400.0
 #: Times an operation re-reads a record that keeps changing under it.
 ATTEMPTS = 8
 
@@ -111,16 +109,20 @@ class RolloutDriver:
                 alias=alias,
                 number=number,
             )
-        return plan.decode(stored.body, stored.seq)
+        return record.decode(stored.body, stored.seq)
 
     def list(self, name: str, alias: str, limit: int = 20) -> list[Rollout]:
         """The alias's rollouts, newest first."""
-        return [plan.decode(s.body, s.seq) for s in self.backend.list_rollouts(name, alias, limit)]
+        return [
+            record.decode(s.body, s.seq) for s in self.backend.list_rollouts(name, alias, limit)
+        ]
 
     def _save(self, rollout: Rollout) -> Rollout:
         """Write ``rollout`` over the record it was read as. Raises StaleRolloutError."""
         saved = plan.changed(rollout, rollout.updated_at, seq=rollout.seq + 1)
-        stored = StoredRollout(saved.name, saved.alias, saved.number, saved.seq, plan.encode(saved))
+        stored = StoredRollout(
+            saved.name, saved.alias, saved.number, saved.seq, record.encode(saved)
+        )
         self.backend.write_rollout(stored, rollout.seq)
         return saved
 
@@ -435,39 +437,3 @@ class RolloutDriver:
         """The record, re-read, with the rollout's own missed changes adopted."""
         fresh = self.get(rollout.name, rollout.alias, rollout.number)
         return fresh if fresh.ended else self._reconcile(fresh, pause=False)
-
-
-def seconds_or(value: object, what: str, default: float) -> float:
-    if value is None:
-        return default
-    return bounded(args.check_seconds(value, what), what)
-
-
-def bounded(seconds: float, what: str) -> float:
-    """``seconds`` if at most a year, else InvalidArgumentError (a due time past the
-    calendar would fail only after the first step was written)."""
-    if seconds > MOST_SECONDS:
-        raise InvalidArgumentError(
-            f"{what} must be at most {MOST_SECONDS:g} s (a year), got {seconds:g}"
-        )
-    return seconds
-
-
-#: The longest check command: Linux runs no single argument past 128 KiB, and the command
-#: is stored in every write of the record.
-MOST_CHECK_CHARS = 16384
-
-
-def check_command(value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip() or "\x00" in value:
-        raise InvalidArgumentError(
-            f"check command must be a non-empty shell command, got {value!r:.200}"
-        )
-    if len(value) > MOST_CHECK_CHARS:
-        raise InvalidArgumentError(
-            f"check command must be at most {MOST_CHECK_CHARS} characters, got "
-            f"{len(value)}: put a long script in a file and run that"
-        )
-    return value

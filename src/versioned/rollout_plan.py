@@ -18,7 +18,6 @@ change was made outside it.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -27,7 +26,6 @@ from typing import Any
 from .arguments import MAX_REASON
 from .exc import InvalidArgumentError
 from .stores.base import AliasChange, Targets
-from .timestamps import from_storage, to_storage
 
 RUNNING = "running"
 PAUSED = "paused"
@@ -45,10 +43,6 @@ INCONCLUSIVE = "inconclusive"
 #: The most checks and events a record keeps (the oldest go first): a DynamoDB item
 #: holds at most 400 KB.
 _KEPT = 200
-#: The most characters a stored body takes (it is ASCII: JSON escapes the rest, up to 12
-#: characters for one emoji): the oldest checks and events go first past it, leaving a
-#: DynamoDB item room for its key and ``seq``.
-_MOST_BODY = 350_000
 
 
 @dataclass(frozen=True)
@@ -256,7 +250,9 @@ class Rollout:
 
     def to_json(self) -> dict[str, Any]:
         """The rollout as plain JSON values (what ``rollout status --json`` prints)."""
-        body = _encode(self)
+        from .rollout_record import fields  # the record's module builds on this one
+
+        body = fields(self)
         body["seq"] = self.seq
         body["weight"] = self.weight
         body["next_action"] = self.next_action()
@@ -335,124 +331,3 @@ def own_transition(rollout: Rollout, entry: AliasChange) -> tuple[str, int] | No
     if entry.reason.startswith(rollout.abort_reason(None)) and entry.after in undone:
         return ABORT, rollout.step
     return None
-
-
-# --- the stored form ------------------------------------------------------------------------
-def _targets_json(targets: Targets) -> dict[str, Any]:
-    return {
-        "version": targets.version,
-        "secondary_version": targets.secondary_version,
-        "secondary_version_weight": targets.secondary_version_weight,
-    }
-
-
-def _moment(value: datetime | None) -> str | None:
-    return None if value is None else to_storage(value)
-
-
-def _encode(rollout: Rollout) -> dict[str, Any]:
-    return {
-        "format": 1,
-        "name": rollout.name,
-        "alias": rollout.alias,
-        "number": rollout.number,
-        "version": rollout.version,
-        "steps": list(rollout.steps),
-        "hold_seconds": rollout.hold_seconds,
-        "bake_seconds": rollout.bake_seconds,
-        "check": rollout.check,
-        "check_timeout_seconds": rollout.check_timeout_seconds,
-        "failure_limit": rollout.failure_limit,
-        "reason": rollout.reason,
-        "preset": rollout.preset,
-        "before": _targets_json(rollout.before),
-        "started_revision": rollout.started_revision,
-        "state": rollout.state,
-        "state_reason": rollout.state_reason,
-        "step": rollout.step,
-        "last_revision": rollout.last_revision,
-        "due_at": _moment(rollout.due_at),
-        "failures": rollout.failures,
-        "created_at": to_storage(rollout.created_at),
-        "updated_at": to_storage(rollout.updated_at),
-        "who": rollout.who,
-        "checks": [
-            {
-                "step": c.step,
-                "weight": c.weight,
-                "at": to_storage(c.at),
-                "outcome": c.outcome,
-                "exit_code": c.exit_code,
-                "detail": c.detail,
-            }
-            for c in rollout.checks
-        ],
-        "events": [{"at": to_storage(e.at), "what": e.what, "who": e.who} for e in rollout.events],
-        "lease_owner": rollout.lease_owner,
-        "lease_until": _moment(rollout.lease_until),
-    }
-
-
-def encode(rollout: Rollout) -> str:
-    """The rollout as the JSON text a store keeps (``StoredRollout.body``), at most
-    ``_MOST_BODY`` characters unless its fixed fields alone are longer: past that the
-    oldest checks and events are left out."""
-    body = _encode(rollout)
-    text = json.dumps(body, separators=(",", ":"), sort_keys=True)
-    while len(text) > _MOST_BODY and (body["checks"] or body["events"]):
-        longer = "checks" if len(body["checks"]) >= len(body["events"]) else "events"
-        del body[longer][: max(1, len(body[longer]) // 10)]
-        text = json.dumps(body, separators=(",", ":"), sort_keys=True)
-    return text
-
-
-def _parse_moment(value: str | None) -> datetime | None:
-    return None if value is None else from_storage(value)
-
-
-def decode(body: str, seq: int) -> Rollout:
-    """The rollout a stored body spells. Raises ValueError/KeyError on a corrupt body."""
-    raw = json.loads(body)
-    before = raw["before"]
-    return Rollout(
-        name=raw["name"],
-        alias=raw["alias"],
-        number=int(raw["number"]),
-        version=int(raw["version"]),
-        steps=tuple(int(s) for s in raw["steps"]),
-        hold_seconds=float(raw["hold_seconds"]),
-        bake_seconds=float(raw["bake_seconds"]),
-        check=raw["check"],
-        check_timeout_seconds=float(raw["check_timeout_seconds"]),
-        failure_limit=int(raw["failure_limit"]),
-        reason=raw["reason"],
-        preset=raw.get("preset"),
-        before=Targets(
-            before["version"], before["secondary_version"], before["secondary_version_weight"]
-        ),
-        started_revision=int(raw["started_revision"]),
-        state=raw["state"],
-        state_reason=raw.get("state_reason"),
-        step=int(raw["step"]),
-        last_revision=int(raw["last_revision"]),
-        due_at=_parse_moment(raw["due_at"]),
-        failures=int(raw["failures"]),
-        created_at=from_storage(raw["created_at"]),
-        updated_at=from_storage(raw["updated_at"]),
-        who=raw["who"],
-        checks=tuple(
-            CheckRun(
-                int(c["step"]),
-                int(c["weight"]),
-                from_storage(c["at"]),
-                c["outcome"],
-                c["exit_code"],
-                c["detail"],
-            )
-            for c in raw["checks"]
-        ),
-        events=tuple(Event(from_storage(e["at"]), e["what"], e["who"]) for e in raw["events"]),
-        lease_owner=raw["lease_owner"],
-        lease_until=_parse_moment(raw["lease_until"]),
-        seq=seq,
-    )

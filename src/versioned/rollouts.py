@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 from . import arguments as args
 from . import rollout_plan as plan
+from . import rollout_record as record
 from .exc import (
     ArtifactNotFoundError,
     ConcurrentWriteError,
@@ -41,15 +41,11 @@ from .rollout_driver import (
     STEPPED,
     WAITING,
     Redo,
-    RolloutDriver,
     StepResult,
-    bounded,
-    check_command,
-    seconds_or,
 )
 from .rollout_plan import ABORTED, COMPLETED, PAUSED, RUNNING, Rollout
-from .rules import describe_targets
-from .stores.base import StoredRollout, Targets
+from .rollout_resume import Resuming
+from .stores.base import StoredRollout
 
 __all__ = [
     "CHECKED",
@@ -62,7 +58,7 @@ __all__ = [
 ]
 
 
-class Rollouts(RolloutDriver):
+class Rollouts(Resuming):
     """Start, drive and steer rollouts. ``clock`` and ``sleep`` are for tests (a hold is
     then simulated time); ``runner`` runs the check command."""
 
@@ -101,14 +97,14 @@ class Rollouts(RolloutDriver):
             raise InvalidArgumentError("give the steps (10,50,100) or a preset, not both")
         chosen = plan.preset(preset) if preset is not None else None
         checked_steps = chosen.steps if chosen else plan.check_steps(steps)
-        hold = seconds_or(hold_seconds, "hold", chosen.hold_seconds if chosen else 0.0)
-        bake = seconds_or(bake_seconds, "bake", chosen.bake_seconds if chosen else 0.0)
-        timeout = bounded(
+        hold = args.check_duration_or(hold_seconds, "hold", chosen.hold_seconds if chosen else 0.0)
+        bake = args.check_duration_or(bake_seconds, "bake", chosen.bake_seconds if chosen else 0.0)
+        timeout = args.check_at_most_a_year(
             args.check_seconds(check_timeout_seconds, "check timeout", positive=True),
             "check timeout",
         )
         limit = args.check_non_negative_int(failure_limit, "failure limit")
-        command = check_command(check)
+        command = args.check_check_command(check)
         why = args.check_reason(reason)
         current = self.engine.backend.get_alias(name, alias)
         if current is None:
@@ -139,7 +135,7 @@ class Rollouts(RolloutDriver):
         self._require_live(name, number_version)
         newest = self.backend.get_rollout(name, alias, None)
         if newest is not None:
-            previous = plan.decode(newest.body, newest.seq)
+            previous = record.decode(newest.body, newest.seq)
             if not previous.ended:
                 raise RolloutError(
                     f"rollout {previous.number} of alias {alias!r} of artifact {name!r} is "
@@ -178,7 +174,7 @@ class Rollouts(RolloutDriver):
         # the record first: it claims the number, and a controller that finds it at step
         # 0 (we died here) applies the first step itself
         self.backend.write_rollout(
-            StoredRollout(name, alias, rollout.number, 1, plan.encode(rollout)), 0
+            StoredRollout(name, alias, rollout.number, 1, record.encode(rollout)), 0
         )
         rollout = plan.changed(rollout, now, seq=1)
         try:
@@ -284,116 +280,6 @@ class Rollouts(RolloutDriver):
                 rollout = self.get(name, alias, rollout.number)
         raise ConcurrentWriteError(f"pausing rollout {rollout.number} kept conflicting; try again")
 
-    def resume_plan(self, name: str, alias: str) -> tuple[Rollout, str, int | None]:
-        """What ``resume`` would do, in words, and the alias revision a resume onto an
-        alias changed outside the rollout must name (None when it was not changed)."""
-        rollout, _ = self._for_command(name, alias, None)
-        if rollout.ended:
-            raise self._ended_error(rollout, "resume it", None)
-        rollout = self._reconcile(rollout, pause=False)
-        current = self.backend.get_alias(name, alias)
-        if current is not None and current.revision == rollout.last_revision:
-            due = (
-                "now"
-                if rollout.due_at is None or rollout.due_at <= self.clock()
-                else f"at {rollout.due_at.isoformat()}"
-            )
-            return (
-                rollout,
-                f"continues from step {rollout.step}/{len(rollout.steps)} "
-                f"({rollout.weight} %); next: {rollout.next_action()} {due}",
-                None,
-            )
-        if current is None:
-            raise RolloutError(
-                f"alias {alias!r} of artifact {name!r} was deleted outside rollout "
-                f"{rollout.number}: set it again and resume, or abort the rollout",
-                name=name,
-                alias=alias,
-                number=rollout.number,
-            )
-        base, targets, step = _resumed(rollout, current.state)
-        if targets is None:
-            words = (
-                f"the alias already serves version {rollout.version} alone: resuming "
-                "completes the rollout"
-            )
-        else:
-            words = (
-                f"the alias was changed outside the rollout (revision {current.revision}, "
-                f"{describe_targets(current.state)}); resuming sets it to "
-                f"{describe_targets(targets)} (step {step}/{len(rollout.steps)}), holds "
-                f"{rollout.hold_seconds:g} s, then checks and steps on; an abort would then "
-                f"restore {describe_targets(base)}"
-            )
-        return rollout, words, current.revision
-
-    def resume(
-        self, name: str, alias: str, expected_revision: object = None, reason: object = None
-    ) -> Rollout:
-        """Continue a paused rollout. If the alias was changed outside it, only with
-        ``expected_revision`` equal to the alias's revision now (the RolloutError
-        otherwise raised says what resuming would do): the rollout then continues from
-        the alias as it is, its primary becoming the one an abort restores."""
-        expected = args.check_expected_revision(expected_revision)
-        why = args.check_reason(reason)
-        for _ in range(ATTEMPTS):
-            rollout, words, revision = self.resume_plan(name, alias)
-            if rollout.state == RUNNING and revision is None:
-                return rollout
-            now = self.clock()
-            said = f"resumed by {self._who()}" + (f": {why}" if why else "") + f"; {words}"
-            try:
-                if revision is None:
-                    due = rollout.due_at if rollout.due_at and rollout.due_at > now else now
-                    resumed = plan.changed(
-                        rollout, now, state=RUNNING, state_reason=None, due_at=due
-                    )
-                    return self._save(
-                        plan.changed(resumed, now, events=self._event(resumed, now, said))
-                    )
-                if expected != revision:
-                    raise RolloutError(
-                        f"rollout {rollout.number} of alias {alias!r} of artifact "
-                        f"{name!r}: {words}. To go ahead, resume with expected_revision="
-                        f"{revision} (CLI: --if-revision {revision})",
-                        name=name,
-                        alias=alias,
-                        number=rollout.number,
-                    )
-                return self._resume_onto(rollout, revision, said, now)
-            except (Redo, StaleRolloutError):
-                continue
-        raise ConcurrentWriteError(f"resuming the rollout of {alias!r} kept conflicting; try again")
-
-    def _resume_onto(self, rollout: Rollout, revision: int, said: str, now: datetime) -> Rollout:
-        current = self.backend.get_alias(rollout.name, rollout.alias)
-        if current is None or current.revision != revision:
-            raise Redo
-        base, targets, step = _resumed(rollout, current.state)
-        moved = plan.changed(rollout, now, last_revision=revision)
-        if targets is None:
-            done = plan.changed(
-                moved,
-                now,
-                step=len(rollout.steps),
-                state=COMPLETED,
-                due_at=None,
-                state_reason="the alias already served the new version alone",
-            )
-            return self._save(plan.changed(done, now, events=self._event(done, now, said)))
-        moved = plan.changed(moved, now, before=base, step=step)
-        written = self._set_alias(moved, targets, moved.resume_reason())
-        resumed = plan.changed(
-            moved,
-            now,
-            last_revision=written.revision,
-            state=RUNNING,
-            state_reason=None,
-            due_at=plan.due_after(now, rollout.hold_seconds),
-        )
-        return self._save(plan.changed(resumed, now, events=self._event(resumed, now, said)))
-
     def run(
         self, name: str, alias: str, on_step: Callable[[StepResult], None] | None = None
     ) -> StepResult:
@@ -418,37 +304,3 @@ class Rollouts(RolloutDriver):
             self.sleep(
                 max(0.0, min(wait, LEASE_SECONDS / 3)) + (0.001 if result.action == HELD else 0.0)
             )
-
-    def _for_command(
-        self, name: object, alias: object, reason: object
-    ) -> tuple[Rollout, str | None]:
-        checked_name = args.check_name(name)
-        checked_alias = args.check_alias(alias)
-        why = args.check_reason(reason)
-        return self.get(checked_name, checked_alias), why
-
-    def _ended_error(self, rollout: Rollout, what: str, instead: str | None) -> RolloutError:
-        return RolloutError(
-            f"rollout {rollout.number} of alias {rollout.alias!r} of artifact "
-            f"{rollout.name!r} is {rollout.state}: too late to {what}"
-            + (f" (use {instead})" if instead else ""),
-            name=rollout.name,
-            alias=rollout.alias,
-            number=rollout.number,
-        )
-
-
-def _resumed(rollout: Rollout, state: Targets) -> tuple[Targets, Targets | None, int]:
-    """For a resume onto ``state`` (changed outside the rollout): what an abort would
-    then restore, the targets to set (None: the new version already serves alone) and
-    the step they are."""
-    if state == Targets(rollout.version):
-        return state, None, len(rollout.steps)
-    primary = state.secondary_version if state.version == rollout.version else state.version
-    base = (
-        Targets(primary) if rollout.version in (state.version, state.secondary_version) else state
-    )
-    step = max(rollout.step, 1)
-    if rollout.steps[step - 1] == 100:
-        return base, Targets(rollout.version), step
-    return base, Targets(primary, rollout.version, rollout.steps[step - 1]), step

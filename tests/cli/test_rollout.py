@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import Cli, complete
-from versioned import open_repository, rollout_plan
+from versioned import open_repository, rollout_record
 from versioned.stores.base import StoredRollout
 from versioned.timestamps import utc_now
 
@@ -266,10 +266,10 @@ def _expire_lease(uri: str) -> None:
     backend = open_repository(uri)._engine.backend
     stored = backend.get_rollout("app", "prod", None)
     assert stored is not None
-    rollout = rollout_plan.decode(stored.body, stored.seq)
+    rollout = rollout_record.decode(stored.body, stored.seq)
     expired = replace(rollout, lease_until=utc_now() - timedelta(seconds=1), seq=stored.seq + 1)
     backend.write_rollout(
-        StoredRollout("app", "prod", stored.number, stored.seq + 1, rollout_plan.encode(expired)),
+        StoredRollout("app", "prod", stored.number, stored.seq + 1, rollout_record.encode(expired)),
         stored.seq,
     )
 

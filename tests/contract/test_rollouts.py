@@ -384,7 +384,7 @@ def test_a_start_whose_first_step_was_never_written_is_finished_by_a_controller(
     rollouts.start(NAME, "prod", 2, steps=[10, 100], hold_seconds=30)
     rollouts.abort(NAME, "prod")
     # a record at step 0 (the starter died after writing it): the next step applies 1
-    from versioned import rollout_plan
+    from versioned import rollout_plan, rollout_record
     from versioned.stores.base import StoredRollout
 
     record = rollouts.get(NAME, "prod")
@@ -392,7 +392,7 @@ def test_a_start_whose_first_step_was_never_written_is_finished_by_a_controller(
         record, clock.now, number=2, state="running", step=0, due_at=clock.now,
         last_revision=repo.get_alias(NAME, "prod").revision, events=(), state_reason=None,
     )  # fmt: skip
-    stored = StoredRollout(NAME, "prod", 2, 1, rollout_plan.encode(fresh))
+    stored = StoredRollout(NAME, "prod", 2, 1, rollout_record.encode(fresh))
     repo._engine.backend.write_rollout(stored, 0)
     assert rollouts.step(NAME, "prod").action == "stepped"
     assert _state(repo) == AliasState("1", "2", 10)

@@ -173,16 +173,12 @@ def duration(text: str) -> int:
     return _digits(number, expected) * unit
 
 
-#: The longest ``--hold``, ``--bake`` or ``--check-timeout``: a year (the library's bound).
-MOST_SECONDS = 365 * 86400
-
-
 def short_duration(text: str) -> float:
     """A :func:`duration` that may have a fraction (``0.5s``, ``1.5m``), at most a year."""
     expected = "a duration such as 10m, 30s or 0.5s (at most 365d)"
     number, unit = _duration_parts(text, r"[0-9]{1,12}(?:\.[0-9]{1,6})?|\.[0-9]{1,6}", expected)
     seconds = float(number) * unit
-    if seconds > MOST_SECONDS:
+    if seconds > arguments.MOST_SECONDS:  # the library's bound for a rollout's durations
         raise argparse.ArgumentTypeError(f"expected {expected}, got {arguments.shown(text)}")
     return seconds
 

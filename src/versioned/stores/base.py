@@ -149,7 +149,7 @@ class StoredRollout:
     """One rollout as a store keeps it, next to (never inside) the alias it drives.
 
     ``number`` counts the alias's rollouts from 1. ``body`` is the rollout's JSON
-    (``rollout_plan.encode``), opaque to stores. ``seq`` grows by one with every write,
+    (``rollout_record.encode``), opaque to stores. ``seq`` grows by one with every write,
     and every write is a compare-and-set on it (``Backend.write_rollout``).
     """
 
