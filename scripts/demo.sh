@@ -46,3 +46,9 @@ run 'for v in 3 4; do printf "weights v$v\n" | versioned --quiet put model - >/d
 run 'versioned purge model --keep-last 1 --older-than 0 --yes'
 run 'versioned --json versions model | grep "\"version\""'
 printf '\nversions 1 and 2 stay (prod points at them), 4 is the newest, LATEST always stays.\n'
+
+# a progressive rollout of 4 on a second alias: steps, a check after each, then promoted
+run 'versioned alias set model staging --version 1 --reason "stable"'
+run 'versioned rollout start model staging --version 4 --steps 25,50,100 --check "test \"\$VERSIONED_ROLLOUT_WEIGHT\" -le 50" --reason "ship 4"'
+run 'versioned rollout run model staging'
+run 'versioned rollout status model staging'
