@@ -508,3 +508,21 @@ def test_a_start_refuses_an_alias_already_splitting_to_the_new_version(
         _controller(repo, Clock()).start(NAME, "prod", 2, steps=[10, 100])
     assert "already sends 30% to version 2" in str(info.value)
     assert backend.state() == before
+
+
+def test_a_pause_while_the_check_runs_stops_the_step(published: Repository) -> None:
+    """The check's result is recorded with a compare-and-set on the record before the
+    step: a pause that landed during the check (however long it runs) refuses it."""
+    repo, clock = published, Clock()
+    other = _controller(repo, clock)
+
+    def pausing_check(command: str, env: Mapping[str, str], timeout: float) -> CheckOutcome:
+        other.pause(NAME, "prod", reason="looks odd")  # someone pauses mid-check
+        return CheckOutcome("passed", 0, "ok")
+
+    rollouts = repo.rollouts(clock=clock, sleep=clock.sleep, runner=pausing_check)
+    rollouts.start(NAME, "prod", 2, steps=[10, 50, 100], hold_seconds=30, check="x")
+    clock.sleep(30)
+    result = rollouts.step(NAME, "prod")
+    assert result.rollout.state == "paused" and result.action == "paused"
+    assert _state(repo) == AliasState("1", "2", 10)  # the step did not land
