@@ -121,3 +121,36 @@ def test_a_hung_refresh_serves_the_last_answer_stale_at_once(
         assert fault_proxy.operations() == ["GetItem"]  # one refresh, not one a request
     finally:
         fault_proxy.release()
+
+
+def test_a_hung_rollout_read_holds_up_neither_healthz_nor_resolving(
+    make_faulty_repo: Callable[..., tuple[Repository, Any]],  # noqa: F811
+    fault_proxy: FaultProxy,  # noqa: F811
+    serve: Callable[..., Live],
+) -> None:
+    """An incident: one rollout status read hangs in the backend while people keep asking;
+    the health check, the cached resolve and the other status reads still answer."""
+    live = hung_server(make_faulty_repo, serve, ttl=600.0)
+    assert live.client.get(resolve_path("other")).status_code == 200  # cached from now on
+    fault_proxy.arm(None, Hold(operation="Query"))  # the rollout record's read hangs
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            waiting = [
+                pool.submit(
+                    httpx.get, live.url + "api/artifacts/model/aliases/other/rollout", timeout=15
+                )
+                for _ in range(8)
+            ]
+            assert fault_proxy.wait_held(30), "the rollout read never reached the backend"
+            time.sleep(0.5)
+            healthz = p99(live, "/healthz")
+            other = p99(live, resolve_path("other"))
+            # the held read keeps one request waiting; the others are answered meanwhile
+            assert sum(not w.done() for w in waiting) == 1
+            answered = [w.result().status_code for w in waiting if w.done()]
+        shown = f"/healthz {healthz * 1000:.1f} ms, resolve {other * 1000:.1f} ms"
+        print(f"\np99 while a rollout read hangs: {shown}")
+    finally:
+        fault_proxy.release()
+    assert healthz < P99_SECONDS and other < P99_SECONDS
+    assert set(answered) == {404}  # no rollout on "other": answered while one read hangs
