@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from . import arguments as args
 from . import rollout_plan as plan
@@ -26,8 +26,11 @@ from .exc import (
 from .rollout_check import CheckRunner, run_check_command
 from .rollout_plan import ABORTED, COMPLETED, PAUSED, RUNNING, Rollout
 from .rules import describe_targets
-from .stores.base import AliasRecord, Backend, StoredRollout, Targets
+from .stores.base import AliasRecord, StoredRollout, Targets
 from .timestamps import utc_now
+
+if TYPE_CHECKING:  # the engine is below: rollouts drive it, it never imports them
+    from .engine import Engine
 
 #: A controller's lease lasts this long past the check's timeout; it is renewed at
 #: every wake-up, at least three times per lease.
@@ -52,24 +55,6 @@ class StepResult:
     action: str
 
 
-class AliasWriter(Protocol):
-    """What rollouts need of the engine: its backend, and a checked alias change."""
-
-    backend: Backend
-
-    def put_alias(
-        self,
-        name: str,
-        alias: str,
-        version: object = None,
-        secondary_version: object = None,
-        secondary_version_weight: object = None,
-        expected_revision: object = None,
-        reason: object = None,
-    ) -> AliasRecord:
-        """``Engine.put_alias``."""
-
-
 class Redo(Exception):
     """Read the record again and start over (it or the alias moved under us)."""
 
@@ -80,7 +65,7 @@ class RolloutDriver:
 
     def __init__(
         self,
-        engine: AliasWriter,
+        engine: Engine,
         *,
         clock: Callable[[], datetime] = utc_now,
         sleep: Callable[[float], None] = time.sleep,
