@@ -286,8 +286,19 @@ class Rollouts(Resuming):
         """Drive the rollout to its end: sleep through holds (renewing the lease), check,
         step. Returns when it completes, aborts or pauses. While another controller
         holds the lease this one waits, and takes over if that lease runs out."""
+        contended = 0
         while True:
-            result = self.step(name, alias, keep_lease=True)
+            try:
+                result = self.step(name, alias, keep_lease=True)
+            except ConcurrentWriteError:
+                # another controller kept winning the record (both taking the lease at
+                # once): back off and look again; the record decides who drives
+                contended += 1
+                if contended > ATTEMPTS:
+                    raise
+                self.sleep(0.05 * contended)
+                continue
+            contended = 0
             if on_step is not None and result.action not in (WAITING, HELD):
                 on_step(result)
             rollout = result.rollout
