@@ -1,6 +1,7 @@
 """Checked local blobs (:mod:`versioned.server.blobs`): small content hashed once, kept in
-memory and sent as the very bytes that were hashed; a changed file hashed again and refused;
-the memory kept bounded; larger content answered from its checked file."""
+memory and sent as the very bytes that were hashed; its file looked at again only every
+``recheck_seconds``, and then, changed, hashed again and refused; the memory kept bounded;
+larger content answered from its checked file on every request."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import os
 import pytest
 
 from tests.helpers import LocalBackend, file_uri_to_path
-from versioned.exc import IntegrityError
+from versioned.exc import ArtifactNotFoundError, IntegrityError
 from versioned.model import Artifact
-from versioned.server.blobs import VerifiedBlobs
+from versioned.server.blobs import RECHECK_SECONDS, VerifiedBlobs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,8 +24,18 @@ def _put(local_backend: LocalBackend, name: str, data: bytes) -> Artifact:
     return published
 
 
-def _blobs(local_backend: LocalBackend, **limits: int) -> VerifiedBlobs:
-    return VerifiedBlobs(local_backend.repo._backend.open_blob, **limits)
+class Clock:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _blobs(local_backend: LocalBackend, clock: Clock | None = None, **limits: int) -> VerifiedBlobs:
+    return VerifiedBlobs(local_backend.repo._backend.open_blob, clock=clock or Clock(), **limits)
 
 
 def test_small_content_is_read_and_hashed_once_then_sent_from_memory(
@@ -39,11 +50,46 @@ def test_small_content_is_read_and_hashed_once_then_sent_from_memory(
 
 def test_a_changed_file_is_hashed_again_and_refused(local_backend: LocalBackend) -> None:
     version = _put(local_backend, "model", b"model one")
-    blobs = _blobs(local_backend)
+    clock = Clock()
+    blobs = _blobs(local_backend, clock)
     assert blobs.fetch(version) == b"model one"
     local_backend.overwrite_stored(version, b"evil bytes")
+    # within recheck_seconds the kept bytes (which hashed right) go out, the disk untouched
+    clock.now += RECHECK_SECONDS / 2
+    assert blobs.kept(version) == b"model one"
+    assert blobs.fetch(version) == b"model one"
+    clock.now += RECHECK_SECONDS
+    assert blobs.kept(version) is None  # due for a look at the file
     with pytest.raises(IntegrityError):
         blobs.fetch(version)
+    assert blobs.kept_bytes == 0  # the good copy is dropped with the refusal
+    with pytest.raises(IntegrityError):
+        blobs.fetch(version)
+
+
+def test_kept_content_needs_no_file_until_it_is_due(local_backend: LocalBackend) -> None:
+    version = _put(local_backend, "model", b"model one")
+    clock = Clock()
+    blobs = _blobs(local_backend, clock)
+    assert blobs.kept(version) is None  # never read: nothing kept
+    assert blobs.fetch(version) == b"model one"
+    path = file_uri_to_path(version.uri)
+    path.chmod(0o600)
+    path.unlink()  # gone from disk: kept content is still the hashed bytes
+    assert blobs.kept(version) == b"model one"
+    clock.now += RECHECK_SECONDS
+    with pytest.raises(ArtifactNotFoundError):
+        blobs.fetch(version)
+
+
+def test_an_unchanged_file_renews_its_kept_content(local_backend: LocalBackend) -> None:
+    version = _put(local_backend, "model", b"model one")
+    clock = Clock()
+    blobs = _blobs(local_backend, clock)
+    first = blobs.fetch(version)
+    clock.now += RECHECK_SECONDS
+    assert blobs.fetch(version) is first  # the file looked at, found unchanged, not re-read
+    assert blobs.kept(version) is first
 
 
 def test_bytes_altered_behind_an_unchanged_identity_are_never_sent(

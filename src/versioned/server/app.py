@@ -29,6 +29,7 @@ from .blobs import VerifiedBlobs
 from .errors import HANDLERS
 from .hosts import AllowedHosts
 from .openapi import document
+from .records import KeptRecords
 from .state import ServerSettings, ServerState
 from .tokens import writers_of
 
@@ -43,8 +44,12 @@ def _openapi(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    """Every route of the app (GET routes answer HEAD too)."""
+    """Every route of the app (GET routes answer HEAD too). Starlette tries them in
+    order, so the downloads, the busiest by far, come first (no other route's pattern
+    can match their paths)."""
     return [
+        Route(_ARTIFACT + "/versions/{version}/download", downloads.version_download),
+        Route(_ALIAS + "/download", downloads.alias_download),
         Route("/", pages.index, name="index"),
         Route("/artifacts/{name}", pages.artifact_page, name="artifact"),
         Route("/artifacts/{name}/versions/{version}", pages.version_page, name="version"),
@@ -55,14 +60,12 @@ def routes() -> list[BaseRoute]:
         Route("/api/artifacts", api.list_artifacts),
         Route(_ARTIFACT + "/versions", api.list_versions),
         Route(_ARTIFACT + "/versions/{version}", api.get_version),
-        Route(_ARTIFACT + "/versions/{version}/download", downloads.version_download),
         Route(_ARTIFACT + "/aliases", api.list_aliases),
         Route(_ALIAS, api.get_alias, methods=["GET"]),
         Route(_ALIAS, api.put_alias, methods=["PUT"]),
         Route(_ALIAS + "/history", api.alias_history),
         Route(_ALIAS + "/rollback", api.rollback, methods=["POST"]),
         Route(_ALIAS + "/resolve", api.resolve),
-        Route(_ALIAS + "/download", downloads.alias_download),
         Route(_ALIAS + "/rollout", rollouts.newest),
         Route(_ALIAS + "/rollouts", rollouts.listed),
         Route(_ALIAS + "/rollouts/{number}", rollouts.one),
@@ -90,6 +93,7 @@ def create_app(repo: Any, settings: ServerSettings | None = None) -> Starlette:
             wait_seconds=settings.resolver_wait_seconds,
         ),
         blobs=None if on_s3 else VerifiedBlobs(repo._backend.open_blob),
+        records=None if on_s3 else KeptRecords(repo._backend.change_stamp),
         presign=downloads.presigner(repo) if on_s3 else None,
         writers=writers_of(settings.token, settings.tokens),
     )

@@ -68,7 +68,7 @@ async def version_download(request: Request) -> Response:
     """``GET /api/artifacts/{name}/versions/{version}/download``."""
     state = state_of(request)
     name, version = request.path_params["name"], path_version(request)
-    artifact, found = await run_in_threadpool(_version, state, request, name, version)
+    artifact, found = await _version(state, request, name, version)
     return await send(request, state, artifact, found)
 
 
@@ -81,16 +81,36 @@ async def alias_download(request: Request) -> Response:
     headers = _headers(choice.version)
     if choice.sha256 is not None and matches(request, etag_of(choice.sha256)):
         return not_modified(etag_of(choice.sha256), headers)
-    artifact, found = await run_in_threadpool(_version, state, request, name, choice.version)
+    artifact, found = await _version(state, request, name, choice.version)
     return await send(request, state, artifact, found)
 
 
-def _version(
+async def _version(
     state: ServerState, request: Request, name: str, version: str
 ) -> tuple[Artifact, Found | None]:
     """The version's record and, locally unless the client holds its bytes (a 304), its
-    checked bytes (see :meth:`.blobs.VerifiedBlobs.fetch`): one worker-thread call, as a
-    thread hop costs more than a small download's other work."""
+    checked bytes. Locally, a kept record and kept small content are answered on the
+    event loop (see :mod:`.records`, :mod:`.blobs`); anything else is one worker-thread
+    call, as a thread hop costs more than a small download's other work."""
+    stamp = None
+    if state.records is not None:
+        kept, stamp = state.records.get(name, version)
+        if kept is not None:
+            if matches(request, etag_of(kept.sha256)):
+                return kept, None
+            assert state.blobs is not None
+            content = state.blobs.kept(kept)
+            if content is not None:
+                return kept, content
+    artifact, found = await run_in_threadpool(_read_version, state, request, name, version)
+    if state.records is not None:
+        state.records.keep(name, version, artifact, stamp)
+    return artifact, found
+
+
+def _read_version(
+    state: ServerState, request: Request, name: str, version: str
+) -> tuple[Artifact, Found | None]:
     artifact: Artifact = state.repo.get_artifact_version(name, version)
     if state.blobs is None or matches(request, etag_of(artifact.sha256)):
         return artifact, None

@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .errors import body
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+#: how many distinct ``Host`` headers to remember the answer for
+SEEN = 256
 
 
 def host_name(header: str) -> str | None:
@@ -43,12 +45,27 @@ class AllowedHosts:
     def __init__(self, app: ASGIApp, allowed: tuple[str, ...]) -> None:
         self.app = app
         self.allowed = {name.lower().strip("[]") for name in allowed}
+        #: the answer for each ``Host`` header seen, as a server hears only a few
+        self._seen: dict[bytes, bool] = {}
+
+    def allows(self, header: bytes) -> bool:
+        """Whether a request whose ``Host`` header is ``header`` is answered."""
+        allowed = self._seen.get(header)
+        if allowed is None:
+            name = host_name(header.decode("latin-1"))
+            allowed = name in self.allowed or _loopback_address(name)
+            if len(self._seen) >= SEEN:
+                self._seen.clear()  # many distinct headers: someone probing; start over
+            self._seen[header] = allowed
+        return allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            header = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
-            name = host_name(header)
-            if name not in self.allowed and not _loopback_address(name):
+            header = b""
+            for key, value in scope.get("headers", ()):
+                if key == b"host":
+                    header = value
+            if not self.allows(header):
                 refusal = body(
                     400,
                     "BadHost",

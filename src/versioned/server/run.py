@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
+from .access_log import BatchingHandler
 from .app import create_app
 from .auth import check_binding, is_loopback
 from .hosts import LOOPBACK_NAMES
@@ -47,8 +48,11 @@ def url_of(sock: socket.socket) -> str:
 
 
 def _log_to(stream: TextIO) -> None:
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler = BatchingHandler(stream)  # no formatter: each message alone on its line
+    # the lines name no source line, thread or process: don't look them up per request
+    # (the documented switches; this process is the server's own)
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in ("versioned.server.access", "versioned.server"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from .blobs import VerifiedBlobs
+from .records import KeptRecords
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class ServerState:
     resolver: Any
     #: local repositories: their blobs, checked once; None on S3 (downloads redirect)
     blobs: VerifiedBlobs | None
+    #: local repositories: version records kept while the database is unchanged
+    records: KeptRecords | None = None
     #: S3 repositories: ``presign(uri, seconds, filename)`` makes a GET URL; None locally
     presign: Callable[[str, int, str], str] | None = None
     #: who may write: ``(name, token)`` pairs, checked at start-up (empty: read-only)

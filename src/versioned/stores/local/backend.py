@@ -106,6 +106,12 @@ class LocalBackend(Backend):
         return self._tree.suffix
 
     # --- paths ---------------------------------------------------------------------------
+    def change_stamp(self) -> tuple[int, int] | None:
+        """See :meth:`.db.Database.change_stamp`: equal to this thread's previous stamp only
+        if nothing was written since; None before the database is open. Raises
+        BackendError."""
+        return self._db.change_stamp()
+
     def blob_path(self, sha256: str) -> Path:
         """Where the bytes with this hash live."""
         self._db.ensure_ready()

@@ -7,6 +7,7 @@ Opening checks (or, for a new repository, records) the repository's settings onc
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import threading
@@ -43,6 +44,7 @@ class Database:
         self._local = threading.local()
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._probe_serials = itertools.count()
 
     def _connect(self) -> sqlite3.Connection:
         # mode=rw: a database removed behind our back is an error, never silently remade
@@ -68,6 +70,25 @@ class Database:
         self._local.conn = conn
         self._local.pid = os.getpid()
         return conn
+
+    def change_stamp(self) -> tuple[int, int] | None:
+        """A value that differs from the last one this thread got whenever a write was
+        committed in between, by any connection of any process (``PRAGMA data_version``
+        on a connection of this thread's own that never writes, paired with that
+        connection's serial number, so stamps of two connections, such as two threads'
+        or a parent's and its forked child's, never match); None until the
+        database has been opened (by any other call), as opening it may wait on a
+        writer. A few µs, and it waits for no writer (WAL). Raises BackendError."""
+        if not self._ready:
+            return None
+        probe: sqlite3.Cursor | None = getattr(self._local, "probe", None)
+        with local_errors("reading the database's change stamp"):
+            if probe is None or getattr(self._local, "probe_pid", None) != os.getpid():
+                probe = self._local.probe = self._connect().cursor()
+                self._local.probe_pid = os.getpid()
+                self._local.probe_serial = next(self._probe_serials)
+            version: int = probe.execute("PRAGMA data_version").fetchone()[0]
+        return (self._local.probe_serial, version)
 
     def ensure_ready(self) -> None:
         """Open the database once: make it first if ``create`` and missing, check (or

@@ -1,0 +1,113 @@
+"""Kept version records (:mod:`versioned.server.records`) and the local database's change
+stamp behind them: a record read once is given out until any write is committed, by any
+connection; a read that a write overtook is not kept."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.helpers import LocalBackend
+from versioned.model import Artifact
+from versioned.server.records import KeptRecords
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _published(local_backend: LocalBackend, data: bytes) -> Artifact:
+    repo = local_backend.repo
+    repo.put_artifact("model", data)
+    published: Artifact = repo.publish_artifact_version("model")
+    return published
+
+
+def test_the_stamp_moves_with_every_write_of_any_connection(
+    local_backend: LocalBackend,
+) -> None:
+    repo = local_backend.repo
+    backend = repo._backend
+    assert local_backend.new_repository()._backend.change_stamp() is None  # not open yet
+    _published(local_backend, b"one")
+    first = backend.change_stamp()
+    assert first is not None and backend.change_stamp() == first  # reads move nothing
+    repo.get_artifact_version("model", 1)
+    assert backend.change_stamp() == first
+    local_backend.new_repository().put_artifact("model", b"two")  # another connection
+    second = backend.change_stamp()
+    assert second != first
+    repo.put_alias("model", "prod", 1)  # this thread's own writing connection
+    assert backend.change_stamp() != second
+
+
+def test_stamps_of_two_connections_never_match(local_backend: LocalBackend) -> None:
+    _published(local_backend, b"one")
+    backend = local_backend.repo._backend
+    mine = backend.change_stamp()
+    found: list[object] = []
+    import threading
+
+    thread = threading.Thread(target=lambda: found.append(backend.change_stamp()))
+    thread.start()
+    thread.join()
+    assert found and found[0] != mine
+
+
+def test_a_record_is_kept_until_the_stamp_moves() -> None:
+    stamps = iter([1, 1, 1, 2, 2])
+    records = KeptRecords(lambda: next(stamps))
+    artifact = object()
+    found, stamp = records.get("model", "1")
+    assert found is None and stamp == 1
+    records.keep("model", "1", artifact, stamp)  # type: ignore[arg-type]
+    assert records.get("model", "1") == (artifact, 1)
+    assert records.get("model", "2") == (None, 1)
+    assert records.get("model", "1") == (None, 2)  # a write: everything dropped
+    assert len(records) == 0
+
+
+def test_a_read_overtaken_by_a_write_is_not_kept() -> None:
+    stamps = iter([1, 2, 2])
+    records = KeptRecords(lambda: next(stamps))
+    _, before = records.get("model", "1")  # stamp 1, then the read
+    assert records.get("model", "2") == (None, 2)  # another request sees a write
+    records.keep("model", "1", object(), before)  # type: ignore[arg-type]
+    assert records.get("model", "1") == (None, 2)
+
+
+def test_without_a_stamp_nothing_is_kept() -> None:
+    def failing() -> int:
+        raise OSError("disk gone")
+
+    for change_stamp in (lambda: None, failing):
+        records = KeptRecords(change_stamp)
+        found, stamp = records.get("model", "1")
+        assert found is None and stamp is None
+        records.keep("model", "1", object(), stamp)  # type: ignore[arg-type]
+        assert len(records) == 0
+
+
+def test_kept_records_stay_within_their_limit() -> None:
+    records = KeptRecords(lambda: 7, limit=2)
+    for number in range(1, 4):
+        _, stamp = records.get("model", str(number))
+        records.keep("model", str(number), object(), stamp)  # type: ignore[arg-type]
+    assert len(records) == 2
+    assert records.get("model", "1")[0] is None  # the least recently used went first
+
+
+def test_a_forked_child_gets_stamps_of_its_own(local_backend: LocalBackend) -> None:
+    _published(local_backend, b"one")
+    backend = local_backend.repo._backend
+    parent = backend.change_stamp()
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read)
+        os.write(write, repr(backend.change_stamp()).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        stamp = pipe.read()
+    os.waitpid(child, 0)
+    assert stamp != repr(parent)
