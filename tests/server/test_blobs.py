@@ -38,6 +38,12 @@ def _blobs(local_backend: LocalBackend, clock: Clock | None = None, **limits: in
     return VerifiedBlobs(local_backend.repo._backend.open_blob, clock=clock or Clock(), **limits)
 
 
+def _model_one(local_backend: LocalBackend) -> tuple[Artifact, Clock, VerifiedBlobs]:
+    """``model one`` published, and blobs checked on a clock moved by hand."""
+    clock = Clock()
+    return _put(local_backend, "model", b"model one"), clock, _blobs(local_backend, clock)
+
+
 def test_small_content_is_read_and_hashed_once_then_sent_from_memory(
     local_backend: LocalBackend,
 ) -> None:
@@ -49,9 +55,7 @@ def test_small_content_is_read_and_hashed_once_then_sent_from_memory(
 
 
 def test_a_changed_file_is_hashed_again_and_refused(local_backend: LocalBackend) -> None:
-    version = _put(local_backend, "model", b"model one")
-    clock = Clock()
-    blobs = _blobs(local_backend, clock)
+    version, clock, blobs = _model_one(local_backend)
     assert blobs.fetch(version) == b"model one"
     local_backend.overwrite_stored(version, b"evil bytes")
     # within recheck_seconds the kept bytes (which hashed right) go out, the disk untouched
@@ -68,9 +72,7 @@ def test_a_changed_file_is_hashed_again_and_refused(local_backend: LocalBackend)
 
 
 def test_kept_content_needs_no_file_until_it_is_due(local_backend: LocalBackend) -> None:
-    version = _put(local_backend, "model", b"model one")
-    clock = Clock()
-    blobs = _blobs(local_backend, clock)
+    version, clock, blobs = _model_one(local_backend)
     assert blobs.kept(version) is None  # never read: nothing kept
     assert blobs.fetch(version) == b"model one"
     path = file_uri_to_path(version.uri)
@@ -83,9 +85,7 @@ def test_kept_content_needs_no_file_until_it_is_due(local_backend: LocalBackend)
 
 
 def test_an_unchanged_file_renews_its_kept_content(local_backend: LocalBackend) -> None:
-    version = _put(local_backend, "model", b"model one")
-    clock = Clock()
-    blobs = _blobs(local_backend, clock)
+    version, clock, blobs = _model_one(local_backend)
     first = blobs.fetch(version)
     clock.now += RECHECK_SECONDS
     assert blobs.fetch(version) is first  # the file looked at, found unchanged, not re-read

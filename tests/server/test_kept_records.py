@@ -4,6 +4,7 @@ connection; a read that a write overtook is not kept."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import pytest
@@ -111,3 +112,62 @@ def test_a_forked_child_gets_stamps_of_its_own(local_backend: LocalBackend) -> N
         stamp = pipe.read()
     os.waitpid(child, 0)
     assert stamp != repr(parent)
+
+
+def test_one_stamp_serves_the_requests_handled_before_its_callback() -> None:
+    taken: list[int] = []
+
+    def change_stamp() -> int:
+        taken.append(len(taken))
+        return 1  # nothing written meanwhile
+
+    records = KeptRecords(change_stamp)
+
+    async def requests() -> None:
+        records.get("model", "1")
+        records.get("model", "2")  # handled in the same turn: the same stamp
+        assert len(taken) == 1
+        await asyncio.sleep(0)  # a later turn: a request that may have come after a write
+        records.get("model", "1")
+        assert len(taken) == 2
+
+    asyncio.run(requests())
+
+
+def test_a_write_between_two_turns_is_seen(local_backend: LocalBackend) -> None:
+    version = _published(local_backend, b"one")
+    backend = local_backend.repo._backend
+    records = KeptRecords(backend.change_stamp)
+
+    async def requests() -> None:
+        found, stamp = records.get("model", "1")
+        assert found is None
+        records.keep("model", "1", version, stamp)
+        assert records.get("model", "1")[0] is version  # same turn, same stamp
+        await asyncio.sleep(0)
+        assert records.get("model", "1")[0] is version  # a new stamp, nothing written
+        local_backend.new_repository().delete_artifact_version("model", 1)
+        await asyncio.sleep(0)
+        assert records.get("model", "1")[0] is None
+
+    asyncio.run(requests())
+
+
+def test_only_the_first_thread_keeps_records() -> None:
+    import threading
+
+    records = KeptRecords(lambda: 1)
+    _, stamp = records.get("model", "1")
+    records.keep("model", "1", object(), stamp)  # type: ignore[arg-type]
+    elsewhere: list[object] = []
+
+    def other() -> None:
+        elsewhere.append(records.get("model", "1"))
+        records.keep("model", "2", object(), 1)  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert elsewhere == [(None, None)]
+    assert records.get("model", "1")[0] is not None
+    assert records.get("model", "2")[0] is None

@@ -5,7 +5,9 @@ rest of the command line never loads the server's packages."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -58,6 +60,33 @@ def test_serve_starts_answers_logs_and_stops(local_backend: LocalBackend) -> Non
         code = served.stop()
     assert code == 130  # the command line's code for Ctrl-C
     assert "Traceback" not in served.stderr()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_the_line_of_a_download_in_flight_at_a_stop_is_written(
+    local_backend: LocalBackend, stop: int
+) -> None:
+    """Lines are logged in batches after their requests (server/access_log.py): the last
+    ones must still be written when the server stops, also on SIGTERM, which uvicorn
+    re-raises once its requests are done, ending the process without waiting for threads."""
+    repo = local_backend.repo
+    repo.put_artifact("big", os.urandom(8 * 1024 * 1024))
+    repo.publish_artifact_version("big")
+    path = "/api/artifacts/big/versions/1/download"
+    with serving(local_backend.uri) as served:
+        with (
+            httpx.Client(base_url=served.url, timeout=30) as client,
+            client.stream("GET", path) as answer,
+        ):
+            pieces = answer.iter_raw(64 * 1024)
+            first = next(pieces)
+            served.process.send_signal(stop)  # while the download is in flight
+            time.sleep(0.3)
+            received = len(first) + sum(len(piece) for piece in pieces)
+        served.process.wait(timeout=30)
+        served.stop()
+        assert received == 8 * 1024 * 1024
+        assert f'"GET {path} HTTP/1.1" 200 {8 * 1024 * 1024} ' in served.stderr()
 
 
 def test_serve_takes_the_token_from_the_environment(local_backend: LocalBackend) -> None:

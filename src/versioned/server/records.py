@@ -8,12 +8,22 @@ and given out until the stamp moves; then all of them are dropped at once. Write
 rare next to downloads, and a dropped record is simply read again.
 
 Only the event loop's thread uses a :class:`KeptRecords` (stamps are per thread), so it
-takes no lock. A stamp is taken before the read it guards: a write committed after that
-moves the next stamp and drops the record, one committed before it is seen by the read.
+takes no lock; the first thread to ask is taken for it, and any other gets nothing kept.
+A stamp is taken before the read it guards: a write committed after that moves the next
+stamp and drops the record, one committed before it is seen by the read.
+
+One stamp serves every request handled before the callback it schedules with
+``call_soon`` runs, as the event loop calls callbacks in the order they were registered:
+a request handled before that callback had its handling scheduled before it, so it had
+arrived before the stamp was taken, and any write its client saw finish was committed
+before that. A request that arrives later is handled after the callback, under a stamp
+of its own. (Four connections at full load share each stamp among about three requests.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -32,15 +42,20 @@ class KeptRecords:
         self._records: OrderedDict[tuple[str, str], Artifact] = OrderedDict()
         self._stamp: Hashable | None = None
         self._limit = limit
+        #: True from taking a stamp until the callback it scheduled runs (see above)
+        self._current = False
+        #: the thread whose event loop uses the records: the first to ask
+        self._thread: int | None = None
 
     def get(self, name: str, version: str) -> tuple[Artifact | None, Hashable | None]:
         """The kept record (None: read it) and the stamp to :meth:`keep` a read under (None:
         there is no stamp yet, or it could not be read; keep nothing, and the read will
         say what is wrong)."""
-        try:
-            stamp = self._change_stamp()
-        except Exception:  # the backend's error surfaces from the read itself
-            stamp = None
+        if self._thread is None:
+            self._thread = threading.get_ident()
+        elif threading.get_ident() != self._thread:
+            return None, None  # an app driven from two threads: only the first one keeps
+        stamp = self._stamp if self._current else self._take_stamp()
         if stamp is None or stamp != self._stamp:
             self._records.clear()
             self._stamp = stamp
@@ -51,9 +66,25 @@ class KeptRecords:
             self._records.move_to_end(key)
         return found, stamp
 
+    def _take_stamp(self) -> Hashable | None:
+        try:
+            stamp = self._change_stamp()
+        except Exception:  # the backend's error surfaces from the read itself
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return stamp  # called outside an event loop: a stamp per call
+        self._current = True
+        loop.call_soon(self._outdate)
+        return stamp
+
+    def _outdate(self) -> None:
+        self._current = False
+
     def keep(self, name: str, version: str, artifact: Artifact, stamp: Hashable | None) -> None:
         """Keep ``artifact``, read after :meth:`get` gave ``stamp``, unless a write came since."""
-        if stamp is None or stamp != self._stamp:
+        if stamp is None or stamp != self._stamp or threading.get_ident() != self._thread:
             return
         self._records[(name, version)] = artifact
         while len(self._records) > self._limit:

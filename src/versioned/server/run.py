@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from .access_log import BatchingHandler
+from .access_log import write_noted
 from .app import create_app
 from .auth import check_binding, is_loopback
 from .hosts import LOOPBACK_NAMES
@@ -47,8 +47,19 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}/"
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, writing the access lines still held once the last request ended
+    (uvicorn ends the process on SIGTERM right after, without waiting for threads)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().shutdown(sockets)
+        finally:
+            write_noted()
+
+
 def _log_to(stream: TextIO) -> None:
-    handler = BatchingHandler(stream)  # no formatter: each message alone on its line
+    handler = logging.StreamHandler(stream)  # no formatter: each message alone on its line
     # the lines name no source line, thread or process: don't look them up per request
     # (the documented switches; this process is the server's own)
     logging._srcfile = None
@@ -83,8 +94,6 @@ def serve(
         settings = dataclasses.replace(settings, allowed_hosts=(*LOOPBACK_NAMES, host, *extra))
     app = create_app(repo, settings)
     sock = bind(host, port)
-    if access_log:
-        _log_to(stream)
     names = ", ".join(name for name, _ in writers)
     mode = f"writes need a token: {names}" if writers else "read-only (no token)"
     print(f"versioned: serving {repo.uri} at {url_of(sock)} ({mode})", file=stream, flush=True)
@@ -97,7 +106,9 @@ def serve(
         loop="auto",
         http="auto",
     )
-    server = uvicorn.Server(config)
+    if access_log:
+        _log_to(stream)  # after uvicorn's Config, whose logging set-up closes earlier handlers
+    server = _Server(config)
     try:
         server.run(sockets=[sock])
     finally:
