@@ -171,3 +171,17 @@ def test_only_the_first_thread_keeps_records() -> None:
     assert elsewhere == [(None, None)]
     assert records.get("model", "1")[0] is not None
     assert records.get("model", "2")[0] is None
+
+
+def test_with_a_task_factory_every_request_takes_a_stamp() -> None:
+    taken: list[int] = []
+    records = KeptRecords(lambda: taken.append(1) or 1)
+
+    async def requests() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+        records.get("model", "1")
+        records.get("model", "2")
+        assert len(taken) == 2
+
+    asyncio.run(requests())
