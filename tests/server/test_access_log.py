@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterator
 
@@ -94,10 +95,67 @@ def test_a_log_that_falls_behind_makes_requests_log_their_own(
     lines: Lines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(access_log, "BEHIND", 2)
-    monkeypatch.setattr(access_log, "LOG_SECONDS", 60)  # the writer stays away
-    write_noted()
-    _requests(["/a", "/b", "/c", "/d"])
-    assert len(access_log._noted) == 2  # bounded
-    assert [line.split('"')[1] for line in lines.lines] == ["GET /c HTTP/1.1", "GET /d HTTP/1.1"]
+    with access_log._draining:  # the writer is busy (a slow stream): nothing is drained
+        _requests(["/a", "/b", "/c", "/d"])
+        assert len(access_log._noted) == 2  # bounded
+        assert [line.split('"')[1] for line in lines.lines] == [
+            "GET /c HTTP/1.1",
+            "GET /d HTTP/1.1",
+        ]
     write_noted()
     assert len(lines.lines) == 4
+
+
+def test_a_blocked_stream_holds_one_thread_and_bounded_memory(
+    lines: Lines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(access_log, "BEHIND", 20)
+    release = threading.Event()
+    blocked = threading.Event()
+
+    def stuck(record: logging.LogRecord) -> None:
+        blocked.set()
+        release.wait(30)
+        lines.lines.append(record.getMessage())
+
+    monkeypatch.setattr(lines, "emit", stuck)
+
+    def others() -> int:  # threads that are not this test's requests
+        return sum(not t.name.startswith("request ") for t in threading.enumerate())
+
+    before = others()
+    try:
+        for number in range(10):
+            _requests([f"/first{number}"])
+        assert blocked.wait(10)  # the writer is stuck in the stream
+        for number in range(30):
+            if number < 15:
+                time.sleep(LOG_SECONDS / 2)
+            threading.Thread(
+                target=_requests, args=([f"/more{number}"],), name=f"request {number}", daemon=True
+            ).start()
+        time.sleep(0.5)
+        assert others() - before <= 1  # at most the writer, however many lines wait
+        assert len(access_log._noted) <= 20
+    finally:
+        release.set()
+    deadline = time.monotonic() + 10
+    while len(lines.lines) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    write_noted()
+    assert len(lines.lines) == 40
+
+
+def test_lines_stay_in_order_when_two_drains_meet(lines: Lines) -> None:
+    slow = lines.emit
+
+    def emit(record: logging.LogRecord) -> None:
+        time.sleep(0.001)
+        slow(record)
+
+    lines.emit = emit  # type: ignore[method-assign]
+    paths = [f"/n{number}" for number in range(200)]
+    _requests(paths)
+    time.sleep(LOG_SECONDS * 1.5)  # the writer is draining
+    write_noted()  # waits for it, then drains the rest
+    assert [line.split('"')[1].split()[1] for line in lines.lines] == paths

@@ -185,3 +185,22 @@ def test_with_a_task_factory_every_request_takes_a_stamp() -> None:
         assert len(taken) == 2
 
     asyncio.run(requests())
+
+
+def test_a_stamp_is_never_shared_with_another_loop() -> None:
+    taken: list[int] = []
+    records = KeptRecords(lambda: taken.append(1) or 1)
+
+    async def stopped_at_once() -> None:
+        records.get("model", "1")
+        asyncio.get_running_loop().stop()  # the loop ends before the stamp's callback runs
+
+    async def later() -> None:
+        records.get("model", "1")
+
+    loop = asyncio.new_event_loop()
+    loop.create_task(stopped_at_once())
+    loop.run_forever()
+    loop.close()
+    asyncio.run(later())
+    assert len(taken) == 2

@@ -9,18 +9,22 @@ request, on the logger ``versioned.server.access``::
 The last field (the time taken, in seconds) is an addition log readers tolerate. The
 ``Authorization`` header is never logged.
 
-A request only notes what its line needs; the lines are made and logged in batches on a
-thread of their own, each within :data:`LOG_SECONDS` of its request's end, in the order
-the requests ended. Making and writing them on the event loop cost a 1 MiB download about
+A request only notes what its line needs; one writer thread makes and logs the lines in
+batches, each within about :data:`LOG_SECONDS` of its request's end, in the order the
+requests ended. Making and writing them on the event loop cost a 1 MiB download about
 13 % of its rate, and the writer's system calls now overlap with the loop's. Should the
-log fall :data:`BEHIND` lines behind (a stream nobody reads), requests log their own lines
-again, so memory stays bounded. The thread is not a daemon: lines still held when the
-process ends are written before it exits.
+log fall :data:`BEHIND` lines behind (a stream nobody reads), a request logs its own line
+at once, ahead of those, and so waits on the stream as it did before: memory and threads
+stay bounded. :func:`write_noted` logs what is held (``versioned serve`` calls it once its
+last request has ended, as uvicorn ends the process on SIGTERM right after; an exit
+handler calls it too).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -34,6 +38,8 @@ log = logging.getLogger("versioned.server.access")
 LOG_SECONDS = 0.1
 #: this many lines waiting: requests log their own instead of queueing more
 BEHIND = 10_000
+#: how long :func:`write_noted` waits for a drain under way (one stuck on its stream)
+WAIT_SECONDS = 5.0
 
 #: what a line is made from: scope, status, bytes sent, seconds taken, when it ended
 _Noted = tuple[Scope, int, int, float, float]
@@ -41,8 +47,12 @@ _Noted = tuple[Scope, int, int, float, float]
 
 #: lines to log, in the order their requests ended (one queue for the process)
 _noted: deque[_Noted] = deque()
-_lock = threading.Lock()
-_writer: threading.Timer | None = None
+#: set when lines are waiting for the writer
+_waiting = threading.Event()
+#: held for a whole drain, so lines go out in order and a drain waits for another
+_draining = threading.Lock()
+_starting = threading.Lock()
+_writer: threading.Thread | None = None
 
 
 class AccessLog:
@@ -72,31 +82,57 @@ class AccessLog:
 
 
 def _note(noted: _Noted) -> None:
-    global _writer
     if len(_noted) >= BEHIND:
         log.info(line(*noted))
         return
     _noted.append(noted)
     if _writer is None:
-        with _lock:
-            if _writer is None:
-                _writer = threading.Timer(LOG_SECONDS, write_noted)
-                _writer.start()
+        _start_writer()
+    if not _waiting.is_set():
+        _waiting.set()
 
 
-def write_noted() -> None:
-    """Log every line noted so far, now (the writer thread calls this too)."""
+def _start_writer() -> None:
     global _writer
-    with _lock:
-        writer, _writer = _writer, None
-    if writer is not None and writer is not threading.current_thread():
-        writer.cancel()  # called from outside: the lines go now, the timer need not wait
+    with _starting:
+        if _writer is None:
+            atexit.register(write_noted)
+            _writer = threading.Thread(target=_write, name="versioned-access-log", daemon=True)
+            _writer.start()
+
+
+def _forget_writer() -> None:
+    # a forked child has none of its parent's threads, and none of its locks may be held
+    global _writer, _draining, _starting
+    _writer = None
+    _draining, _starting = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_writer)
+
+
+def _write() -> None:
     while True:
-        try:
-            noted = _noted.popleft()
-        except IndexError:  # another thread took the last one
-            return
-        log.info(line(*noted))
+        _waiting.wait()
+        time.sleep(LOG_SECONDS)  # gather a batch
+        _waiting.clear()  # lines noted from here on set it again
+        write_noted()
+
+
+def write_noted(wait: float = WAIT_SECONDS) -> None:
+    """Log every line noted so far, in order, now; if another drain is under way, after it
+    (giving up after ``wait`` seconds: a stream that blocks)."""
+    if not _draining.acquire(timeout=wait):
+        return
+    try:
+        while True:
+            try:
+                noted = _noted.popleft()
+            except IndexError:
+                return
+            log.info(line(*noted))
+    finally:
+        _draining.release()
 
 
 def line(scope: Scope, status: int, size: int, seconds: float, ended: float | None = None) -> str:

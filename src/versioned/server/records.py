@@ -35,6 +35,13 @@ from ..model import Artifact
 LIMIT = 10_000
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class KeptRecords:
     """Live version records by ``(name, version as written in the URL)``, the least
     recently used dropped first beyond ``limit``."""
@@ -44,8 +51,8 @@ class KeptRecords:
         self._records: OrderedDict[tuple[str, str], Artifact] = OrderedDict()
         self._stamp: Hashable | None = None
         self._limit = limit
-        #: True from taking a stamp until the callback it scheduled runs (see above)
-        self._current = False
+        #: the loop a stamp was taken on, until the callback it scheduled runs (see above)
+        self._current: asyncio.AbstractEventLoop | None = None
         #: the thread whose event loop uses the records: the first to ask
         self._thread: int | None = None
 
@@ -57,7 +64,8 @@ class KeptRecords:
             self._thread = threading.get_ident()
         elif threading.get_ident() != self._thread:
             return None, None  # an app driven from two threads: only the first one keeps
-        stamp = self._stamp if self._current else self._take_stamp()
+        current = self._current is not None and self._current is _running_loop()
+        stamp = self._stamp if current else self._take_stamp()
         if stamp is None or stamp != self._stamp:
             self._records.clear()
             self._stamp = stamp
@@ -73,20 +81,19 @@ class KeptRecords:
             stamp = self._change_stamp()
         except Exception:  # the backend's error surfaces from the read itself
             return None
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = _running_loop()
+        if loop is None:
             return stamp  # called outside an event loop: a stamp per call
         if loop.get_task_factory() is not None:
             # a task factory may run a new request's first step at once, inside the
             # callback that read it, rather than scheduling it: a stamp per call then
             return stamp
-        self._current = True
+        self._current = loop
         loop.call_soon(self._outdate)
         return stamp
 
     def _outdate(self) -> None:
-        self._current = False
+        self._current = None
 
     def keep(self, name: str, version: str, artifact: Artifact, stamp: Hashable | None) -> None:
         """Keep ``artifact``, read after :meth:`get` gave ``stamp``, unless a write came since."""
