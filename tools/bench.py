@@ -42,10 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tools.bench_raw import (
     EXACT_READS,
+    Replay,
     exact_read,
     one_after_another,
+    partitions_of,
     raw_requests,
-    raw_transaction,
+    read_partitions,
 )
 from tools.bench_resolver import show_resolver, simulate_resolver
 from tools.bench_retention import bench_retention_local, bench_retention_s3, show_retention
@@ -70,9 +72,15 @@ def paired_timings(
     everything = [action, *baselines]
     samples: list[list[float]] = [[] for _ in everything]
     for send in everything:
+        prepare = getattr(send, "prepare", None)
+        if prepare is not None:
+            prepare()
         send()
     for _ in range(runs):
         for send, kept in zip(everything, samples, strict=True):
+            prepare = getattr(send, "prepare", None)
+            if prepare is not None:
+                prepare()  # puts a baseline's state back; not timed
             start = time.perf_counter()
             send()
             kept.append((time.perf_counter() - start) * 1000)
@@ -135,13 +143,12 @@ def bench_s3(
     repo._clients.dynamodb.meta.events.register(
         "provide-client-params.dynamodb.TransactWriteItems", note_actions
     )
-    sent: list[tuple[str, dict[str, Any]]] = []  # each DynamoDB read sent, as sent
+    sent: list[tuple[str, dict[str, Any]]] = []  # each DynamoDB request sent, as sent
 
-    def note_read(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if model.name in EXACT_READS:
-            sent.append((model.name, copy.deepcopy(params)))
+    def note_request(params: dict[str, Any], model: Any, **_: Any) -> None:
+        sent.append((model.name, copy.deepcopy(params)))
 
-    repo._clients.dynamodb.meta.events.register("provide-client-params.dynamodb", note_read)
+    repo._clients.dynamodb.meta.events.register("provide-client-params.dynamodb", note_request)
     repo.put_artifact("app", b"v0")
     repo.publish_artifact_version("app")
     repo.put_alias("app", "prod", 1)
@@ -174,20 +181,30 @@ def bench_s3(
         if name == "put_artifact (identical)":
             repo.put_artifact("app", b"same")
         counted.clear()
+        sent.clear()
+        action()  # the partitions it writes in
+        touched = partitions_of([(op, params) for op, params in sent if op not in EXACT_READS])
+        before = read_partitions(dynamodb, "bench", touched)
+        counted.clear()
         transacted.clear()
         sent.clear()
-        action()
-        kinds, shapes, reads = list(counted), list(transacted), list(sent)  # runs add more
+        action()  # the requests the baseline sends again
+        kinds, shapes, requests = list(counted), list(transacted), list(sent)  # runs add more
         # the baselines run by turns with the operation (a loaded machine slows all of
-        # them alike); a transaction's on the same table, which moto copies per action;
-        # a read is the very request we sent (same key or partition, same rows back)
-        sequence = [
-            exact_read(dynamodb, reads.pop(0)) if kind in EXACT_READS else raw_by_kind[kind]
-            for kind in kinds
-            if kind != "TransactWriteItems"
-        ]
-        sequence += [raw_transaction(dynamodb, "bench", actions) for actions in shapes]
-        baselines = [one_after_another(sequence), get_item]
+        # them alike); a DynamoDB read is the very request we sent (same key or partition,
+        # same rows back); our writes are replayed exactly on a copy of the partitions
+        # they met, in the same table (moto copies the whole table per transaction action)
+        writes = [(op, params) for op, params in requests if op not in EXACT_READS]
+        replay = Replay(dynamodb, "bench", before, writes)
+        sequence: list[Callable[[], object]] = [replay]
+        for kind in kinds:
+            if requests and requests[0][0] == kind:
+                operation, params = requests.pop(0)
+                if operation in EXACT_READS:
+                    sequence.append(exact_read(dynamodb, (operation, params)))
+            else:
+                sequence.append(raw_by_kind[kind])
+        baselines = [one_after_another(sequence, replay.prepare), get_item]
         figures, same, one_get = paired_timings(action, baselines, runs)
         raw = one_get["median_ms"]
         raw_samples.append(raw)

@@ -1,12 +1,14 @@
 """The raw boto3 baselines ``tools/bench.py`` times each S3 + DynamoDB operation beside:
-one request of each kind, a transaction of the same actions, and our own reads sent again
-exactly as we sent them."""
+one S3 request of each kind, and our own DynamoDB requests sent again as we sent them
+(reads exactly; writes replayed, moved to partitions of their own: :class:`Replay`)."""
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from botocore import xform_name
@@ -88,45 +90,103 @@ def exact_read(dynamodb: Any, read: tuple[str, dict[str, Any]]) -> Callable[[], 
     return lambda: method(**params)
 
 
-def raw_transaction(dynamodb: Any, table: str, actions: list[str]) -> Callable[[], object]:
-    """A raw TransactWriteItems of the same actions (Put, Update, ConditionCheck, Delete),
-    each on an item of its own in ``table``, rewriting the same items every time.
+#: the partition a replay writes in, beside the one we wrote in
+MOVED = "replay#"
 
-    moto copies the whole table once per action of a transaction, so its cost grows with
-    the table and the number of actions: only a transaction of the same shape on the same
-    table at the same time is a fair baseline.
+
+def partitions_of(requests: list[tuple[str, dict[str, Any]]]) -> set[str]:
+    """Every ``pk`` the requests' keys and items name."""
+    found = set()
+    for operation, params in requests:
+        for body in _bodies(operation, params):
+            for field in ("Key", "Item"):
+                if field in body:
+                    found.add(body[field]["pk"]["S"])
+    return found
+
+
+def read_partitions(dynamodb: Any, table: str, partitions: set[str]) -> dict[str, list[Any]]:
+    """Every item of each partition, as stored now."""
+    items: dict[str, list[Any]] = {}
+    for pk in partitions:
+        pages = dynamodb.get_paginator("query").paginate(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ConsistentRead=True,
+        )
+        items[pk] = [item for page in pages for item in page["Items"]]
+    return items
+
+
+class Replay:
+    """Our DynamoDB writes of one operation, sent again exactly (same operation,
+    expressions, values and items) and in order, with every ``pk`` moved to
+    ``replay#<pk>`` in the same table; :meth:`prepare` (not timed) first makes those moved
+    partitions hold what ours held before our requests (``before``: every item of each
+    partition they touch). So each replayed request meets the state ours met, does the
+    same work, and must succeed as ours did; and it never changes what the library reads.
     """
-    partition = {"pk": {"S": "raw-transaction"}}
-    checked = {**partition, "sk": {"S": "checked"}}
-    dynamodb.put_item(TableName=table, Item=checked)
 
-    def key(kind: str, index: int) -> dict[str, Any]:
-        return {**partition, "sk": {"S": f"{kind}-{index}"}}
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        before: dict[str, list[Any]],
+        requests: list[tuple[str, dict[str, Any]]],
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+        self._before = {
+            MOVED + pk: [_moved(item) for item in items] for pk, items in before.items()
+        }
+        self._sends = []
+        for operation, params in requests:
+            moved = copy.deepcopy(params)
+            # a token of its own each time, as ours had (botocore makes one when absent):
+            # a resent token is answered from the first call's result, or refused
+            moved.pop("ClientRequestToken", None)
+            for body in _bodies(operation, moved):
+                for field in ("Key", "Item"):
+                    if field in body:
+                        body[field] = _moved(body[field])
+            self._sends.append(partial(getattr(dynamodb, xform_name(operation)), **moved))
 
-    shapes: dict[str, Callable[[int], dict[str, Any]]] = {
-        "Put": lambda i: {"TableName": table, "Item": {**key("put", i), "n": {"N": "1"}}},
-        "Update": lambda i: {
-            "TableName": table,
-            "Key": key("update", i),
-            "UpdateExpression": "SET n = if_not_exists(n, :zero) + :one",
-            "ExpressionAttributeValues": {":zero": {"N": "0"}, ":one": {"N": "1"}},
-        },
-        "ConditionCheck": lambda i: {
-            "TableName": table,
-            "Key": checked,
-            "ConditionExpression": "attribute_exists(sk)",
-        },
-        "Delete": lambda i: {"TableName": table, "Key": key("delete", i)},
-    }
-    items = [{action: shapes[action](i)} for i, action in enumerate(actions)]
-    return lambda: dynamodb.transact_write_items(TransactItems=items)
+    def prepare(self) -> None:
+        """The moved partitions back to what ours held before our requests."""
+        now = read_partitions(self._dynamodb, self._table, set(self._before))
+        for items in now.values():
+            for item in items:
+                key = {"pk": item["pk"], "sk": item["sk"]}
+                self._dynamodb.delete_item(TableName=self._table, Key=key)
+        for items in self._before.values():
+            for item in items:
+                self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def __call__(self) -> None:
+        for send in self._sends:
+            send()
 
 
-def one_after_another(sends: list[Callable[[], object]]) -> Callable[[], None]:
-    """One call that sends each of ``sends`` in order."""
+def _bodies(operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    if operation == "TransactWriteItems":
+        return [next(iter(action.values())) for action in params["TransactItems"]]
+    return [params]
+
+
+def _moved(item: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "pk": {"S": MOVED + item["pk"]["S"]}}
+
+
+def one_after_another(
+    sends: list[Callable[[], object]], prepare: Callable[[], object] | None = None
+) -> Callable[[], None]:
+    """One call that sends each of ``sends`` in order; ``prepare``, if given, is what
+    :func:`tools.bench.paired_timings` runs (not timed) before each call."""
 
     def send_all() -> None:
         for send in sends:
             send()
 
+    send_all.prepare = prepare  # type: ignore[attr-defined]
     return send_all

@@ -199,8 +199,9 @@ def test_a_stamp_is_never_shared_with_another_loop() -> None:
         records.get("model", "1")
 
     loop = asyncio.new_event_loop()
-    loop.create_task(stopped_at_once())
+    task = loop.create_task(stopped_at_once())
     loop.run_forever()
     loop.close()
+    assert task.done()
     asyncio.run(later())
     assert len(taken) == 2
