@@ -205,3 +205,11 @@ def test_a_stamp_is_never_shared_with_another_loop() -> None:
     assert task.done()
     asyncio.run(later())
     assert len(taken) == 2
+
+
+def test_the_stamp_never_waits_on_a_busy_database(local_backend: LocalBackend) -> None:
+    _published(local_backend, b"one")
+    backend = local_backend.repo._backend
+    backend.change_stamp()
+    probe = backend._db._local.probe
+    assert probe.execute("PRAGMA busy_timeout").fetchone()[0] == 0

@@ -78,13 +78,18 @@ class Database:
         connection's serial number, so stamps of two connections, such as two threads'
         or a parent's and its forked child's, never match); None until the
         database has been opened (by any other call), as opening it may wait on a
-        writer. A few µs, and it waits for no writer (WAL). Raises BackendError."""
+        writer. A few µs; it waits for no writer (WAL), and raises BackendError at once
+        where SQLite would have it wait (busy)."""
         if not self._ready:
             return None
         probe: sqlite3.Cursor | None = getattr(self._local, "probe", None)
         with local_errors("reading the database's change stamp"):
             if probe is None or getattr(self._local, "probe_pid", None) != os.getpid():
-                probe = self._local.probe = self._connect().cursor()
+                connection = self._connect()
+                # never wait: a caller on an event loop reads the database instead when
+                # the probe is busy (as while a crashed writer's WAL is recovered)
+                connection.execute("PRAGMA busy_timeout = 0")
+                probe = self._local.probe = connection.cursor()
                 self._local.probe_pid = os.getpid()
                 self._local.probe_serial = next(self._probe_serials)
             version: int = probe.execute("PRAGMA data_version").fetchone()[0]
