@@ -211,5 +211,5 @@ def test_the_stamp_never_waits_on_a_busy_database(local_backend: LocalBackend) -
     _published(local_backend, b"one")
     backend = local_backend.repo._backend
     backend.change_stamp()
-    probe = backend._db._local.probe
+    _, (_, probe) = backend._db._local.probe  # (pid, (serial, cursor))
     assert probe.execute("PRAGMA busy_timeout").fetchone()[0] == 0

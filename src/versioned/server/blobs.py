@@ -174,9 +174,7 @@ class VerifiedBlobs:
         with self._lock:
             if len(content) > self._kept_limit:
                 return
-            dropped = self._kept.pop(sha256, None)
-            if dropped is not None:
-                self._kept_size -= len(dropped.content)
+            self._forget(sha256)
             self._kept[sha256] = _Kept(content, key, self._clock())
             self._kept_size += len(content)
             while self._kept_size > self._kept_limit:
@@ -185,9 +183,13 @@ class VerifiedBlobs:
 
     def _drop(self, sha256: str) -> None:
         with self._lock:
-            dropped = self._kept.pop(sha256, None)
-            if dropped is not None:
-                self._kept_size -= len(dropped.content)
+            self._forget(sha256)
+
+    def _forget(self, sha256: str) -> None:
+        # the lock held
+        dropped = self._kept.pop(sha256, None)
+        if dropped is not None:
+            self._kept_size -= len(dropped.content)
 
 
 def _number(artifact: Artifact) -> int | None:

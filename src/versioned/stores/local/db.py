@@ -11,14 +11,17 @@ import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 from urllib.parse import quote
 
 from ...exc import BackendError, RepositoryNotFoundError
 from .files import BlobTree
 from .settings import SCHEMA, settle
 from .steps import _step
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -57,18 +60,25 @@ class Database:
         conn.execute("PRAGMA busy_timeout = 60000")
         return conn
 
-    def connection(self) -> sqlite3.Connection:
-        # One connection per thread and process: sqlite3 objects are not shared across
+    def _own(self, name: str, make: Callable[[], T]) -> T:
+        # One object per thread and process: sqlite3 objects are not shared across
         # threads, and a connection inherited through fork must never be used.
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn
+        found: tuple[int, T] | None = getattr(self._local, name, None)
+        if found is not None and found[0] == os.getpid():
+            return found[1]
+        made = make()
+        setattr(self._local, name, (os.getpid(), made))
+        return made
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (made on first use, after :meth:`ensure_ready`)."""
+        return self._own("conn", self._writer_connection)
+
+    def _writer_connection(self) -> sqlite3.Connection:
         self.ensure_ready()
         conn = self._connect()
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA synchronous = FULL")
-        self._local.conn = conn
-        self._local.pid = os.getpid()
         return conn
 
     def change_stamp(self) -> tuple[int, int] | None:
@@ -82,18 +92,17 @@ class Database:
         where SQLite would have it wait (busy)."""
         if not self._ready:
             return None
-        probe: sqlite3.Cursor | None = getattr(self._local, "probe", None)
         with local_errors("reading the database's change stamp"):
-            if probe is None or getattr(self._local, "probe_pid", None) != os.getpid():
-                connection = self._connect()
-                # never wait: a caller on an event loop reads the database instead when
-                # the probe is busy (as while a crashed writer's WAL is recovered)
-                connection.execute("PRAGMA busy_timeout = 0")
-                probe = self._local.probe = connection.cursor()
-                self._local.probe_pid = os.getpid()
-                self._local.probe_serial = next(self._probe_serials)
+            serial, probe = self._own("probe", self._probe)
             version: int = probe.execute("PRAGMA data_version").fetchone()[0]
-        return (self._local.probe_serial, version)
+        return (serial, version)
+
+    def _probe(self) -> tuple[int, sqlite3.Cursor]:
+        connection = self._connect()
+        # never wait: a caller on an event loop reads the database instead when the
+        # probe is busy (as while a crashed writer's WAL is recovered)
+        connection.execute("PRAGMA busy_timeout = 0")
+        return next(self._probe_serials), connection.cursor()
 
     def ensure_ready(self) -> None:
         """Open the database once: make it first if ``create`` and missing, check (or
