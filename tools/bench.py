@@ -72,15 +72,11 @@ def paired_timings(
     everything = [action, *baselines]
     samples: list[list[float]] = [[] for _ in everything]
     for send in everything:
-        prepare = getattr(send, "prepare", None)
-        if prepare is not None:
-            prepare()
+        _prepare(send)
         send()
     for _ in range(runs):
         for send, kept in zip(everything, samples, strict=True):
-            prepare = getattr(send, "prepare", None)
-            if prepare is not None:
-                prepare()  # puts a baseline's state back; not timed
+            _prepare(send)  # puts a baseline's state back; not timed
             start = time.perf_counter()
             send()
             kept.append((time.perf_counter() - start) * 1000)
@@ -90,6 +86,12 @@ def paired_timings(
         p90 = kept[int(0.9 * (runs - 1))]
         figures.append({"median_ms": statistics.median(kept), "p90_ms": p90})
     return figures
+
+
+def _prepare(send: Callable[[], object]) -> None:
+    prepare = getattr(send, "prepare", None)
+    if prepare is not None:
+        prepare()
 
 
 def make_file(path: Path, size: int) -> None:
@@ -135,14 +137,6 @@ def bench_s3(
         client.meta.events.register(
             "before-send", lambda event_name, **kw: counted.append(event_name.split(".")[-1])
         )
-    transacted: list[list[str]] = []  # the actions of each transaction sent
-
-    def note_actions(params: dict[str, Any], **_: Any) -> None:
-        transacted.append([next(iter(action)) for action in params["TransactItems"]])
-
-    repo._clients.dynamodb.meta.events.register(
-        "provide-client-params.dynamodb.TransactWriteItems", note_actions
-    )
     sent: list[tuple[str, dict[str, Any]]] = []  # each DynamoDB request sent, as sent
 
     def note_request(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -186,10 +180,14 @@ def bench_s3(
         touched = partitions_of([(op, params) for op, params in sent if op not in EXACT_READS])
         before = read_partitions(dynamodb, "bench", touched)
         counted.clear()
-        transacted.clear()
         sent.clear()
         action()  # the requests the baseline sends again
-        kinds, shapes, requests = list(counted), list(transacted), list(sent)  # runs add more
+        kinds, requests = list(counted), list(sent)  # runs add more
+        shapes = [  # the actions of each transaction
+            [next(iter(action)) for action in params["TransactItems"]]
+            for operation, params in requests
+            if operation == "TransactWriteItems"
+        ]
         # the baselines run by turns with the operation (a loaded machine slows all of
         # them alike); a DynamoDB read is the very request we sent (same key or partition,
         # same rows back); our writes are replayed exactly on a copy of the partitions

@@ -293,6 +293,16 @@ def version_to_key(version: int | None) -> str:
 MAX_REASON = 1024
 
 
+def is_control(char: str) -> bool:
+    """Whether ``char`` is a control character, which no reason may hold (C0, DEL, C1)."""
+    return ord(char) < 32 or 127 <= ord(char) < 160
+
+
+def is_surrogate(char: str) -> bool:
+    """Whether ``char`` is a lone surrogate: not Unicode text, no store can keep it."""
+    return 0xD800 <= ord(char) <= 0xDFFF
+
+
 def check_reason(value: object) -> str | None:
     """Return a change's ``reason`` (None when not given): a str of 1 to ``MAX_REASON``
     characters without control characters (a history entry is one line) or lone
@@ -305,9 +315,9 @@ def check_reason(value: object) -> str | None:
         raise InvalidArgumentError(
             f"reason must have 1 to {MAX_REASON} characters, got {len(value)}"
         )
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+    if any(is_control(c) for c in value):
         raise InvalidArgumentError(f"reason {value!r} has a control character")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if any(is_surrogate(c) for c in value):
         # a lone surrogate has no UTF-8 form: no store could keep the reason
         raise InvalidArgumentError(f"reason {value!r} has a lone surrogate (not Unicode text)")
     return value

@@ -41,6 +41,7 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
         self._engine = Engine(backend)
+        self._make_artifact = assembler(self.artifact_class)  # once: a get makes one too
 
     # --- hooks for facades ---------------------------------------------------------------
     @contextlib.contextmanager
@@ -57,7 +58,7 @@ class BaseRepository(Generic[ArtifactT, AliasT]):
         history is listed in one call, and that ``__init__`` was a third of the time of
         listing 10,000 local versions. ``records`` is used up (left empty)."""
         make, uri, to_str, latest = (
-            assembler(self.artifact_class),
+            self._make_artifact,
             self._backend.version_uris(),
             str,
             args.LATEST,

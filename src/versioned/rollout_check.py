@@ -77,18 +77,19 @@ def run_check_command(command: str, environment: Mapping[str, str], timeout: flo
     tail = bytearray()
     reader = threading.Thread(target=_keep_tail, args=(process.stdout, tail), daemon=True)
     reader.start()
+    code: int | None
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(OSError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        reader.join(_DRAIN_SECONDS)
-        output = bytes(tail).decode("utf-8", errors="replace")
+        code = None
+    reader.join(_DRAIN_SECONDS)
+    output = bytes(tail).decode("utf-8", errors="replace")
+    if code is None:
         return CheckOutcome(
             INCONCLUSIVE, None, f"timed out after {timeout:g} s; {_tail(output)}".rstrip("; ")
         )
-    reader.join(_DRAIN_SECONDS)
-    output = bytes(tail).decode("utf-8", errors="replace")
     outcome = PASSED if code == 0 else FAILED if code == 1 else INCONCLUSIVE
     return CheckOutcome(outcome, code, f"exit {code}; {_tail(output)}".rstrip("; "))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .arguments import MAX_REASON
+from .arguments import MAX_REASON, is_control, is_surrogate
 from .exc import InvalidArgumentError
 from .stores.base import AliasChange, Targets
 
@@ -271,8 +271,7 @@ def fitted(head: str, why: str | None, tail: str = "") -> str:
         return head + tail
     # a check's output (colors, tabs) may be in it: a reason is one line of text
     why = "".join(
-        " " if ord(c) < 32 or 127 <= ord(c) < 160 else "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c
-        for c in _ANSI.sub("", why)
+        " " if is_control(c) else "\ufffd" if is_surrogate(c) else c for c in _ANSI.sub("", why)
     )
     room = MAX_REASON - len(head) - len(tail) - 3
     if len(why) > room:

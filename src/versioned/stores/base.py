@@ -519,13 +519,13 @@ BLOCK_SIZE = 8 * 1024 * 1024
 
 
 Made = TypeVar("Made")
-#: Per class: how many fields it has when :func:`assemble` may skip its ``__init__``,
+#: Per class: how many fields it has when :func:`assembler` may skip its ``__init__``,
 #: else -1 (decided once per class).
 _PLAIN_CLASSES: dict[type, int] = {}
 
 
 def _plain_count(cls: type) -> int:
-    """How many fields ``cls`` has if :func:`assemble` may skip its ``__init__``, else -1."""
+    """How many fields ``cls`` has if :func:`assembler` may skip its ``__init__``, else -1."""
     count = _PLAIN_CLASSES.get(cls)
     if count is None:
         owner = next(c for c in cls.__mro__ if "__init__" in vars(c))
@@ -537,23 +537,10 @@ def _plain_count(cls: type) -> int:
 
 
 def assembler(cls: type[Made]) -> Callable[[dict[str, Any]], Made]:
-    """:func:`assemble` for one class, decided once: for a loop that makes many."""
-    count = _plain_count(cls)
-    new, set_dict = object.__new__, object.__setattr__
-
-    def make(values: dict[str, Any]) -> Made:
-        if len(values) != count:
-            return cls(**values)
-        made: Made = new(cls)
-        set_dict(made, "__dict__", values)
-        return made
-
-    return make
-
-
-def assemble(cls: type[Made], values: dict[str, Any]) -> Made:
-    """An instance of the dataclass ``cls`` holding ``values``, which names every field
-    and becomes the instance's own ``__dict__`` (not to be used by the caller after).
+    """A maker of instances of the dataclass ``cls``, decided once for the class (make one
+    per loop or module, not per call). ``make(values)`` is an instance holding ``values``,
+    which names every field and becomes the instance's own ``__dict__`` (not to be used by
+    the caller after).
 
     A frozen dataclass's generated ``__init__`` sets each field through
     ``object.__setattr__``, which for a listing of 10,000 versions cost more than reading
@@ -563,13 +550,19 @@ def assemble(cls: type[Made], values: dict[str, Any]) -> Made:
     (``__post_init__``) or keeps no ``__dict__`` (slots), and ``values`` that do not
     name as many fields as it has, go through ``cls(**values)`` as usual.
     """
-    if len(values) == _plain_count(cls):
-        made: Made = object.__new__(cls)
+    count = _plain_count(cls)
+    new, set_dict = object.__new__, object.__setattr__
+
+    def make(values: dict[str, Any]) -> Made:
+        if len(values) != count:
+            return cls(**values)
+        made: Made = new(cls)
         # ``values`` becomes the instance's dict as it is (the caller hands it over):
         # copying it in instead was three times slower over a 10,000-row listing
-        object.__setattr__(made, "__dict__", values)
+        set_dict(made, "__dict__", values)
         return made
-    return cls(**values)
+
+    return make
 
 
 def iter_chunks(stream: BinaryIO, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:

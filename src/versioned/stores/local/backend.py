@@ -41,7 +41,6 @@ from ..base import (
     Payload,
     StoredRollout,
     VersionRecord,
-    assemble,
     assembler,
     iter_chunks,
 )
@@ -56,11 +55,12 @@ from .gc import orphans
 from .staging import StagedFile, create_staged
 from .steps import _step
 
+_make_record = assembler(VersionRecord)
+
 
 def _record(name: str, row: sqlite3.Row) -> VersionRecord:
     metadata, deleted_at = row["metadata"], row["deleted_at"]
-    return assemble(
-        VersionRecord,
+    return _make_record(
         {
             "name": name,
             "version": _from_row(row["version"]),
